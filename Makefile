@@ -1,0 +1,204 @@
+# Makefile: build, test and grade the course. `make help` lists what it can do.
+#
+# The library is built twice from the same public headers (include/): once from
+# the reference code in solutions/, once from the learner's code in exercises/.
+# The tests in tests/ grade either one. Each stage is its own archive, so a
+# stage that does not compile yet cannot stop the earlier ones from grading.
+
+STAGES := $(sort $(notdir $(wildcard tests/[0-9][0-9]-*)))
+STAGE  ?=
+TEST   ?=
+ISOLATE ?=
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+MP_CFLAGS = -std=c11 -Wall -Wextra -Iinclude -MMD -MP
+# The learner's files start as stubs: unused helpers and parameters are expected there.
+EXERCISE_CFLAGS = -Wno-unused-function -Wno-unused-parameter -Wno-unused-variable
+# Evaluated when a recipe runs, after `setup` has installed Criterion if it was missing.
+CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
+CRITERION_LIBS   = $(shell pkg-config --libs criterion)
+# Tests under valgrind run ten times slower: their time limits grow with this.
+TIMEOUT_SCALE ?= 1
+
+# Stage selection: STAGE=01 or STAGE=01-process.
+selected = $(if $(STAGE),$(filter $(STAGE)%,$(STAGES)),$(STAGES))
+stage_num = $(firstword $(subst -, ,$(1)))
+
+# The stages up to and including $(1), latest first: the order a linker wants.
+upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
+
+.PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
+	check-exercises check-unsolved ci clean hints progress
+
+all: test
+
+help:
+	@echo "Learner:"
+	@echo "  make grade               grade your exercises and print the scoreboard"
+	@echo "  make grade STAGE=01      grade one stage; add TEST=name to run one test"
+	@echo "  make grade ISOLATE=1     grade each stage against the reference for earlier stages"
+	@echo "  make hints STAGE=01      list the TODOs left in a stage, with their hints"
+	@echo "  make memcheck TREE=exercises   your code under valgrind"
+	@echo "Course:"
+	@echo "  make test                run every test on the reference solutions (CI)"
+	@echo "  make memcheck            the reference solutions under valgrind"
+	@echo "  make sanitize            the tests with ASan and UBSan"
+	@echo "  make exercises           regenerate exercises/ from solutions/"
+	@echo "  make check-exercises     fail if exercises/ differ from what solutions/ produce"
+	@echo "  make check-unsolved      fail if an untouched exercise passes any test"
+	@echo "  make docs                API and lesson pages with Doxygen (build/docs)"
+	@echo "  make bench               benchmarks against CPython"
+	@echo "  make release             a learner's copy without solutions (build/release)"
+
+# Installs Criterion, valgrind and Doxygen through apt if they are missing.
+setup:
+	@tools/setup.sh
+
+# ---------------------------------------------------------------------------
+# The library: one archive per stage and tree.
+
+define tree_rules
+$(1)_objs_of = $$(patsubst $(1)/%.c,build/$(1)/obj/%.o,$$(wildcard $(1)/$$(1)/*.c))
+
+build/$(1)/obj/%.o: $(1)/%.c | setup
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(MP_CFLAGS) $$(if $$(filter exercises,$(1)),$$(EXERCISE_CFLAGS)) -c $$< -o $$@
+
+$$(foreach s,$$(STAGES),$$(eval build/$(1)/lib/libmp-$$(s).a: $$(call $(1)_objs_of,$$(s))))
+build/$(1)/lib/libmp-%.a:
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+
+build/$(1)/lib/libmp.a: $$(foreach s,$$(STAGES),$$(call $(1)_objs_of,$$(s)))
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(eval $(call tree_rules,solutions))
+$(eval $(call tree_rules,exercises))
+
+lib: build/solutions/lib/libmp.a
+
+# ---------------------------------------------------------------------------
+# Test binaries: build/<tree>/tests/<stage>, one per stage, linked with the
+# archives of that stage and every earlier one. ISOLATE=1 takes the earlier
+# stages from the reference, so one stuck stage does not sink the next.
+
+TEST_COMMON = $(wildcard tests/common/*.c)
+
+# $(1) tree, $(2) stage: the archives to link, latest stage first.
+libs_for = $(foreach s,$(call upto,$(2)),build/$(if $(and $(ISOLATE),$(filter-out $(s),$(2))),solutions,$(1))/lib/libmp-$(s).a)
+
+define test_rules
+build/$(1)/tests/$(2): $(wildcard tests/$(2)/*.c) $(TEST_COMMON) $(call libs_for,$(1),$(2)) build/$(1)/tests/.link-$(if $(ISOLATE),isolated,own)-$(TIMEOUT_SCALE) | setup
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -std=gnu11 -Wall -Wextra -Iinclude -Itests/common $$(CRITERION_CFLAGS) \
+		-DMP_TEST_TIMEOUT_SCALE=$$(TIMEOUT_SCALE) \
+		$(wildcard tests/$(2)/*.c) $(TEST_COMMON) $(call libs_for,$(1),$(2)) $$(CRITERION_LIBS) -lm -o $$@
+endef
+$(foreach t,solutions exercises,$(foreach s,$(STAGES),$(eval $(call test_rules,$(t),$(s)))))
+
+# A change of link mode or time scale must relink the tests: these stamps record them.
+build/%/tests/.link-own-$(TIMEOUT_SCALE) build/%/tests/.link-isolated-$(TIMEOUT_SCALE):
+	@mkdir -p $(@D)
+	@rm -f $(@D)/.link-*
+	@touch $@
+
+test_bins = $(foreach s,$(selected),build/$(1)/tests/$(s))
+GRADE_ARGS = $(if $(STAGE),--stage $(STAGE)) $(if $(TEST),--test $(TEST))
+
+build/tools/reaper: tools/reaper.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -o $@ $<
+
+# `make test`: the reference solutions must pass every test.
+test: setup build/tools/reaper
+	@$(MAKE) --no-print-directory -k $(call test_bins,solutions) || true
+	@tools/grade.sh --tree solutions $(GRADE_ARGS)
+
+# `make grade`: the learner's exercises, with a scoreboard. A stage that does
+# not compile scores zero; the others are graded all the same (make -k).
+grade: setup build/tools/reaper
+	@$(MAKE) --no-print-directory -k $(call test_bins,exercises) || true
+	@tools/grade.sh --tree exercises $(GRADE_ARGS)
+
+# `make memcheck`: the tests under valgrind, failing on its own findings.
+TREE ?= solutions
+memcheck: setup build/tools/reaper
+	@$(MAKE) --no-print-directory TIMEOUT_SCALE=10 $(call test_bins,$(TREE))
+	@tools/memcheck.sh --tree $(TREE) $(if $(STAGE),--stage $(STAGE))
+	@$(MAKE) --no-print-directory $(call test_bins,$(TREE)) >/dev/null
+
+# `make sanitize`: the reference built and tested with AddressSanitizer and UBSan.
+sanitize: setup build/tools/reaper
+	@$(MAKE) --no-print-directory clean-solutions
+	@$(MAKE) --no-print-directory CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		TIMEOUT_SCALE=3 $(call test_bins,solutions)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tools/grade.sh --tree solutions $(GRADE_ARGS); status=$$?; \
+		$(MAKE) --no-print-directory clean-solutions; exit $$status
+
+.PHONY: clean-solutions
+clean-solutions:
+	rm -rf build/solutions
+
+# ---------------------------------------------------------------------------
+# Exercises are made from the solutions, never edited by hand in this repository.
+
+SOLUTION_FILES = $(shell find solutions -type f | sort)
+
+exercises:
+	@for f in $(SOLUTION_FILES); do \
+		out=exercises/$${f#solutions/}; mkdir -p $$(dirname $$out); \
+		awk -f tools/mkexercise.awk $$f > $$out.tmp && mv $$out.tmp $$out || exit 1; \
+	done
+	@echo "exercises/ regenerated from solutions/"
+
+check-exercises:
+	@rm -rf build/check-exercises && mkdir -p build/check-exercises
+	@for f in $(SOLUTION_FILES); do \
+		out=build/check-exercises/$${f#solutions/}; mkdir -p $$(dirname $$out); \
+		awk -f tools/mkexercise.awk $$f > $$out || exit 1; \
+	done
+	@diff -r build/check-exercises exercises >/dev/null || { \
+		diff -ru exercises build/check-exercises | head -40; \
+		echo "check-exercises: exercises/ differ from what solutions/ produce: run 'make exercises'"; exit 1; }
+	@echo "check-exercises: exercises/ match solutions/"
+
+# Each stage's untouched exercise, with the reference for earlier stages, must fail every test.
+check-unsolved: setup build/tools/reaper
+	@$(MAKE) --no-print-directory -k ISOLATE=1 $(call test_bins,exercises) || true
+	@tools/grade.sh --tree exercises --expect-fail $(GRADE_ARGS)
+
+hints:
+	@grep -n -A12 'TODO: your code goes here' $(foreach s,$(selected),exercises/$(s)/*.c) \
+		| sed -n '/TODO/,/\*\//p' || echo "No TODO left: every stub is filled in."
+
+# ---------------------------------------------------------------------------
+
+docs: setup
+	@mkdir -p build/docs
+	@doxygen docs/Doxyfile > build/docs/doxygen.log 2> build/docs/warnings.log; \
+		if [ -s build/docs/warnings.log ]; then cat build/docs/warnings.log; \
+		echo "docs: Doxygen warned (see above)"; exit 1; fi
+	@echo "docs: build/docs/html/index.html"
+
+bench: lib
+	@sh bench/run.sh $(STAGE)
+
+# A learner's copy: everything but the solutions, and it must build and fail as shipped.
+release:
+	@rm -rf build/release && mkdir -p build/release
+	@git ls-files | grep -v '^solutions/' | grep -v '^\.ci/' | tar -cf - -T - | tar -xf - -C build/release
+	@echo "release: build/release (no solutions/); checking that it builds and grades to zero"
+	@$(MAKE) --no-print-directory -C build/release grade > build/release-grade.log 2>&1; \
+		tail -n 1 build/release-grade.log | grep -q '^0 passed' || { \
+		tail -n 30 build/release-grade.log; echo "release: the shipped exercises should score zero"; exit 1; }
+	@tail -n 1 build/release-grade.log
+
+ci: check-exercises test check-unsolved memcheck docs release
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

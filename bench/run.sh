@@ -1,0 +1,143 @@
+#!/bin/sh
+# Benchmarks: libmp against bare system calls and CPython, as ratios. Run: bench/run.sh [STAGE]  (e.g. 01 or 01-process)
+#
+# For each stage directory under bench/ it builds bench_*.c against the library
+# (build/solutions/lib/libmp.a, from `make lib`), runs it and then bench_*.py
+# straight after, and prints ratios. The machine may be twice as slow from one
+# run to the next, so only figures taken in the same run are ever compared:
+# absolute times are shown, but the ratios are what to read.
+# Environment: CC (default cc), PYTHON (default python3).
+set -eu
+
+cd "$(dirname "$0")/.."
+
+CC=${CC:-cc}
+PYTHON=${PYTHON:-python3}
+LIB=build/solutions/lib/libmp.a
+want=${1:-}
+
+out=$(mktemp "${TMPDIR:-/tmp}/mp-bench.XXXXXX")
+trap 'rm -f "$out"' EXIT
+trap 'exit 130' INT TERM
+
+die() {
+	echo "bench/run.sh: $*" >&2
+	exit 1
+}
+
+# A stale archive would measure code that is no longer in solutions/, so a
+# failing `make lib` stops here; only a tree without a Makefile falls back on
+# an archive built by hand.
+if [ -f Makefile ]; then
+	make -s lib || die "make lib failed"
+elif [ -f "$LIB" ]; then
+	echo "# no Makefile: using the existing $LIB as it is" >&2
+else
+	die "no Makefile and no $LIB: build the library archive first"
+fi
+
+if command -v "$PYTHON" >/dev/null 2>&1; then
+	have_python=1
+else
+	have_python=0
+fi
+
+# Print "KEY VALUE" lines from $out as a ratio table. Each row is
+#   label|numerator key|denominator key|goal|note
+# where goal is "<=X", ">=X" or "-" (shown for information only).
+ratio_table() {
+	awk -v rows="$1" '
+	NF == 2 && $1 !~ /^#/ { v[$1] = $2 }
+	END {
+		printf "%-44s %10s  %-8s %s\n", "figure", "ratio", "goal", "result"
+		n = split(rows, row, "\n")
+		for (i = 1; i <= n; i++) {
+			if (row[i] == "")
+				continue
+			split(row[i], f, "|")
+			if (!(f[2] in v) || !(f[3] in v) || v[f[3]] <= 0) {
+				printf "%-44s %10s  %-8s %s\n", f[1], "-", f[4], "not measured"
+				continue
+			}
+			r = v[f[2]] / v[f[3]]
+			goal = f[4]
+			if (goal == "-")
+				result = "info"
+			else if (substr(goal, 1, 2) == "<=")
+				result = (r <= substr(goal, 3) + 0) ? "met" : "MISSED"
+			else
+				result = (r >= substr(goal, 3) + 0) ? "met" : "MISSED"
+			if (f[5] != "")
+				result = result "  (" f[5] ")"
+			printf "%-44s %9.2fx  %-8s %s\n", f[1], r, goal, result
+		}
+	}' "$out"
+}
+
+# Every figure that was measured, in microseconds, for reference.
+absolute_times() {
+	echo "absolute times, median us per start+join (this run only; not comparable across runs):"
+	awk 'NF == 2 && $1 ~ /_us$/ { printf "  %-20s %10.1f\n", $1, $2 }' "$out"
+}
+
+report_01_process() {
+	rows='lib fork / bare fork+waitpid|c_lib_fork_us|c_bare_fork_us|<=1.5|'
+	if [ "$have_python" = 1 ]; then
+		rows="$rows
+CPython fork / bare fork+waitpid|py_fork_us|c_bare_fork_us|-|CPython is ~16x
+CPython fork / lib fork|py_fork_us|c_lib_fork_us|-|
+CPython spawn / C fork+exec of itself|py_spawn_us|c_fork_exec_us|>=50|no lib spawn until stage 07: bare exec stands in
+CPython spawn / C posix_spawn of itself|py_spawn_us|c_posix_spawn_us|>=50|the same, with posix_spawn
+CPython forkserver / lib fork|py_forkserver_us|c_lib_fork_us|>=10|C has no forkserver yet: lib fork stands in"
+	fi
+	ratio_table "$rows"
+	if [ "$have_python" = 1 ]; then
+		echo "libmp has no spawn or forkserver yet: a bare exec and a plain library fork are the"
+		echo "least those will cost, so the spawn and forkserver ratios are the most libmp can reach."
+	fi
+}
+
+ran=0
+for dir in bench/*/; do
+	stage=$(basename "$dir")
+	if [ -n "$want" ]; then
+		case "$stage" in
+		"$want" | "$want"-*) ;;
+		*) continue ;;
+		esac
+	fi
+	ran=1
+
+	# One C and at most one Python benchmark per stage; an unmatched glob stays literal.
+	csrc=''
+	pysrc=''
+	for f in "$dir"bench_*.c; do if [ -f "$f" ]; then csrc=$f; fi; done
+	for f in "$dir"bench_*.py; do if [ -f "$f" ]; then pysrc=$f; fi; done
+	[ -n "$csrc" ] || die "$dir has no bench_*.c"
+	bin=build/bench/$stage
+	mkdir -p build/bench
+	$CC -O2 -std=c11 -Wall -Wextra -I include "$csrc" "$LIB" -o "$bin" ||
+		die "cannot build $csrc"
+
+	echo "== stage $stage"
+	# Back to back, so that both halves see the same state of the machine.
+	"$bin" >"$out" || die "$bin failed"
+	if [ "$have_python" = 1 ] && [ -n "$pysrc" ]; then
+		"$PYTHON" "$pysrc" >>"$out" || die "$pysrc failed"
+	fi
+	grep '^#' "$out" || true
+	if [ "$have_python" = 0 ]; then
+		echo "# $PYTHON not found: CPython was not measured, so only the C ratios are shown"
+	fi
+	echo
+
+	case "$stage" in
+	01-process) report_01_process ;;
+	*) echo "(no ratio table for this stage yet)" ;;
+	esac
+	echo
+	absolute_times
+	echo
+done
+
+[ "$ran" = 1 ] || die "no stage under bench/ matches '$want'"

@@ -1,0 +1,58 @@
+/* error.c: one sentence for every error code the library returns. */
+#define _GNU_SOURCE /* strerrorname_np() */
+#include <mp.h>
+
+#include <stdio.h>
+#include <string.h>
+
+/* The library's own codes, in the order of enum mp_error. */
+static const struct {
+	int code;
+	const char *name;
+	const char *message;
+} errors[] = {
+	{ MP_ETODO, "MP_ETODO", "not written yet: this is an exercise for you to fill in" },
+	{ MP_ETIMEDOUT, "MP_ETIMEDOUT", "the timeout passed before the wait was over" },
+	{ MP_ESTARTED, "MP_ESTARTED", "the process has already been started" },
+	{ MP_ENOTSTARTED, "MP_ENOTSTARTED", "the process has not been started" },
+	{ MP_ERUNNING, "MP_ERUNNING", "the process is still running" },
+	{ MP_EJOINSELF, "MP_EJOINSELF", "a process cannot join itself" },
+	{ MP_ENOTCHILD, "MP_ENOTCHILD", "only the process that started a child may wait for or signal it" },
+	{ MP_EDAEMONIC, "MP_EDAEMONIC", "daemonic processes are not allowed to have children" },
+	{ MP_ENOTARGET, "MP_ENOTARGET", "no target is registered under that name" },
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *mp_strerror(int code)
+{
+	if (code >= 0)
+		return "success";
+	for (size_t i = 0; i < COUNT(errors); i++)
+		if (errors[i].code == code)
+			return errors[i].message;
+	if (code > -4096)
+		return strerror(-code); /* a negated errno: the C library knows it */
+	return "unknown error";
+}
+
+const char *mp_err_name(int code)
+{
+	/* Room for every name this can make; per thread, so two threads never share it. */
+	static _Thread_local char buf[32];
+
+	if (code >= 0)
+		return "0";
+	for (size_t i = 0; i < COUNT(errors); i++)
+		if (errors[i].code == code)
+			return errors[i].name;
+	if (code > -4096) {
+		const char *name = strerrorname_np(-code);
+		if (name) {
+			snprintf(buf, sizeof buf, "-%s", name);
+			return buf;
+		}
+	}
+	snprintf(buf, sizeof buf, "%d", code);
+	return buf;
+}

@@ -1,0 +1,42 @@
+/**
+ * @file error.h
+ * @brief Error codes shared by every module, and their messages.
+ */
+#ifndef MP_ERROR_H
+#define MP_ERROR_H
+
+/** Pass as a timeout to wait without limit. Any negative timeout means the same. */
+#define MP_FOREVER (-1.0)
+
+/**
+ * The library's own error codes. They sit far below the negated `errno`
+ * values (which are all above -4096), so one `int` can carry either kind.
+ */
+enum mp_error {
+	MP_OK = 0,               /**< Success. */
+	MP_ETODO = -5000,        /**< Not written yet: an exercise stub. */
+	MP_ETIMEDOUT,            /**< The timeout passed before the wait was over. */
+	MP_ESTARTED,             /**< The process has already been started. */
+	MP_ENOTSTARTED,          /**< The process has not been started. */
+	MP_ERUNNING,             /**< The process is still running. */
+	MP_EJOINSELF,            /**< A process cannot join itself. */
+	MP_ENOTCHILD,            /**< Only the process that started a child may join or signal it. */
+	MP_EDAEMONIC,            /**< A daemonic process may not start children. */
+	MP_ENOTARGET,            /**< No target is registered under that name. */
+};
+
+/**
+ * Describe an error code in one sentence.
+ * @param code a value returned by any function of the library (0 included).
+ * @return a static string; never NULL, even for a code it does not know.
+ */
+const char *mp_strerror(int code);
+
+/**
+ * The name of an error code as written in C, for messages and logs.
+ * @param code a value returned by any function of the library.
+ * @return a static string such as "MP_ETIMEDOUT", "-ENOMEM" or "0"; never NULL.
+ */
+const char *mp_err_name(int code);
+
+#endif

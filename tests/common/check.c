@@ -1,0 +1,183 @@
+/* check.c: the checks around every test: no child, zombie or descriptor may outlive it. */
+#define _GNU_SOURCE
+#include "mp_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_FDS 1024
+
+static bool open_before[MAX_FDS]; /* descriptors open when the test began */
+
+static void list_fds(bool open[MAX_FDS])
+{
+	memset(open, 0, MAX_FDS * sizeof open[0]);
+	DIR *d = opendir("/proc/self/fd");
+	cr_assert(d, "cannot list /proc/self/fd: %s", strerror(errno));
+	int self = dirfd(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd != self && fd < MAX_FDS)
+			open[fd] = true;
+	}
+	closedir(d);
+}
+
+void mp_test_setup(void)
+{
+	/*
+	 * Orphans of the test (a grandchild whose parent died) come to us instead
+	 * of init, so the check below sees them, and kills them, too.
+	 */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	list_fds(open_before);
+}
+
+/* The state letter and parent of a process, from /proc/PID/stat; false if gone. */
+static bool proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: read after the last ')'. */
+	char *end = strrchr(buf, ')');
+	int parent;
+	if (!end || sscanf(end + 1, " %c %d", state, &parent) != 2)
+		return false;
+	*ppid = parent;
+	return true;
+}
+
+/* Our children, found in /proc: up to @cap pids and their states. */
+static int list_children(pid_t *pids, char *states, int cap)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	for (struct dirent *e; (e = readdir(d)) && n < cap;) {
+		pid_t pid = atoi(e->d_name);
+		char state;
+		pid_t ppid;
+		if (pid > 0 && proc_stat(pid, &state, &ppid) && ppid == getpid()) {
+			pids[n] = pid;
+			states[n] = state;
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+int mp_test_zombie_children(void)
+{
+	pid_t pids[64];
+	char states[64];
+	int zombies = 0, n = list_children(pids, states, 64);
+	for (int i = 0; i < n; i++)
+		zombies += states[i] == 'Z';
+	return zombies;
+}
+
+void mp_test_check_clean(void)
+{
+	pid_t pids[64];
+	char states[64];
+	int n = list_children(pids, states, 64);
+
+	/* Kill and reap them first, so that a failing test leaves nothing behind either. */
+	for (int i = 0; i < n; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+	}
+	for (int i = 0; i < n; i++)
+		cr_assert(states[i] != 'Z',
+			  "child %d was left a zombie: the library must reap every child it starts "
+			  "(lesson 01, section \"Reaping: wait and zombies\")", (int)pids[i]);
+	cr_assert(n == 0,
+		  "child %d was still running after the test: every child must be joined, "
+		  "or end with its parent (lesson 01, section \"Reaping: wait and zombies\")",
+		  (int)pids[0]);
+
+	bool open_after[MAX_FDS];
+	list_fds(open_after);
+	for (int fd = 0; fd < MAX_FDS; fd++) {
+		if (open_after[fd] && !open_before[fd]) {
+			char link[64], target[PATH_MAX] = "?";
+			snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+			ssize_t len = readlink(link, target, sizeof target - 1);
+			if (len >= 0)
+				target[len] = '\0';
+			cr_assert_fail("descriptor %d (%s) was left open by the test: a process object "
+				       "must close its pidfd once the child is reaped", fd, target);
+		}
+	}
+}
+
+double mp_test_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+void mp_test_pipe(int fds[2])
+{
+	cr_assert(pipe2(fds, O_CLOEXEC) == 0, "pipe2: %s", strerror(errno));
+}
+
+int mp_test_wait_pid(pid_t pid, double timeout)
+{
+	double end = mp_test_now() + timeout;
+	for (;;) {
+		int status;
+		pid_t got = waitpid(pid, &status, WNOHANG);
+		if (got == pid)
+			return status;
+		cr_assert(got == 0, "waitpid(%d): %s", (int)pid, strerror(errno));
+		cr_assert(mp_test_now() < end, "process %d did not end within %.1f s", (int)pid, timeout);
+		usleep(2000); /* the test's own wait for a raw pid: a short poll is fine here */
+	}
+}
+
+bool mp_test_read(int fd, void *buf, size_t len, double timeout)
+{
+	double end = mp_test_now() + timeout;
+	size_t got = 0;
+	while (got < len) {
+		int ms = (int)((end - mp_test_now()) * 1000);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, ms > 0 ? ms : 0) == 0)
+			return false;
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+bool mp_test_pid_running(pid_t pid)
+{
+	char state;
+	pid_t ppid;
+	return proc_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
+}
