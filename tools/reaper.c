@@ -1,4 +1,4 @@
-/* reaper.c: runs a command, then kills and reaps all it left behind. Usage: reaper [-t SECONDS] -- CMD ARGS... */
+/* reaper: runs CMD, then kills all it left running. Usage: reaper [-t SECONDS] -- CMD [ARGS...] */
 
 /*
  * Why the grader needs this
@@ -84,7 +84,7 @@ static void watched_signals(sigset_t *set)
 	}
 }
 
-/* Never runs: SIGCHLD stays blocked. It exists so that SIGCHLD is neither SIG_IGN nor SIG_DFL; see main(). */
+/* Never runs, as SIGCHLD stays blocked: it only keeps SIGCHLD from being ignored (see main()). */
 static void on_sigchld(int sig)
 {
 	(void)sig;

@@ -1,8 +1,9 @@
 /* process.c: run a target in a child process, and wait for it to end. */
-#define _GNU_SOURCE /* pidfd_open(), pidfd_send_signal(), P_PIDFD */
+#define _GNU_SOURCE /* ppoll() */
 #include <mp.h>
 
 #include "deadline.h"
+#include "sentinel.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,7 +32,8 @@ struct mp_process {
 	enum state state;
 	pid_t pid;                /* 0 until started */
 	pid_t parent;             /* the process that started it: only it may wait for it */
-	int pidfd;                /* refers to the child from start until it is reaped, else -1 */
+	int sentinel;             /* readable once the process ends; -1 when reaped or not open */
+	bool is_pidfd;            /* the sentinel is a pidfd, not the read end of a pipe */
 	int exitcode;             /* once ENDED: exit status, or minus the signal number */
 	bool detached;            /* freed by its owner while running: free it once reaped */
 	struct mp_process *next;  /* link in `children` while RUNNING */
@@ -59,15 +60,15 @@ static mp_process *object_new(const char *name)
 		free(p);
 		return NULL;
 	}
-	p->pidfd = -1;
+	p->sentinel = -1;
 	p->death_signal = SIGTERM;
 	return p;
 }
 
 static void object_free(mp_process *p)
 {
-	if (p->pidfd >= 0)
-		close(p->pidfd);
+	if (p->sentinel >= 0)
+		close(p->sentinel);
 	free(p->name);
 	free(p->arg);
 	free(p);
@@ -190,18 +191,19 @@ static void forget_child(mp_process *p)
 }
 
 /*
- * Collect the status of a RUNNING child through its pidfd. With WNOHANG in
- * @flags it does not wait. Returns 0 once the child is reaped (p->state is
- * ENDED), MP_ERUNNING if it still runs, or a negated errno.
+ * Collect the status of a RUNNING child. With WNOHANG in @flags it does not
+ * wait. Returns 0 once the child is reaped (p->state is ENDED), MP_ERUNNING
+ * if it still runs, or a negated errno.
  */
 static int reap(mp_process *p, int flags)
 {
 	/* TODO: your code goes here.
-	 * Hint: waitid(P_PIDFD, p->pidfd, &info, WEXITED | flags) fills a
-	 * siginfo_t; retry on EINTR. With WNOHANG, info.si_pid stays 0 while the
-	 * child runs. info.si_code says how it ended (CLD_EXITED, or killed by
-	 * the signal info.si_status). Then close the pidfd, mark the process
-	 * ENDED and call forget_child(). Lesson 01, "Reaping: wait and zombies".
+	 * Hint: mp__wait_child(..., WEXITED | flags) fills a siginfo_t (it is
+	 * waitid() on the sentinel); retry on EINTR. With WNOHANG, info.si_pid
+	 * stays 0 while the child runs. info.si_code says how it ended
+	 * (CLD_EXITED, or killed by the signal info.si_status). Then close the
+	 * sentinel, mark the process ENDED and call forget_child().
+	 * Lesson 01, "Reaping: wait and zombies".
 	 */
 	return MP_ETODO;
 }
@@ -226,17 +228,19 @@ static int check_child(const mp_process *p)
  * the atexit handlers and flush the stdio buffers that the child inherited
  * from its parent, which belong to the parent and will be run by it.
  */
-static _Noreturn void become_child(mp_process *p, pid_t parent_pid)
+static _Noreturn void become_child(mp_process *p, pid_t parent_pid, int watch[2])
 {
 	/* TODO: your code goes here.
 	 * Hint: four steps. (1) Ask for p->death_signal when the parent dies,
 	 * with prctl(PR_SET_PDEATHSIG), then close the race: if getppid() is no
 	 * longer parent_pid the parent died before the prctl, so raise() the
-	 * signal yourself. (2) Forget the parent's children: close the pidfds
-	 * this process inherited, free the detached objects, empty `children`.
-	 * (3) The parent's `self` becomes our `parent`, and p becomes `self`.
-	 * (4) Run the target, end_children(), fflush(NULL), then _exit() with
-	 * the target's return value. Lesson 01, "The child's side of fork".
+	 * signal yourself. (2) Forget the parent's children: close the
+	 * sentinels this process inherited, free the detached objects, empty
+	 * `children`, and call mp__watch_in_child(watch). (3) The parent's
+	 * `self` becomes our `parent`, with mp__watch_parent() as its
+	 * sentinel, and p becomes `self`. (4) Run the target, end_children(),
+	 * fflush(NULL), then _exit() with the target's return value.
+	 * Lesson 01, "The child's side of fork".
 	 */
 	_exit(127);
 }
@@ -260,11 +264,11 @@ int mp_process_start(mp_process *p)
 	mp_active_children(NULL, 0); /* reap what has ended, as Python's start() does */
 
 	/* TODO: your code goes here.
-	 * Hint: flush stdio, remember getpid(), fork(). The child calls
-	 * become_child(). The parent opens a pidfd on the child with
-	 * pidfd_open() (if that fails, kill and reap the child and return the
-	 * error), records pid, parent and pidfd, marks p RUNNING, pushes it on
-	 * `children`, and registers at_exit() with atexit() the first time.
+	 * Hint: register at_exit() with atexit() the first time. Then
+	 * mp__watch_prepare(), flush stdio, remember getpid(), fork(). The
+	 * child calls become_child(). The parent gets the child's sentinel
+	 * from mp__watch_child() (write that one in sentinel.c), records pid,
+	 * parent and sentinel, marks p RUNNING and pushes it on `children`.
 	 * Lesson 01, "Starting a child".
 	 */
 	return MP_ETODO;
@@ -274,7 +278,7 @@ int mp_process_join(mp_process *p, double timeout)
 {
 	/* TODO: your code goes here.
 	 * Hint: check_child() first; a process that already ENDED is joined at
-	 * once. Then wait until the pidfd is readable, with ppoll() and a
+	 * once. Then wait until p->sentinel is readable, with ppoll() and a
 	 * deadline (deadline.h) so that EINTR does not restart the full timeout,
 	 * and reap() it. Lesson 01, "Waiting with a timeout".
 	 */
@@ -324,10 +328,9 @@ static int send_signal(mp_process *p, int sig)
 		return 0;
 
 	/* TODO: your code goes here.
-	 * Hint: pidfd_send_signal() on p->pidfd, not kill() on the pid: the
-	 * pidfd names this very process, so the signal cannot reach a stranger
-	 * who got the same pid. ESRCH means it has already exited: not an
-	 * error. Lesson 01, "Signals: terminate and kill".
+	 * Hint: mp__signal_child() (write it in sentinel.c). ESRCH means the
+	 * child has already exited: not an error. Lesson 01, "Signals:
+	 * terminate and kill".
 	 */
 	return MP_ETODO;
 }
@@ -350,22 +353,17 @@ int mp_process_sentinel(mp_process *p)
 		return MP_ENOTSTARTED;
 	if (p->state == ENDED)
 		return -ECHILD;
-	if (p->pidfd < 0) {
-		/*
-		 * The current or the parent process: open a pidfd on first use. If our
-		 * parent died, its pid could now name another process, so check after
-		 * opening that it is still our parent.
-		 */
-		int fd = pidfd_open(p->pid, 0);
+	if (p == parent && p->sentinel < 0)
+		return mp__have_pidfd() ? -EMFILE : -ENOSYS; /* no descriptor, or no pidfds here */
+	if (p->sentinel < 0) {
+		/* The current process: a pidfd on ourselves, opened on first use. */
+		int fd = mp__watch_self();
 		if (fd < 0)
-			return -errno;
-		if (p == parent && getppid() != p->pid) {
-			close(fd);
-			return -ESRCH;
-		}
-		p->pidfd = fd;
+			return fd;
+		p->sentinel = fd;
+		p->is_pidfd = true;
 	}
-	return p->pidfd;
+	return p->sentinel;
 }
 
 void mp_process_free(mp_process *p)

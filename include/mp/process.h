@@ -72,6 +72,7 @@ int mp_process_start(mp_process *p);
 /**
  * Wait for a child to end, for at most @p timeout seconds, and reap it.
  * Waiting sleeps in the kernel: no polling loop.
+ * @param p a child started by this process.
  * @param timeout seconds; ::MP_FOREVER to wait without limit; 0 to only check.
  * @return 0 once the child has ended (also if it was joined before);
  *         `MP_ETIMEDOUT` if it still runs when the timeout passes;
@@ -83,6 +84,7 @@ int mp_process_join(mp_process *p, double timeout);
 /**
  * How a child ended, like Python's `exitcode`. Reaps the child if it has
  * ended, without waiting.
+ * @param p a child started by this process.
  * @param exitcode receives the exit status (0 to 255), or minus the number
  *        of the signal that killed the child (-9 for SIGKILL).
  * @return 0 when @p exitcode was set; `MP_ERUNNING` while the child runs;
@@ -154,6 +156,7 @@ mp_process *mp_parent_process(void);
  * that have ended (their objects stay valid, with their exit codes).
  * @param out receives up to @p cap objects, still owned by the caller; may be
  *        NULL when @p cap is 0, to only count and reap.
+ * @param cap how many objects @p out has room for.
  * @return how many children run (possibly more than @p cap).
  */
 int mp_active_children(mp_process **out, size_t cap);

@@ -1,8 +1,9 @@
 /* process.c: run a target in a child process, and wait for it to end. */
-#define _GNU_SOURCE /* pidfd_open(), pidfd_send_signal(), P_PIDFD */
+#define _GNU_SOURCE /* ppoll() */
 #include <mp.h>
 
 #include "deadline.h"
+#include "sentinel.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,7 +32,8 @@ struct mp_process {
 	enum state state;
 	pid_t pid;                /* 0 until started */
 	pid_t parent;             /* the process that started it: only it may wait for it */
-	int pidfd;                /* refers to the child from start until it is reaped, else -1 */
+	int sentinel;             /* readable once the process ends; -1 when reaped or not open */
+	bool is_pidfd;            /* the sentinel is a pidfd, not the read end of a pipe */
 	int exitcode;             /* once ENDED: exit status, or minus the signal number */
 	bool detached;            /* freed by its owner while running: free it once reaped */
 	struct mp_process *next;  /* link in `children` while RUNNING */
@@ -59,15 +60,15 @@ static mp_process *object_new(const char *name)
 		free(p);
 		return NULL;
 	}
-	p->pidfd = -1;
+	p->sentinel = -1;
 	p->death_signal = SIGTERM;
 	return p;
 }
 
 static void object_free(mp_process *p)
 {
-	if (p->pidfd >= 0)
-		close(p->pidfd);
+	if (p->sentinel >= 0)
+		close(p->sentinel);
 	free(p->name);
 	free(p->arg);
 	free(p);
@@ -190,22 +191,23 @@ static void forget_child(mp_process *p)
 }
 
 /*
- * Collect the status of a RUNNING child through its pidfd. With WNOHANG in
- * @flags it does not wait. Returns 0 once the child is reaped (p->state is
- * ENDED), MP_ERUNNING if it still runs, or a negated errno.
+ * Collect the status of a RUNNING child. With WNOHANG in @flags it does not
+ * wait. Returns 0 once the child is reaped (p->state is ENDED), MP_ERUNNING
+ * if it still runs, or a negated errno.
  */
 static int reap(mp_process *p, int flags)
 {
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: waitid(P_PIDFD, p->pidfd, &info, WEXITED | flags) fills a
-	 * siginfo_t; retry on EINTR. With WNOHANG, info.si_pid stays 0 while the
-	 * child runs. info.si_code says how it ended (CLD_EXITED, or killed by
-	 * the signal info.si_status). Then close the pidfd, mark the process
-	 * ENDED and call forget_child(). Lesson 01, "Reaping: wait and zombies".
+	 * Hint: mp__wait_child(..., WEXITED | flags) fills a siginfo_t (it is
+	 * waitid() on the sentinel); retry on EINTR. With WNOHANG, info.si_pid
+	 * stays 0 while the child runs. info.si_code says how it ended
+	 * (CLD_EXITED, or killed by the signal info.si_status). Then close the
+	 * sentinel, mark the process ENDED and call forget_child().
+	 * Lesson 01, "Reaping: wait and zombies".
 	 */
 	siginfo_t info;
 	memset(&info, 0, sizeof info);
-	while (waitid(P_PIDFD, p->pidfd, &info, WEXITED | flags) < 0)
+	while (mp__wait_child(p->pid, p->sentinel, p->is_pidfd, &info, WEXITED | flags) < 0)
 		if (errno != EINTR)
 			return -errno;
 	if (info.si_pid == 0)
@@ -213,8 +215,8 @@ static int reap(mp_process *p, int flags)
 
 	p->exitcode = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
 	p->state = ENDED;
-	close(p->pidfd);
-	p->pidfd = -1;
+	close(p->sentinel);
+	p->sentinel = -1;
 	forget_child(p);
 	return 0;
 	/* END SOLUTION */
@@ -240,17 +242,19 @@ static int check_child(const mp_process *p)
  * the atexit handlers and flush the stdio buffers that the child inherited
  * from its parent, which belong to the parent and will be run by it.
  */
-static _Noreturn void become_child(mp_process *p, pid_t parent_pid)
+static _Noreturn void become_child(mp_process *p, pid_t parent_pid, int watch[2])
 {
 	/* BEGIN SOLUTION stub: _exit(127);
 	 * Hint: four steps. (1) Ask for p->death_signal when the parent dies,
 	 * with prctl(PR_SET_PDEATHSIG), then close the race: if getppid() is no
 	 * longer parent_pid the parent died before the prctl, so raise() the
-	 * signal yourself. (2) Forget the parent's children: close the pidfds
-	 * this process inherited, free the detached objects, empty `children`.
-	 * (3) The parent's `self` becomes our `parent`, and p becomes `self`.
-	 * (4) Run the target, end_children(), fflush(NULL), then _exit() with
-	 * the target's return value. Lesson 01, "The child's side of fork".
+	 * signal yourself. (2) Forget the parent's children: close the
+	 * sentinels this process inherited, free the detached objects, empty
+	 * `children`, and call mp__watch_in_child(watch). (3) The parent's
+	 * `self` becomes our `parent`, with mp__watch_parent() as its
+	 * sentinel, and p becomes `self`. (4) Run the target, end_children(),
+	 * fflush(NULL), then _exit() with the target's return value.
+	 * Lesson 01, "The child's side of fork".
 	 */
 	if (p->death_signal) {
 		prctl(PR_SET_PDEATHSIG, p->death_signal);
@@ -266,15 +270,18 @@ static _Noreturn void become_child(mp_process *p, pid_t parent_pid)
 		mp_process *c = children;
 		children = c->next;
 		c->next = NULL;
-		close(c->pidfd);
-		c->pidfd = -1;
+		close(c->sentinel);
+		c->sentinel = -1;
 		if (c->detached)
 			object_free(c);
 	}
+	mp__watch_in_child(watch);
 
 	if (parent)
 		object_free(parent); /* our grandparent: nothing to us now */
 	parent = self;           /* set up by mp_process_start() before the fork */
+	if (parent->sentinel < 0)
+		parent->sentinel = mp__watch_parent(parent_pid);
 	self = p;
 	p->pid = getpid();
 	p->parent = parent_pid;
@@ -307,11 +314,11 @@ int mp_process_start(mp_process *p)
 	mp_active_children(NULL, 0); /* reap what has ended, as Python's start() does */
 
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: flush stdio, remember getpid(), fork(). The child calls
-	 * become_child(). The parent opens a pidfd on the child with
-	 * pidfd_open() (if that fails, kill and reap the child and return the
-	 * error), records pid, parent and pidfd, marks p RUNNING, pushes it on
-	 * `children`, and registers at_exit() with atexit() the first time.
+	 * Hint: register at_exit() with atexit() the first time. Then
+	 * mp__watch_prepare(), flush stdio, remember getpid(), fork(). The
+	 * child calls become_child(). The parent gets the child's sentinel
+	 * from mp__watch_child() (write that one in sentinel.c), records pid,
+	 * parent and sentinel, marks p RUNNING and pushes it on `children`.
 	 * Lesson 01, "Starting a child".
 	 */
 	static bool exit_handler_registered;
@@ -321,30 +328,29 @@ int mp_process_start(mp_process *p)
 		exit_handler_registered = true;
 	}
 
+	int watch[2];
+	int rc = mp__watch_prepare(watch);
+	if (rc < 0)
+		return rc;
+
 	/* Whatever sits in a stdio buffer now would be printed by both processes. */
 	fflush(NULL);
 	pid_t parent_pid = getpid();
 	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0)
-		become_child(p, parent_pid);
-
-	/*
-	 * No one but us reaps this child, so its pid cannot be reused before we
-	 * have a pidfd on it, even if it has already exited: a zombie keeps it.
-	 */
-	int pidfd = pidfd_open(pid, 0);
-	if (pidfd < 0) {
-		int err = errno;
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return -err;
+	if (pid < 0) {
+		rc = -errno;
+		mp__watch_cancel(watch);
+		return rc;
 	}
+	if (pid == 0)
+		become_child(p, parent_pid, watch);
+
+	int sentinel = mp__watch_child(pid, watch, &p->is_pidfd);
+	if (sentinel < 0)
+		return sentinel; /* the child was killed and reaped */
 	p->pid = pid;
 	p->parent = parent_pid;
-	p->pidfd = pidfd;
+	p->sentinel = sentinel;
 	p->state = RUNNING;
 	p->next = children;
 	children = p;
@@ -356,7 +362,7 @@ int mp_process_join(mp_process *p, double timeout)
 {
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: check_child() first; a process that already ENDED is joined at
-	 * once. Then wait until the pidfd is readable, with ppoll() and a
+	 * once. Then wait until p->sentinel is readable, with ppoll() and a
 	 * deadline (deadline.h) so that EINTR does not restart the full timeout,
 	 * and reap() it. Lesson 01, "Waiting with a timeout".
 	 */
@@ -370,8 +376,8 @@ int mp_process_join(mp_process *p, double timeout)
 	if (mp__deadline_start(&deadline, timeout) < 0)
 		return -EINVAL;
 
-	/* A pidfd is readable once its process has ended: sleep in the kernel until then. */
-	struct pollfd fd = { .fd = p->pidfd, .events = POLLIN };
+	/* The sentinel is readable once the child has ended: sleep in the kernel until then. */
+	struct pollfd fd = { .fd = p->sentinel, .events = POLLIN };
 	for (;;) {
 		struct timespec left;
 		rc = ppoll(&fd, 1, mp__deadline_left(&deadline, &left), NULL);
@@ -429,12 +435,11 @@ static int send_signal(mp_process *p, int sig)
 		return 0;
 
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: pidfd_send_signal() on p->pidfd, not kill() on the pid: the
-	 * pidfd names this very process, so the signal cannot reach a stranger
-	 * who got the same pid. ESRCH means it has already exited: not an
-	 * error. Lesson 01, "Signals: terminate and kill".
+	 * Hint: mp__signal_child() (write it in sentinel.c). ESRCH means the
+	 * child has already exited: not an error. Lesson 01, "Signals:
+	 * terminate and kill".
 	 */
-	if (pidfd_send_signal(p->pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+	if (mp__signal_child(p->pid, p->sentinel, p->is_pidfd, sig) < 0 && errno != ESRCH)
 		return -errno;
 	return 0;
 	/* END SOLUTION */
@@ -458,22 +463,17 @@ int mp_process_sentinel(mp_process *p)
 		return MP_ENOTSTARTED;
 	if (p->state == ENDED)
 		return -ECHILD;
-	if (p->pidfd < 0) {
-		/*
-		 * The current or the parent process: open a pidfd on first use. If our
-		 * parent died, its pid could now name another process, so check after
-		 * opening that it is still our parent.
-		 */
-		int fd = pidfd_open(p->pid, 0);
+	if (p == parent && p->sentinel < 0)
+		return mp__have_pidfd() ? -EMFILE : -ENOSYS; /* no descriptor, or no pidfds here */
+	if (p->sentinel < 0) {
+		/* The current process: a pidfd on ourselves, opened on first use. */
+		int fd = mp__watch_self();
 		if (fd < 0)
-			return -errno;
-		if (p == parent && getppid() != p->pid) {
-			close(fd);
-			return -ESRCH;
-		}
-		p->pidfd = fd;
+			return fd;
+		p->sentinel = fd;
+		p->is_pidfd = true;
 	}
-	return p->pidfd;
+	return p->sentinel;
 }
 
 void mp_process_free(mp_process *p)

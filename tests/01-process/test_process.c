@@ -191,7 +191,9 @@ MP_TARGET(leave_children)(const void *arg, size_t len)
 		return 2;
 	pid_t pid = mp_process_pid(daemon);
 	write_all(e[1].w, &pid, sizeof pid);
-	/* Not joined, not freed: ending the target must see to both children. */
+	/* Freed but not joined: ending the target must see to both children. */
+	mp_process_free(daemon);
+	mp_process_free(worker);
 	return 0;
 }
 
@@ -201,6 +203,8 @@ MP_TARGET(watch_parent)(const void *arg, size_t len)
 	(void)len;
 	mp_process *up = mp_parent_process();
 	int fd = up ? mp_process_sentinel(up) : -1;
+	if (fd == -ENOSYS)
+		return 4; /* no pidfds on this system (or under valgrind 3.19) */
 	if (fd < 0)
 		return 2;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -845,6 +849,9 @@ MP_TEST(process, a_child_can_watch_its_parent_s_sentinel, 2, "When the parent di
 	kill(middle, SIGKILL);
 	mp_test_wait_pid(middle, 5);
 	int status = mp_test_wait_pid(child, 5);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
+		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19): "
+			     "the parent's sentinel cannot be tested");
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42,
 		  "the sentinel of mp_parent_process() must become readable when the parent dies "
 		  "(the child exited with status 0x%x; 2 means no sentinel)", status);

@@ -95,17 +95,30 @@ int mp_test_zombie_children(void)
 	return zombies;
 }
 
-void mp_test_check_clean(void)
+/* Kill and reap our children; @pids and @states, when given, list them as they were. */
+static int kill_children(pid_t *pids, char *states, int cap)
 {
-	pid_t pids[64];
-	char states[64];
-	int n = list_children(pids, states, 64);
-
-	/* Kill and reap them first, so that a failing test leaves nothing behind either. */
+	int n = list_children(pids, states, cap);
 	for (int i = 0; i < n; i++) {
 		kill(pids[i], SIGKILL);
 		waitpid(pids[i], NULL, 0);
 	}
+	return n;
+}
+
+void mp_test_teardown(void)
+{
+	pid_t pids[64];
+	char states[64];
+	while (kill_children(pids, states, 64) > 0)
+		;
+}
+
+void mp_test_check_clean(void)
+{
+	pid_t pids[64];
+	char states[64];
+	int n = kill_children(pids, states, 64);
 	for (int i = 0; i < n; i++)
 		cr_assert(states[i] != 'Z',
 			  "child %d was left a zombie: the library must reap every child it starts "

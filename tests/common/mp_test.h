@@ -26,7 +26,8 @@
  */
 #define MP_TEST(suite, name, points, section, ...)                                  \
 	static void suite##_##name##_body(void);                                    \
-	Test(suite, name, .init = mp_test_setup, .timeout = MP_TEST_TIMEOUT,        \
+	Test(suite, name, .init = mp_test_setup, .fini = mp_test_teardown,          \
+	     .timeout = MP_TEST_TIMEOUT,                                            \
 	     .description = "[" #points " pts] " MP_LESSON ": " section, ##__VA_ARGS__) \
 	{                                                                           \
 		suite##_##name##_body();                                            \
@@ -48,6 +49,13 @@ void mp_test_setup(void);
 
 /* Runs after each test body: fails the test on a leftover child or descriptor. */
 void mp_test_check_clean(void);
+
+/*
+ * Runs after every test, even one that failed half-way: kills and reaps what
+ * is left, so the test process can exit at once (the library's exit handler
+ * would otherwise wait for children that a failed test never released).
+ */
+void mp_test_teardown(void);
 
 /* Seconds on the monotonic clock, for checking how long a wait took. */
 double mp_test_now(void);
