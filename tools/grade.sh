@@ -412,8 +412,8 @@ END {
 				details = details "  " read_hint(st, t_section[first]) "\n"
 				if (failed > 1)
 					details = details "  (" failed - 1 " more failing in this stage)\n"
-				details = details "  Run it alone: tools/grade.sh" (tree == "exercises" ? "" : " --tree " tree) \
-					  " --stage " substr(st, 1, 2) " --test " t_name[first] "\n"
+				details = details "  Run it alone: make " (tree == "exercises" ? "grade" : "test") \
+					  " STAGE=" substr(st, 1, 2) " TEST=" t_name[first] "\n"
 			} else {
 				details = details "\n" st ": every test passed, but:\n"
 			}
