@@ -196,6 +196,7 @@ release:
 		if grep -q 'did not build' build/release-grade.log || ! grep -q '^0 passed, [1-9]' build/release-grade.log; then \
 		tail -n 30 build/release-grade.log; echo "release: the copy must build, and its exercises must score zero"; exit 1; fi
 	@grep '^0 passed, ' build/release-grade.log
+	@rm -rf build/release/build
 
 ci: check-exercises test check-unsolved memcheck docs release
 
