@@ -29,7 +29,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints progress
+	check-exercises check-unsolved ci clean hints progress watch
 
 all: test
 
@@ -39,6 +39,8 @@ help:
 	@echo "  make grade STAGE=01      grade one stage; add TEST=name to run one test"
 	@echo "  make grade ISOLATE=1     grade each stage against the reference for earlier stages"
 	@echo "  make hints STAGE=01      list the TODOs left in a stage, with their hints"
+	@echo "  make progress            TODOs left and the last grade, stage by stage"
+	@echo "  make watch STAGE=01      grade again whenever an exercise file changes"
 	@echo "  make memcheck TREE=exercises   your code under valgrind"
 	@echo "Course:"
 	@echo "  make test                run every test on the reference solutions (CI)"
@@ -170,6 +172,12 @@ check-exercises:
 check-unsolved: setup build/tools/reaper
 	@$(MAKE) --no-print-directory -k ISOLATE=1 $(call test_bins,exercises) || true
 	@tools/grade.sh --tree exercises --expect-fail $(GRADE_ARGS)
+
+progress:
+	@tools/progress.sh
+
+watch:
+	@STAGE=$(STAGE) tools/watch.sh
 
 hints:
 	@grep -n -A12 'TODO: your code goes here' $(foreach s,$(selected),exercises/$(s)/*.c) \
