@@ -63,7 +63,7 @@ setup:
 define tree_rules
 $(1)_objs_of = $$(patsubst $(1)/%.c,build/$(1)/obj/%.o,$$(wildcard $(1)/$$(1)/*.c))
 
-build/$(1)/obj/%.o: $(1)/%.c | setup
+build/$(1)/obj/%.o: $(1)/%.c build/$(1)/.cflags | setup
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$(MP_CFLAGS) $$(if $$(filter exercises,$(1)),$$(EXERCISE_CFLAGS)) -c $$< -o $$@
 
@@ -78,6 +78,15 @@ build/$(1)/lib/libmp.a: $$(foreach s,$$(STAGES),$$(call $(1)_objs_of,$$(s)))
 endef
 $(eval $(call tree_rules,solutions))
 $(eval $(call tree_rules,exercises))
+
+# Objects depend on the flags they were built with: a change of CFLAGS (as in
+# `make sanitize`) rebuilds them instead of mixing two kinds in one archive.
+build/%/.cflags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS)' > $@
+
+.PHONY: FORCE
+FORCE:
 
 lib: build/solutions/lib/libmp.a
 
