@@ -17,5 +17,6 @@
 #include "mp/error.h"
 #include "mp/target.h"
 #include "mp/process.h"
+#include "mp/queue.h"
 
 #endif

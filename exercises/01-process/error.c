@@ -20,6 +20,13 @@ static const struct {
 	{ MP_ENOTCHILD, "MP_ENOTCHILD", "only the process that started a child may wait for or signal it" },
 	{ MP_EDAEMONIC, "MP_EDAEMONIC", "daemonic processes are not allowed to have children" },
 	{ MP_ENOTARGET, "MP_ENOTARGET", "no target is registered under that name" },
+	{ MP_EEMPTY, "MP_EEMPTY", "no message came within the timeout" },
+	{ MP_EFULL, "MP_EFULL", "no room came free within the timeout" },
+	{ MP_ECLOSED, "MP_ECLOSED", "this process has closed the queue for putting" },
+	{ MP_EEOF, "MP_EEOF", "every writer is gone and nothing is left to read" },
+	{ MP_ETYPE, "MP_ETYPE", "the message is not of the type asked for (it was removed)" },
+	{ MP_EBADMSG, "MP_EBADMSG", "the bytes received are not a well-formed message (dropped)" },
+	{ MP_ETASKDONE, "MP_ETASKDONE", "task_done() called more times than messages were put" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -23,6 +23,13 @@ enum mp_error {
 	MP_ENOTCHILD,            /**< Only the process that started a child may join or signal it. */
 	MP_EDAEMONIC,            /**< A daemonic process may not start children. */
 	MP_ENOTARGET,            /**< No target is registered under that name. */
+	MP_EEMPTY,               /**< No message came within the timeout. */
+	MP_EFULL,                /**< No room came free within the timeout. */
+	MP_ECLOSED,              /**< This process has closed the queue for putting. */
+	MP_EEOF,                 /**< Every writer is gone and nothing is left to read. */
+	MP_ETYPE,                /**< The message is not of the type asked for. */
+	MP_EBADMSG,              /**< The bytes received are not a well-formed message. */
+	MP_ETASKDONE,            /**< More tasks marked done than were put. */
 };
 
 /**

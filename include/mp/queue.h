@@ -1,0 +1,150 @@
+/**
+ * @file queue.h
+ * @brief A message queue between processes: Python's `Queue`,
+ *        `SimpleQueue` and `JoinableQueue`.
+ *
+ * Create the queue, then start the processes that use it: they inherit it
+ * through fork(). Any number of processes may put and get at once. Each
+ * message arrives whole, exactly once, and in the order its producer put it;
+ * a producer or consumer killed at any instant, even half-way through a large
+ * message, cannot tear or corrupt a message for the others.
+ *
+ * Messages are bytes, from 0 bytes up to a cap (1 GiB unless set with
+ * mp_queue_set_max_message()); typed helpers cover integers, doubles and
+ * strings. A message is kept by the kernel, not by the process that put it,
+ * so a producer may exit as soon as its put returns.
+ *
+ * An unbounded queue (maxsize 0) is bounded all the same by the kernel's
+ * socket buffer (a few hundred small messages, or about 200 KiB): past that,
+ * put waits for a consumer. Give it a timeout where no one may be reading.
+ *
+ * A handle is not safe to use from two threads at once.
+ */
+#ifndef MP_QUEUE_H
+#define MP_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** A queue shared by the processes that inherit it. */
+typedef struct mp_queue mp_queue;
+
+/**
+ * Create a queue.
+ * @param out receives the queue; left untouched on failure.
+ * @param maxsize how many messages it may hold before put waits; 0 for no
+ *        limit of our own (the kernel's buffer still is one).
+ * @return 0; `-EINVAL` for a maxsize beyond 65536; `-EMFILE`, `-ENOMEM`.
+ */
+int mp_queue_new(mp_queue **out, size_t maxsize);
+
+/**
+ * Create a joinable queue: one that also counts unfinished tasks, for
+ * mp_queue_task_done() and mp_queue_join(). Python's `JoinableQueue`.
+ * @return as mp_queue_new().
+ */
+int mp_queue_new_joinable(mp_queue **out, size_t maxsize);
+
+/**
+ * Put a message: a copy of @p len bytes from @p data.
+ * @param timeout seconds to wait for room; 0 not to wait; ::MP_FOREVER.
+ * @return 0; `MP_EFULL` if there was no room within the timeout;
+ *         `MP_ECLOSED` after mp_queue_close() in this process; `-EMSGSIZE`
+ *         beyond the size cap; `-EPIPE` when no process can read the queue
+ *         any more; `-EINVAL`; `-ENOMEM`, `-EMFILE` for a large message.
+ */
+int mp_queue_put(mp_queue *q, const void *data, size_t len, double timeout);
+
+/**
+ * Take the oldest message.
+ * @param data receives the message in memory from malloc() (free it), or
+ *        NULL for an empty message.
+ * @param len receives its length.
+ * @param timeout seconds to wait for a message; 0 not to wait; ::MP_FOREVER.
+ * @return 0; `MP_EEMPTY` if none came within the timeout; `MP_EEOF` once
+ *         every process has closed the queue for putting and it is drained;
+ *         `MP_EBADMSG` for bytes that are not a well-formed message (they are
+ *         dropped); `-ENOMEM`.
+ */
+int mp_queue_get(mp_queue *q, void **data, size_t *len, double timeout);
+
+/** Put a 64-bit integer. @return as mp_queue_put(). */
+int mp_queue_put_int(mp_queue *q, int64_t value, double timeout);
+
+/**
+ * Take a message put with mp_queue_put_int().
+ * @return as mp_queue_get(), and `MP_ETYPE` if the oldest message was of
+ *         another kind (it is removed all the same).
+ */
+int mp_queue_get_int(mp_queue *q, int64_t *value, double timeout);
+
+/** Put a double. @return as mp_queue_put(). */
+int mp_queue_put_double(mp_queue *q, double value, double timeout);
+
+/** Take a message put with mp_queue_put_double(). @return as mp_queue_get_int(). */
+int mp_queue_get_double(mp_queue *q, double *value, double timeout);
+
+/** Put a NUL-terminated string. @return as mp_queue_put(). */
+int mp_queue_put_str(mp_queue *q, const char *s, double timeout);
+
+/**
+ * Take a message put with mp_queue_put_str().
+ * @param s receives a NUL-terminated string from malloc(); free it.
+ * @return as mp_queue_get_int().
+ */
+int mp_queue_get_str(mp_queue *q, char **s, double timeout);
+
+/**
+ * How many messages are in the queue. Approximate: other processes may put
+ * and get before the answer is used, and a process killed between its
+ * message and its count leaves it off by one.
+ * @return the count, never negative.
+ */
+size_t mp_queue_qsize(const mp_queue *q);
+
+/** Whether a get would find no message right now (approximate, as qsize). */
+bool mp_queue_empty(const mp_queue *q);
+
+/** Whether a put would have to wait right now (approximate, as qsize). */
+bool mp_queue_full(const mp_queue *q);
+
+/**
+ * Declare that this process will put no more messages: Python's `close()`.
+ * It may still get. When every process that holds the queue has closed it
+ * (or exited), consumers get `MP_EEOF` once the queue is drained.
+ * @return 0, also when already closed.
+ */
+int mp_queue_close(mp_queue *q);
+
+/**
+ * Set the largest message this handle will put or accept, in bytes. A
+ * larger incoming message is refused with `MP_EBADMSG` before any memory is
+ * allocated for it.
+ * @return 0; `-EINVAL` for 0.
+ */
+int mp_queue_set_max_message(mp_queue *q, size_t bytes);
+
+/**
+ * A descriptor that is readable when a message (or end-of-file) waits, for
+ * poll() and for waiting on many objects. It belongs to the queue.
+ */
+int mp_queue_fileno(const mp_queue *q);
+
+/**
+ * Joinable queues: mark one message taken with get as processed.
+ * @return 0; `MP_ETASKDONE` if called more times than messages were put;
+ *         `-EINVAL` on a queue that is not joinable.
+ */
+int mp_queue_task_done(mp_queue *q);
+
+/**
+ * Joinable queues: wait until every message put has been marked done.
+ * @return 0; `MP_ETIMEDOUT`; `-EINVAL` on a queue that is not joinable.
+ */
+int mp_queue_join(mp_queue *q, double timeout);
+
+/** Release this process's handle; NULL is fine. The queue lives on in the others. */
+void mp_queue_free(mp_queue *q);
+
+#endif

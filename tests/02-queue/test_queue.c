@@ -1,0 +1,695 @@
+/* test_queue.c: stage 02, Queue: Python's Queue, SimpleQueue and JoinableQueue, and what they get wrong. */
+#define _GNU_SOURCE
+#include "mp_test.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MP_LESSON "lessons/02-queue.md"
+
+/*
+ * Children get the queue as the bytes of a pointer: under fork the child's
+ * copy of the object sits at the same address. Children never assert: they
+ * report through their exit status, or through the queue itself.
+ */
+struct job {
+	mp_queue *q;
+	mp_queue *results; /* where a consumer reports, when it does */
+	int id;            /* which producer this is */
+	int count;         /* how many messages to put */
+	size_t size;       /* how large, 0 for a mix */
+	double pause;      /* seconds to wait before starting */
+};
+
+static void sleep_seconds(double s)
+{
+	struct timespec t = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
+}
+
+/* A cheap checksum (FNV-1a), to see a torn or mixed-up message. */
+static uint64_t checksum(const unsigned char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * A self-checking message: producer id, sequence number, then filler made
+ * from both, then a checksum of all that comes before it.
+ */
+static unsigned char *make_message(int id, int seq, size_t size)
+{
+	if (size < 16)
+		size = 16;
+	unsigned char *m = malloc(size);
+	if (!m)
+		return NULL;
+	int32_t head[2] = { id, seq };
+	memcpy(m, head, sizeof head);
+	for (size_t i = 8; i < size - 8; i++)
+		m[i] = (unsigned char)(i * 31 + (size_t)seq * 7 + (size_t)id);
+	uint64_t sum = checksum(m, size - 8);
+	memcpy(m + size - 8, &sum, 8);
+	return m;
+}
+
+/* 0 if @m is intact, with its producer and sequence number; -1 if not. */
+static int check_message(const void *m, size_t len, int *id, int *seq)
+{
+	if (len < 16)
+		return -1;
+	uint64_t sum;
+	memcpy(&sum, (const char *)m + len - 8, 8);
+	if (sum != checksum(m, len - 8))
+		return -1;
+	int32_t head[2];
+	memcpy(head, m, sizeof head);
+	*id = head[0];
+	*seq = head[1];
+	return 0;
+}
+
+/* Sizes that cross the inline limit (64 KiB) both ways. */
+static size_t mixed_size(int seq)
+{
+	static const size_t sizes[] = { 16, 200, 4096, 65536, 65537 + 8, 300000, 1000 };
+	return sizes[seq % (int)(sizeof sizes / sizeof sizes[0])];
+}
+
+MP_TARGET(producer)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	for (int seq = 0; j->count < 0 || seq < j->count; seq++) {
+		size_t size = j->size ? j->size : mixed_size(seq);
+		unsigned char *m = make_message(j->id, seq, size);
+		if (!m || mp_queue_put(j->q, m, size, 10) != 0)
+			return 1;
+		free(m);
+	}
+	return 0;
+}
+
+struct report {
+	int64_t count[4];   /* messages from each producer */
+	int64_t seq_sum[4]; /* sum of their sequence numbers */
+	int64_t bad;        /* torn, out of order, or not ours */
+	int64_t status;     /* how the consumer's last get ended */
+};
+
+/* Get until end-of-stream, checking every message; send a report through j->results. */
+MP_TARGET(consumer)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_queue_close(j->q); /* consumers put nothing: end-of-stream must not wait for us */
+	struct report r = { 0 };
+	int last[4] = { -1, -1, -1, -1 };
+	for (;;) {
+		void *m;
+		size_t n;
+		int rc = mp_queue_get(j->q, &m, &n, 10);
+		if (rc != 0) {
+			r.status = rc;
+			break;
+		}
+		int id, seq;
+		if (check_message(m, n, &id, &seq) < 0 || id < 0 || id > 3 || seq <= last[id]) {
+			r.bad++;
+		} else {
+			last[id] = seq;
+			r.count[id]++;
+			r.seq_sum[id] += seq;
+		}
+		free(m);
+	}
+	return mp_queue_put(j->results, &r, sizeof r, 10) == 0 ? 0 : 1;
+}
+
+MP_TARGET(put_ints_and_return)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	for (int i = 0; i < j->count; i++)
+		if (mp_queue_put_int(j->q, i, 10) != 0)
+			return 1;
+	return 0;
+}
+
+MP_TARGET(put_one_after_a_pause)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	return mp_queue_put_int(j->q, 42, 10) == 0 ? 0 : 1;
+}
+
+/* Joinable: take j->count messages and mark each done after a pause. */
+MP_TARGET(do_tasks)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	for (int i = 0; i < j->count; i++) {
+		int64_t v;
+		if (mp_queue_get_int(j->q, &v, 10) != 0)
+			return 1;
+		sleep_seconds(j->pause);
+		if (mp_queue_task_done(j->q) != 0)
+			return 2;
+	}
+	return 0;
+}
+
+MP_TARGET(put_large)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	unsigned char *m = make_message(j->id, 0, j->size);
+	int rc = m ? mp_queue_put(j->q, m, j->size, 30) : -1;
+	free(m);
+	return rc == 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------------- */
+
+static mp_queue *new_queue(size_t maxsize)
+{
+	mp_queue *q = NULL;
+	mp_expect_status(mp_queue_new(&q, maxsize), 0);
+	cr_assert(q, "mp_queue_new returned 0 but gave no queue");
+	return q;
+}
+
+static mp_process *start(const char *target, const struct job *j)
+{
+	mp_process *p = NULL;
+	mp_expect_status(mp_process_new(&p, target, j, sizeof *j), 0);
+	mp_expect_status(mp_process_start(p), 0);
+	return p;
+}
+
+static void join(mp_process *p, int expect)
+{
+	int rc = mp_process_join(p, 20), code = -1;
+	cr_assert(rc == 0, "a child did not end within 20 s (%s)", mp_err_name(rc));
+	mp_process_exitcode(p, &code);
+	cr_assert_eq(code, expect, "a child ended with %d, expected %d", code, expect);
+	mp_process_free(p);
+}
+
+static void put_bytes(mp_queue *q, size_t size, int seq)
+{
+	unsigned char *m = make_message(0, seq, size);
+	cr_assert(m);
+	mp_expect_status(mp_queue_put(q, m, size, 5), 0);
+	free(m);
+}
+
+static void expect_message(mp_queue *q, size_t size, int seq)
+{
+	void *m = NULL;
+	size_t n = 0;
+	mp_expect_status(mp_queue_get(q, &m, &n, 5), 0);
+	cr_assert_eq(n, size, "got a message of %zu bytes, expected %zu", n, size);
+	int id, got;
+	cr_assert(check_message(m, n, &id, &got) == 0, "the message of %zu bytes came out changed", size);
+	cr_assert_eq(got, seq, "got message %d, expected %d: messages must come out in order", got, seq);
+	free(m);
+}
+
+static void no_op_handler(int sig)
+{
+	(void)sig;
+}
+
+/* ------------------------------------------------------------------------- */
+/* What the kernel makes atomic */
+
+MP_TEST(queue, put_then_get_gives_back_the_same_bytes, 3, "What the kernel makes atomic")
+{
+	mp_queue *q = new_queue(0);
+	static const size_t sizes[] = { 16, 17, 1000, 4096, 65536, 65537, 200000, 1 << 20 };
+	for (int i = 0; i < 8; i++) {
+		put_bytes(q, sizes[i], i);
+		expect_message(q, sizes[i], i);
+	}
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, an_empty_message_is_a_message, 1, "What the kernel makes atomic")
+{
+	mp_queue *q = new_queue(0);
+	mp_expect_status(mp_queue_put(q, NULL, 0, 1), 0);
+	mp_expect_status(mp_queue_put_int(q, 7, 1), 0);
+	void *m = (void *)1;
+	size_t n = 99;
+	mp_expect_status(mp_queue_get(q, &m, &n, 1), 0);
+	cr_assert(n == 0 && m == NULL, "an empty message gives (NULL, 0), got (%p, %zu)", m, n);
+	int64_t v;
+	mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
+	cr_assert_eq(v, 7);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, messages_come_out_in_the_order_they_went_in, 2, "What the kernel makes atomic")
+{
+	mp_queue *q = new_queue(0);
+	for (int round = 0; round < 3; round++) {
+		for (int64_t i = 0; i < 200; i++)
+			mp_expect_status(mp_queue_put_int(q, i, 1), 0);
+		for (int64_t i = 0; i < 200; i++) {
+			int64_t v = -1;
+			mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
+			cr_assert_eq(v, i, "got %lld, expected %lld: a queue is first in, first out",
+				     (long long)v, (long long)i);
+		}
+	}
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_child_gets_what_its_parent_puts, 2, "What the kernel makes atomic")
+{
+	mp_queue *q = new_queue(0), *results = new_queue(0);
+	mp_process *c = start("consumer", &(struct job){ .q = q, .results = results });
+	for (int i = 0; i < 50; i++)
+		put_bytes(q, mixed_size(i), i);
+	mp_queue_close(q); /* so the child sees the end once it has all 50 */
+	join(c, 0);
+	struct report *r = NULL;
+	size_t n;
+	mp_expect_status(mp_queue_get(results, (void **)&r, &n, 5), 0);
+	cr_assert_eq(r->count[0], 50, "the child got %lld of 50 messages", (long long)r->count[0]);
+	cr_assert_eq(r->bad, 0, "%lld messages came out torn or out of order", (long long)r->bad);
+	mp_expect_status((int)r->status, MP_EEOF);
+	free(r);
+	mp_queue_free(q);
+	mp_queue_free(results);
+}
+
+MP_TEST(queue, many_producers_and_consumers_lose_and_duplicate_nothing, 3, "What the kernel makes atomic")
+{
+	mp_queue *q = new_queue(0), *results = new_queue(0);
+	enum { PRODUCERS = 3, CONSUMERS = 2, EACH = 400 };
+	mp_process *p[PRODUCERS], *c[CONSUMERS];
+	for (int i = 0; i < CONSUMERS; i++)
+		c[i] = start("consumer", &(struct job){ .q = q, .results = results });
+	for (int i = 0; i < PRODUCERS; i++)
+		p[i] = start("producer", &(struct job){ .q = q, .id = i, .count = EACH });
+	mp_queue_close(q); /* the producers' exits then end the stream */
+	for (int i = 0; i < PRODUCERS; i++)
+		join(p[i], 0);
+	int64_t count[PRODUCERS] = { 0 }, sum[PRODUCERS] = { 0 };
+	for (int i = 0; i < CONSUMERS; i++) {
+		struct report *r = NULL;
+		size_t n;
+		mp_expect_status(mp_queue_get(results, (void **)&r, &n, 15), 0);
+		cr_assert_eq(r->bad, 0, "a consumer saw %lld torn, foreign or reordered messages", (long long)r->bad);
+		mp_expect_status((int)r->status, MP_EEOF);
+		for (int k = 0; k < PRODUCERS; k++) {
+			count[k] += r->count[k];
+			sum[k] += r->seq_sum[k];
+		}
+		free(r);
+	}
+	for (int i = 0; i < CONSUMERS; i++)
+		join(c[i], 0);
+	for (int k = 0; k < PRODUCERS; k++) {
+		cr_assert_eq(count[k], EACH, "producer %d put %d messages, %lld came out", k, EACH, (long long)count[k]);
+		cr_assert_eq(sum[k], (int64_t)EACH * (EACH - 1) / 2,
+			     "producer %d's messages came out with duplicates or gaps", k);
+	}
+	mp_queue_free(q);
+	mp_queue_free(results);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Framing: a header, and a memfd for large messages */
+
+MP_TEST(queue, a_256_mib_message_arrives_intact, 2, "Framing: a header, and a memfd for large messages")
+{
+	mp_queue *q = new_queue(0);
+	size_t size = 256u << 20;
+	mp_process *p = start("put_large", &(struct job){ .q = q, .id = 3, .size = size });
+	void *m = NULL;
+	size_t n = 0;
+	mp_expect_status(mp_queue_get(q, &m, &n, 60), 0);
+	cr_assert_eq(n, size, "got %zu bytes, expected 256 MiB", n);
+	int id, seq;
+	cr_assert(check_message(m, n, &id, &seq) == 0 && id == 3, "the 256 MiB message came out changed");
+	free(m);
+	join(p, 0);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_message_over_the_size_cap_is_refused_both_ways, 2, "Getting: one recvmsg(), then trust nothing")
+{
+	mp_queue *q = new_queue(0);
+	mp_expect_status(mp_queue_set_max_message(q, 0), -EINVAL);
+	mp_expect_status(mp_queue_set_max_message(q, 300000), 0);
+	unsigned char *big = make_message(0, 0, 300001);
+	mp_expect_status(mp_queue_put(q, big, 300001, 1), -EMSGSIZE);
+	free(big);
+	put_bytes(q, 1000, 1);   /* inline */
+	put_bytes(q, 200000, 2); /* in a memfd */
+	put_bytes(q, 100, 3);
+	mp_expect_status(mp_queue_set_max_message(q, 500), 0); /* as if put by a less careful peer */
+	void *m;
+	size_t n;
+	mp_expect_status(mp_queue_get(q, &m, &n, 1), MP_EBADMSG);
+	mp_expect_status(mp_queue_get(q, &m, &n, 1), MP_EBADMSG);
+	expect_message(q, 100, 3); /* and the queue goes on */
+	mp_queue_free(q);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Typed messages and why not pickle */
+
+MP_TEST(queue, typed_helpers_round_trip_and_check_the_type, 2, "Typed messages and why not pickle")
+{
+	mp_queue *q = new_queue(0);
+	mp_expect_status(mp_queue_put_int(q, -1234567890123LL, 1), 0);
+	mp_expect_status(mp_queue_put_double(q, 2.5e-300, 1), 0);
+	mp_expect_status(mp_queue_put_str(q, "hello, queue", 1), 0);
+	mp_expect_status(mp_queue_put_str(q, "", 1), 0);
+	mp_expect_status(mp_queue_put_int(q, 5, 1), 0);
+
+	int64_t i;
+	double d;
+	char *s;
+	mp_expect_status(mp_queue_get_int(q, &i, 1), 0);
+	cr_assert_eq(i, -1234567890123LL);
+	mp_expect_status(mp_queue_get_double(q, &d, 1), 0);
+	cr_assert(d == 2.5e-300, "the double changed on the way");
+	mp_expect_status(mp_queue_get_str(q, &s, 1), 0);
+	cr_assert_str_eq(s, "hello, queue");
+	free(s);
+	mp_expect_status(mp_queue_get_str(q, &s, 1), 0);
+	cr_assert_str_eq(s, "", "an empty string comes back empty (and NUL-terminated)");
+	free(s);
+	mp_expect_status(mp_queue_get_double(q, &d, 1), MP_ETYPE);
+	mp_expect_status(mp_queue_put_str(q, NULL, 1), -EINVAL);
+	mp_queue_free(q);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Timeouts: empty and full */
+
+MP_TEST(queue, get_on_an_empty_queue_reports_empty_after_the_timeout, 2, "Timeouts: empty and full")
+{
+	mp_queue *q = new_queue(0);
+	int64_t v;
+	double t0 = mp_test_now();
+	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEMPTY);
+	cr_assert(mp_test_now() - t0 < 0.1, "get with timeout 0 must not wait");
+	t0 = mp_test_now();
+	mp_expect_status(mp_queue_get_int(q, &v, 0.2), MP_EEMPTY);
+	double took = mp_test_now() - t0;
+	cr_assert(took >= 0.19 && took < 2, "get(0.2) on an empty queue took %.3f s", took);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, get_wakes_when_a_child_puts, 2, "Timeouts: empty and full")
+{
+	mp_queue *q = new_queue(0);
+	mp_process *p = start("put_one_after_a_pause", &(struct job){ .q = q, .pause = 0.1 });
+	double t0 = mp_test_now();
+	int64_t v = 0;
+	mp_expect_status(mp_queue_get_int(q, &v, 10), 0);
+	cr_assert(mp_test_now() - t0 < 3, "get(10) must return as soon as the message comes");
+	cr_assert_eq(v, 42);
+	join(p, 0);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, get_is_not_cut_short_by_signals, 1, "Timeouts: empty and full")
+{
+	struct sigaction sa = { .sa_handler = no_op_handler };
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval every_10ms = { { 0, 10000 }, { 0, 10000 } };
+	setitimer(ITIMER_REAL, &every_10ms, NULL);
+	mp_queue *q = new_queue(0);
+	int64_t v;
+	double t0 = mp_test_now();
+	int rc = mp_queue_get_int(q, &v, 0.3);
+	double took = mp_test_now() - t0;
+	struct itimerval off = { 0 };
+	setitimer(ITIMER_REAL, &off, NULL);
+	mp_expect_status(rc, MP_EEMPTY);
+	cr_assert(took >= 0.29 && took < 2, "with signals arriving, get(0.3) took %.3f s", took);
+	mp_expect_status(mp_queue_put_int(q, 1, 0.3), 0);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, qsize_empty_and_full_follow_the_queue, 2, "Timeouts: empty and full")
+{
+	mp_queue *q = NULL;
+	mp_expect_status(mp_queue_new(&q, 70000), -EINVAL);
+	q = new_queue(3);
+	cr_assert(mp_queue_empty(q) && !mp_queue_full(q) && mp_queue_qsize(q) == 0, "a new queue is empty");
+	for (int i = 0; i < 3; i++)
+		mp_expect_status(mp_queue_put_int(q, i, 1), 0);
+	cr_assert_eq(mp_queue_qsize(q), 3);
+	cr_assert(!mp_queue_empty(q) && mp_queue_full(q), "with 3 of 3 messages the queue is full");
+	int64_t v;
+	mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
+	cr_assert_eq(mp_queue_qsize(q), 2);
+	cr_assert(!mp_queue_full(q), "after a get there is room again");
+	mp_queue_free(q);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Bounded queues: a pipe of free places */
+
+MP_TEST(queue, a_bounded_queue_reports_full_after_the_timeout, 3, "Bounded queues: a pipe of free places")
+{
+	mp_queue *q = new_queue(2);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	mp_expect_status(mp_queue_put_int(q, 2, 0), 0);
+	mp_expect_status(mp_queue_put_int(q, 3, 0), MP_EFULL);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_queue_put_int(q, 3, 0.2), MP_EFULL);
+	double took = mp_test_now() - t0;
+	cr_assert(took >= 0.19 && took < 2, "put(0.2) on a full queue took %.3f s", took);
+	int64_t v;
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	mp_expect_status(mp_queue_put_int(q, 3, 0), 0);
+	for (int64_t want = 2; want <= 3; want++) {
+		mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+		cr_assert_eq(v, want, "a refused put must not have queued anything");
+	}
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_blocked_put_resumes_when_a_consumer_gets, 2, "Bounded queues: a pipe of free places")
+{
+	mp_queue *q = new_queue(1);
+	mp_expect_status(mp_queue_put_int(q, 0, 0), 0);
+	mp_process *p = start("put_ints_and_return", &(struct job){ .q = q, .count = 1 });
+	mp_expect_status(mp_process_join(p, 0.2), MP_ETIMEDOUT); /* waiting for room */
+	int64_t v = -1;
+	mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
+	cr_assert_eq(v, 0);
+	join(p, 0);
+	mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
+	cr_assert_eq(v, 0, "the child's put went through once there was room");
+	mp_queue_free(q);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Closing, and the end of the stream */
+
+MP_TEST(queue, put_after_close_is_an_error_but_get_still_works, 1, "Closing, and the end of the stream")
+{
+	mp_queue *q = new_queue(0);
+	mp_expect_status(mp_queue_put_int(q, 9, 1), 0);
+	mp_expect_status(mp_queue_close(q), 0);
+	mp_expect_status(mp_queue_close(q), 0);
+	mp_expect_status(mp_queue_put_int(q, 10, 1), MP_ECLOSED);
+	int64_t v;
+	mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
+	cr_assert_eq(v, 9);
+	mp_expect_status(mp_queue_get_int(q, &v, 1), MP_EEOF);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, consumers_see_the_end_once_every_producer_is_gone, 3, "Closing, and the end of the stream")
+{
+	mp_queue *q = new_queue(0);
+	mp_process *p[2];
+	for (int i = 0; i < 2; i++)
+		p[i] = start("put_ints_and_return", &(struct job){ .q = q, .count = 100, .pause = 0.05 * i });
+	mp_queue_close(q);
+	int got = 0, rc;
+	int64_t v;
+	while ((rc = mp_queue_get_int(q, &v, 5)) == 0)
+		got++;
+	mp_expect_status(rc, MP_EEOF);
+	cr_assert_eq(got, 200, "got %d of the 200 messages before the end of the stream", got);
+	for (int i = 0; i < 2; i++)
+		join(p[i], 0);
+	mp_queue_free(q);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Joinable queues */
+
+MP_TEST(queue, join_returns_once_every_task_is_done, 3, "Joinable queues")
+{
+	mp_queue *q = NULL;
+	mp_expect_status(mp_queue_new_joinable(&q, 0), 0);
+	mp_expect_status(mp_queue_join(q, 0), 0); /* nothing put, nothing to wait for */
+	for (int i = 0; i < 4; i++)
+		mp_expect_status(mp_queue_put_int(q, i, 1), 0);
+	mp_expect_status(mp_queue_join(q, 0.05), MP_ETIMEDOUT);
+	mp_process *p = start("do_tasks", &(struct job){ .q = q, .count = 4, .pause = 0.02 });
+	double t0 = mp_test_now();
+	mp_expect_status(mp_queue_join(q, 10), 0);
+	cr_assert(mp_test_now() - t0 < 5, "join must wake when the last task is done");
+	join(p, 0);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, task_done_too_many_times_is_an_error, 1, "Joinable queues")
+{
+	mp_queue *q = NULL, *plain = new_queue(0);
+	mp_expect_status(mp_queue_new_joinable(&q, 2), 0);
+	mp_expect_status(mp_queue_put_str(q, "task", 1), 0);
+	char *s;
+	mp_expect_status(mp_queue_get_str(q, &s, 1), 0);
+	free(s);
+	mp_expect_status(mp_queue_task_done(q), 0);
+	mp_expect_status(mp_queue_task_done(q), MP_ETASKDONE);
+	mp_expect_status(mp_queue_join(q, 0), 0);
+	mp_expect_status(mp_queue_task_done(plain), -EINVAL);
+	mp_expect_status(mp_queue_join(plain, 0), -EINVAL);
+	mp_queue_free(q);
+	mp_queue_free(plain);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Python's join deadlock, and why it cannot happen here */
+
+MP_TEST(queue, a_producer_can_be_joined_before_its_messages_are_read, 3,
+	"Python's join deadlock, and why it cannot happen here")
+{
+	mp_queue *q = new_queue(0);
+	mp_process *p = start("put_ints_and_return", &(struct job){ .q = q, .count = 100 });
+	int rc = mp_process_join(p, 5);
+	cr_assert(rc == 0, "the producer did not end: its 100 messages must be in the kernel once put "
+		  "returns, not waiting in the producer (join said %s)", mp_err_name(rc));
+	join(p, 0);
+	for (int64_t i = 0; i < 100; i++) {
+		int64_t v = -1;
+		mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
+		cr_assert_eq(v, i);
+	}
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_full_kernel_buffer_makes_put_wait, 1, "Python's join deadlock, and why it cannot happen here")
+{
+	mp_queue *q = new_queue(0);
+	int put = 0, rc;
+	static char kib[1024];
+	while ((rc = mp_queue_put(q, kib, sizeof kib, 0)) == 0 && put < 100000)
+		put++;
+	mp_expect_status(rc, MP_EFULL);
+	cr_assert(put >= 16, "the kernel buffer held only %d messages of 1 KiB", put);
+	void *m;
+	size_t n;
+	mp_expect_status(mp_queue_get(q, &m, &n, 1), 0);
+	free(m);
+	mp_expect_status(mp_queue_put(q, kib, sizeof kib, 1), 0);
+	cr_assert_eq(mp_queue_qsize(q), (size_t)put, "qsize counts the messages waiting");
+	mp_queue_free(q);
+}
+
+/* ------------------------------------------------------------------------- */
+/* When a process dies mid-message */
+
+MP_TEST(queue, a_producer_killed_mid_message_corrupts_nothing, 3, "When a process dies mid-message")
+{
+	srand((unsigned)getpid());
+	for (int round = 0; round < 6; round++) {
+		mp_queue *q = new_queue(0);
+		/* Endless messages from 16 bytes to 300 KB: the kill lands mid-message sooner or later. */
+		mp_process *p = start("producer", &(struct job){ .q = q, .id = 1, .count = -1 });
+		mp_queue_close(q);
+		int got = 0, rc, last = -1;
+		double kill_at = mp_test_now() + (rand() % 30) / 1000.0;
+		for (;;) {
+			if (kill_at && mp_test_now() >= kill_at) {
+				mp_process_kill(p);
+				kill_at = 0;
+			}
+			void *m;
+			size_t n;
+			rc = mp_queue_get(q, &m, &n, 5);
+			if (rc != 0)
+				break;
+			int id, seq;
+			cr_assert(check_message(m, n, &id, &seq) == 0, "round %d: message %d came out torn", round, got);
+			cr_assert(id == 1 && seq == last + 1, "round %d: expected message %d, got %d", round, last + 1, seq);
+			last = seq;
+			got++;
+			free(m);
+		}
+		mp_expect_status(rc, MP_EEOF);
+		int code = 0;
+		mp_expect_status(mp_process_join(p, 5), 0);
+		mp_expect_status(mp_process_exitcode(p, &code), 0);
+		cr_assert_eq(code, -SIGKILL);
+		mp_process_free(p);
+		mp_queue_free(q);
+	}
+}
+
+MP_TEST(queue, a_consumer_killed_mid_message_leaves_the_rest_intact, 3, "When a process dies mid-message")
+{
+	enum { TOTAL = 400 };
+	mp_queue *q = new_queue(0), *results = new_queue(0);
+	mp_process *victim = start("consumer", &(struct job){ .q = q, .results = results });
+	mp_process *survivor = start("consumer", &(struct job){ .q = q, .results = results });
+	mp_process *p = start("producer", &(struct job){ .q = q, .id = 2, .count = TOTAL });
+	mp_queue_close(q);
+	usleep((useconds_t)(20000 + rand() % 20000));
+	mp_process_kill(victim);
+	join(p, 0);
+	int code = 0;
+	mp_expect_status(mp_process_join(victim, 5), 0);
+	mp_expect_status(mp_process_exitcode(victim, &code), 0);
+	mp_process_free(victim);
+	join(survivor, 0);
+	/* One report from the survivor; two if the victim had finished before the kill. */
+	int reports = 0;
+	int64_t got = 0;
+	struct report *r = NULL;
+	size_t n;
+	while (mp_queue_get(results, (void **)&r, &n, 0.5) == 0) {
+		cr_assert_eq(r->bad, 0, "a consumer got %lld torn messages", (long long)r->bad);
+		mp_expect_status((int)r->status, MP_EEOF);
+		got += r->count[2];
+		reports++;
+		free(r);
+	}
+	cr_assert(reports >= 1, "the surviving consumer never reported");
+	cr_assert(got > 0 && got <= TOTAL, "the consumers got %lld of %d messages", (long long)got, TOTAL);
+	mp_queue_free(q);
+	mp_queue_free(results);
+}
