@@ -88,6 +88,9 @@ build/%/.cflags: FORCE
 .PHONY: FORCE
 FORCE:
 
+# Stamps made by pattern rules: make would delete them as intermediate files.
+.PRECIOUS: build/%/.cflags build/%/tests/.link-own-$(TIMEOUT_SCALE) build/%/tests/.link-isolated-$(TIMEOUT_SCALE)
+
 lib: build/solutions/lib/libmp.a
 
 # ---------------------------------------------------------------------------

@@ -74,10 +74,13 @@ ratio_table() {
 	}' "$out"
 }
 
-# Every figure that was measured, in microseconds, for reference.
+# Every figure that was measured, for reference: $1 says what they are, $2
+# is a regular expression matching their keys.
 absolute_times() {
-	echo "absolute times, median us per start+join (this run only; not comparable across runs):"
-	awk 'NF == 2 && $1 ~ /_us$/ { printf "  %-20s %10.1f\n", $1, $2 }' "$out"
+	echo "absolute times, $1 (this run only; not comparable across runs):"
+	awk -v keys="$2" '
+	NF == 2 && $1 !~ /^#/ && $1 ~ keys { k[++n] = $1; v[n] = $2; if (length($1) > w) w = length($1) }
+	END { fmt = "  %-" w "s %10.1f\n"; for (i = 1; i <= n; i++) printf fmt, k[i], v[i] }' w=20 "$out"
 }
 
 report_01_process() {
@@ -95,6 +98,21 @@ CPython forkserver / lib fork|py_forkserver_us|c_lib_fork_us|>=10|C has no forks
 		echo "libmp has no spawn or forkserver yet: a bare exec and a plain library fork are the"
 		echo "least those will cost, so the spawn and forkserver ratios are the most libmp can reach."
 	fi
+}
+
+report_02_queue() {
+	rows='lib queue 1p/1c ints / bare seqpacket pair|c_queue_1p1c_items_s|c_sock_1p1c_items_s|-|share of the bare rate'
+	if [ "$have_python" = 1 ]; then
+		rows="lib queue 1p/1c ints / CPython Queue|c_queue_1p1c_items_s|py_queue_1p1c_items_s|>=10|
+lib queue 1p/1c ints / CPython SimpleQueue|c_queue_1p1c_items_s|py_simplequeue_1p1c_items_s|>=10|
+lib queue 2p/2c ints / CPython Queue|c_queue_2p2c_items_s|py_queue_2p2c_items_s|-|
+lib queue 2p/2c ints / CPython SimpleQueue|c_queue_2p2c_items_s|py_simplequeue_2p2c_items_s|-|
+lib queue 1 MiB items / CPython Queue|c_queue_1mib_mib_s|py_queue_1mib_mib_s|-|
+lib queue 1 MiB items / CPython SimpleQueue|c_queue_1mib_mib_s|py_simplequeue_1mib_mib_s|-|
+$rows"
+	fi
+	ratio_table "$rows"
+	echo "Ratios are C's rate over the other's (items/s or MiB/s): above 1, libmp is faster."
 }
 
 ran=0
@@ -132,11 +150,22 @@ for dir in bench/*/; do
 	echo
 
 	case "$stage" in
-	01-process) report_01_process ;;
-	*) echo "(no ratio table for this stage yet)" ;;
+	01-process)
+		report_01_process
+		echo
+		absolute_times "median us per start+join" '_us$'
+		;;
+	02-queue)
+		report_02_queue
+		echo
+		absolute_times "median rate per round, items/s or MiB/s" '_(items|mib)_s$'
+		;;
+	*)
+		echo "(no ratio table for this stage yet)"
+		echo
+		absolute_times "as printed" '.'
+		;;
 	esac
-	echo
-	absolute_times
 	echo
 done
 
