@@ -18,6 +18,8 @@ EXERCISE_CFLAGS = -Wno-unused-function -Wno-unused-parameter -Wno-unused-variabl
 # Evaluated when a recipe runs, after `setup` has installed Criterion if it was missing.
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
 CRITERION_LIBS   = $(shell pkg-config --libs criterion)
+# Stage 03's HMACs come from OpenSSL's libcrypto (the digest is not the lesson).
+LIBS = $(shell pkg-config --libs libcrypto) -lm
 # Tests under valgrind run ten times slower: their time limits grow with this.
 TIMEOUT_SCALE ?= 1
 
@@ -108,7 +110,7 @@ build/$(1)/tests/$(2): $(wildcard tests/$(2)/*.c) $(TEST_COMMON) $(call libs_for
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) -std=gnu11 -Wall -Wextra -Iinclude -Itests/common $$(CRITERION_CFLAGS) \
 		-DMP_TEST_TIMEOUT_SCALE=$$(TIMEOUT_SCALE) \
-		$(wildcard tests/$(2)/*.c) $(TEST_COMMON) $(call libs_for,$(1),$(2)) $$(CRITERION_LIBS) -lm -o $$@
+		$(wildcard tests/$(2)/*.c) $(TEST_COMMON) $(call libs_for,$(1),$(2)) $$(CRITERION_LIBS) $$(LIBS) -o $$@
 endef
 $(foreach t,solutions exercises,$(foreach s,$(STAGES),$(eval $(call test_rules,$(t),$(s)))))
 

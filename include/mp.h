@@ -18,5 +18,7 @@
 #include "mp/target.h"
 #include "mp/process.h"
 #include "mp/queue.h"
+#include "mp/connection.h"
+#include "mp/listener.h"
 
 #endif

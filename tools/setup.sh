@@ -11,6 +11,7 @@ cc:gcc
 make:make
 pkg-config:pkg-config
 pc:criterion:libcriterion-dev
+pc:libcrypto:libssl-dev
 valgrind:valgrind
 doxygen:doxygen
 '

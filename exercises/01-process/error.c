@@ -27,6 +27,8 @@ static const struct {
 	{ MP_ETYPE, "MP_ETYPE", "the message is not of the type asked for (it was removed)" },
 	{ MP_EBADMSG, "MP_EBADMSG", "the bytes received are not a well-formed message (dropped)" },
 	{ MP_ETASKDONE, "MP_ETASKDONE", "task_done() called more times than messages were put" },
+	{ MP_EBROKEN, "MP_EBROKEN", "the connection lost its place in the stream and must be closed" },
+	{ MP_EAUTH, "MP_EAUTH", "authentication failed: the two sides hold different keys" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

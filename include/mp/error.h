@@ -30,6 +30,8 @@ enum mp_error {
 	MP_ETYPE,                /**< The message is not of the type asked for. */
 	MP_EBADMSG,              /**< The bytes received are not a well-formed message. */
 	MP_ETASKDONE,            /**< More tasks marked done than were put. */
+	MP_EBROKEN,              /**< The connection lost its place in the stream: close it. */
+	MP_EAUTH,                /**< Authentication failed: the two sides hold different keys. */
 };
 
 /**

@@ -1,0 +1,107 @@
+/* auth.c: CPython's challenge-and-response handshake, so that only holders of the key may talk. */
+#define _GNU_SOURCE /* getrandom() */
+#include <mp.h>
+
+#include "auth.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <string.h>
+#include <sys/random.h>
+
+/*
+ * The protocol, as CPython 3.12 speaks it (and 3.11 before it, in its
+ * legacy form):
+ *
+ *	challenger                               answerer
+ *	"#CHALLENGE#" + M      ---------->
+ *	                       <----------       "{sha256}" + HMAC-SHA256(key, M)
+ *	"#WELCOME#" or "#FAILURE#" ------>
+ *
+ * M is "{sha256}" followed by 40 random bytes, and the HMAC covers all of M,
+ * prefix included, so a man in the middle cannot talk the answerer down to a
+ * weaker digest. An old peer sends a bare 20-byte M and answers with a bare
+ * 16-byte HMAC-MD5: both sides recognise those lengths. Each side of a
+ * listener and client challenges the other in turn.
+ *
+ * The HMAC itself is not the lesson, so OpenSSL's libcrypto computes it.
+ */
+
+#define CHALLENGE "#CHALLENGE#"
+#define WELCOME "#WELCOME#"
+#define FAILURE "#FAILURE#"
+#define RANDOM_BYTES 40
+#define LEGACY_CHALLENGE 20  /* an old peer's challenge: 20 bytes, no prefix */
+#define LEGACY_RESPONSE 16   /* an old peer's answer: a bare HMAC-MD5 */
+#define HANDSHAKE_MAX 256    /* no handshake message is longer */
+
+static const char *const digests[] = { "md5", "sha256", "sha384", "sha3_256", "sha3_384" };
+
+/* Receive one handshake message: short ones only, whatever the connection's cap. */
+static int recv_small(mp_conn *c, unsigned char *buf, size_t *len)
+{
+	int rc = mp_conn_recv_bytes_into(c, buf, HANDSHAKE_MAX, len);
+	if (rc == -ENOBUFS || rc == -EMSGSIZE || rc == MP_EEOF)
+		return MP_EBADMSG; /* too long for the protocol, or gone in the middle */
+	return rc;
+}
+
+/*
+ * Which digest a challenge or response uses, and where its payload starts.
+ * Legacy lengths mean MD5 without a prefix. Returns the digest's name, or
+ * NULL for a message that names none we accept.
+ */
+static const char *digest_of(const unsigned char *msg, size_t len, size_t *payload)
+{
+	if (len == LEGACY_CHALLENGE || len == LEGACY_RESPONSE) {
+		*payload = 0;
+		return "md5";
+	}
+	if (len < 2 || msg[0] != '{')
+		return NULL;
+	for (size_t i = 0; i < sizeof digests / sizeof digests[0]; i++) {
+		size_t n = strlen(digests[i]);
+		if (len > n + 1 && memcmp(msg + 1, digests[i], n) == 0 && msg[n + 1] == '}') {
+			*payload = n + 2;
+			return digests[i];
+		}
+	}
+	return NULL;
+}
+
+/* HMAC of @msg under @key with the named digest; its length, or 0 on failure. */
+static unsigned hmac_of(const char *digest, const void *key, size_t keylen,
+			const unsigned char *msg, size_t len, unsigned char *out)
+{
+	const EVP_MD *md = EVP_get_digestbyname(digest);
+	unsigned outlen = 0;
+	if (!md || !HMAC(md, key, (int)keylen, msg, len, out, &outlen))
+		return 0;
+	return outlen;
+}
+
+int mp__deliver_challenge(mp_conn *c, const void *key, size_t keylen)
+{
+	/* TODO: your code goes here.
+	 * Hint: M = "{sha256}" + 40 bytes from getrandom(). Send CHALLENGE + M.
+	 * Receive the response (recv_small); digest_of() it; compute the HMAC
+	 * of all of M with that digest; compare lengths, then bytes with
+	 * CRYPTO_memcmp(), which takes the same time wherever they differ.
+	 * Send WELCOME or FAILURE. Lesson 03, "Authentication with a shared key".
+	 */
+	return MP_ETODO;
+}
+
+int mp__answer_challenge(mp_conn *c, const void *key, size_t keylen)
+{
+	/* TODO: your code goes here.
+	 * Hint: receive; it must start with CHALLENGE and leave at least 20
+	 * bytes of M (else MP_EBADMSG). digest_of(M) names the digest (NULL:
+	 * MP_EBADMSG). Answer the bare HMAC-MD5 of M to a legacy challenge,
+	 * else "{name}" followed by the HMAC of all of M. Then anything but
+	 * WELCOME is MP_EAUTH. Lesson 03, "Authentication with a shared key".
+	 */
+	return MP_ETODO;
+}

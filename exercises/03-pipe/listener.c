@@ -1,0 +1,334 @@
+/* listener.c: connections between unrelated processes, on a Unix socket path or TCP. */
+#define _GNU_SOURCE /* accept4() */
+#include <mp.h>
+
+#include "../01-process/deadline.h"
+#include "auth.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ADDRESS_MAX 256
+
+struct mp_listener {
+	int fd;
+	bool is_unix;
+	char address[ADDRESS_MAX]; /* as bound: the path, or "host:port" with the real port */
+	unsigned char *key;        /* NULL: no authentication */
+	size_t keylen;
+};
+
+/* A parsed address: a Unix path, or a host and a port for getaddrinfo(). */
+struct address {
+	bool is_unix;
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+	char host[ADDRESS_MAX], port[16];
+};
+
+/*
+ * "unix:PATH" or anything with a '/' and no port is a Unix socket path;
+ * "tcp:HOST:PORT" or "HOST:PORT" is TCP ("[::1]:PORT" for IPv6).
+ */
+static int parse_address(const char *text, struct address *a)
+{
+	memset(a, 0, sizeof *a);
+	if (!text || !*text)
+		return -EINVAL;
+	if (strncmp(text, "unix:", 5) == 0 || (strchr(text, '/') && strncmp(text, "tcp:", 4) != 0)) {
+		const char *path = strncmp(text, "unix:", 5) == 0 ? text + 5 : text;
+		if (!*path || strlen(path) >= sizeof a->path)
+			return -EINVAL;
+		a->is_unix = true;
+		strcpy(a->path, path);
+		return 0;
+	}
+	if (strncmp(text, "tcp:", 4) == 0)
+		text += 4;
+	const char *colon = strrchr(text, ':');
+	if (!colon || colon == text || !colon[1] || strlen(colon + 1) >= sizeof a->port)
+		return -EINVAL;
+	size_t hostlen = (size_t)(colon - text);
+	if (text[0] == '[' && colon[-1] == ']') { /* [IPv6]:port */
+		text++;
+		hostlen -= 2;
+	}
+	if (hostlen == 0 || hostlen >= sizeof a->host)
+		return -EINVAL;
+	memcpy(a->host, text, hostlen);
+	strcpy(a->port, colon + 1);
+	return 0;
+}
+
+/* Create a socket for @a and either bind it (listening) or connect it. */
+static int open_socket(const struct address *a, bool listening, int *fd_out, const struct mp__deadline *d)
+{
+	if (a->is_unix) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		strcpy(sun.sun_path, a->path);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		int rc = listening ? bind(fd, (struct sockaddr *)&sun, sizeof sun)
+				   : connect(fd, (struct sockaddr *)&sun, sizeof sun);
+		if (rc < 0) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		*fd_out = fd;
+		return 0;
+	}
+
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = listening ? AI_PASSIVE : 0 };
+	struct addrinfo *list;
+	int gai = getaddrinfo(a->host, a->port, &hints, &list);
+	if (gai != 0)
+		return gai == EAI_SYSTEM ? -errno : -EINVAL;
+	int rc = -EADDRNOTAVAIL;
+	for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (listening ? 0 : SOCK_NONBLOCK),
+				ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		int one = 1;
+		if (listening) {
+			/* Restarting a server must not wait out the old connections' TIME_WAIT. */
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+			rc = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+		} else {
+			/* Connect without blocking, so that the deadline holds even for a silent host. */
+			rc = connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+			if (rc == -EINPROGRESS) {
+				struct pollfd p = { .fd = fd, .events = POLLOUT };
+				struct timespec left;
+				int err = 0;
+				socklen_t len = sizeof err;
+				int n;
+				while ((n = ppoll(&p, 1, mp__deadline_left(d, &left), NULL)) < 0 && errno == EINTR)
+					;
+				if (n == 0)
+					rc = MP_ETIMEDOUT;
+				else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+					rc = -errno;
+				else
+					rc = -err;
+			}
+			if (rc == 0) {
+				fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+				/* Small messages must not wait for Nagle's algorithm to fill a packet. */
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			}
+		}
+		if (rc == 0) {
+			*fd_out = fd;
+			break;
+		}
+		close(fd);
+	}
+	freeaddrinfo(list);
+	return rc;
+}
+
+/* Write the address a TCP socket is bound to as "host:port". */
+static void describe(int fd, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+			port = ntohs(s6->sin6_port);
+			snprintf(out, size, "[%s]:%u", host, port);
+			return;
+		}
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+		port = ntohs(s4->sin_port);
+	}
+	snprintf(out, size, "%s:%u", host, port);
+}
+
+static int copy_key(unsigned char **dst, const void *key, size_t keylen)
+{
+	*dst = NULL;
+	if (!key)
+		return 0;
+	*dst = malloc(keylen ? keylen : 1);
+	if (!*dst)
+		return -ENOMEM;
+	memcpy(*dst, key, keylen);
+	return 0;
+}
+
+int mp_listener_new(mp_listener **out, const char *address, const void *authkey, size_t keylen)
+{
+	if (!out)
+		return -EINVAL;
+	char fresh[ADDRESS_MAX];
+	if (!address) {
+		/* Like Python's arbitrary_address(): a new path in the temporary directory. */
+		static unsigned counter;
+		unsigned salt;
+		if (getentropy(&salt, sizeof salt) < 0)
+			salt = (unsigned)getpid();
+		const char *tmp = getenv("TMPDIR");
+		snprintf(fresh, sizeof fresh, "%s/mp-listener-%d-%u-%08x.sock", tmp && *tmp ? tmp : "/tmp",
+			 (int)getpid(), counter++, salt);
+		address = fresh;
+	}
+	struct address a;
+	int rc = parse_address(address, &a);
+	if (rc < 0)
+		return rc;
+	mp_listener *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->fd = -1;
+	if ((rc = copy_key(&l->key, authkey, keylen)) < 0)
+		goto fail;
+	l->keylen = keylen;
+	if ((rc = open_socket(&a, true, &l->fd, NULL)) < 0)
+		goto fail;
+	l->is_unix = a.is_unix;
+	if (listen(l->fd, SOMAXCONN) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (a.is_unix)
+		snprintf(l->address, sizeof l->address, "%s", a.path);
+	else
+		describe(l->fd, l->address, sizeof l->address);
+	*out = l;
+	return 0;
+fail:
+	if (l->fd >= 0 && a.is_unix)
+		unlink(a.path); /* bound but not listening: do not leave the file */
+	mp_listener_free(l);
+	return rc;
+}
+
+const char *mp_listener_address(const mp_listener *l)
+{
+	return l ? l->address : "";
+}
+
+int mp_listener_fileno(const mp_listener *l)
+{
+	return l ? l->fd : -EINVAL;
+}
+
+void mp_listener_free(mp_listener *l)
+{
+	if (!l)
+		return;
+	if (l->fd >= 0) {
+		close(l->fd);
+		if (l->is_unix)
+			unlink(l->address); /* a Unix socket leaves a file behind; ours to remove */
+	}
+	free(l->key);
+	free(l);
+}
+
+/* Run the handshake on a fresh connection within what is left of the deadline. */
+static int handshake(mp_conn *c, const unsigned char *key, size_t keylen, bool server,
+		     const struct mp__deadline *d)
+{
+	if (!key)
+		return 0;
+	struct timespec left;
+	const struct timespec *t = mp__deadline_left(d, &left);
+	mp_conn_set_timeout(c, t ? (double)t->tv_sec + (double)t->tv_nsec / 1e9 : MP_FOREVER);
+	/* Python's order: the listener challenges first, then answers. */
+	int rc = server ? mp__deliver_challenge(c, key, keylen) : mp__answer_challenge(c, key, keylen);
+	if (rc == 0)
+		rc = server ? mp__answer_challenge(c, key, keylen) : mp__deliver_challenge(c, key, keylen);
+	mp_conn_set_timeout(c, MP_FOREVER);
+	return rc;
+}
+
+int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout)
+{
+	if (!l || !out)
+		return -EINVAL;
+	struct mp__deadline d;
+	if (mp__deadline_start(&d, timeout) < 0)
+		return -EINVAL;
+	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+	int fd;
+	for (;;) {
+		struct timespec left;
+		int n = ppoll(&p, 1, mp__deadline_left(&d, &left), NULL);
+		if (n == 0)
+			return MP_ETIMEDOUT;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n < 0)
+			continue;
+		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			return -errno;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if (!l->is_unix) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	mp_conn *c;
+	int rc = mp_conn_from_fd(&c, fd, true, true);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	if ((rc = handshake(c, l->key, l->keylen, true, &d)) < 0) {
+		mp_conn_free(c); /* a client that fails or stalls is dropped; the listener goes on */
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int mp_client(mp_conn **out, const char *address, const void *authkey, size_t keylen, double timeout)
+{
+	if (!out)
+		return -EINVAL;
+	struct mp__deadline d;
+	if (mp__deadline_start(&d, timeout) < 0)
+		return -EINVAL;
+	struct address a;
+	int rc = parse_address(address, &a);
+	if (rc < 0)
+		return rc;
+	int fd;
+	if ((rc = open_socket(&a, false, &fd, &d)) < 0)
+		return rc;
+	mp_conn *c;
+	if ((rc = mp_conn_from_fd(&c, fd, true, true)) < 0) {
+		close(fd);
+		return rc;
+	}
+	if ((rc = handshake(c, authkey, keylen, false, &d)) < 0) {
+		mp_conn_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}

@@ -1,0 +1,67 @@
+/**
+ * @file listener.h
+ * @brief Connections between processes that did not fork from each other:
+ *        Python's `Listener` and `Client`.
+ *
+ * An address is a Unix socket path ("/tmp/app.sock", or "unix:NAME") or a TCP
+ * host and port ("127.0.0.1:6000", "tcp:localhost:0" for any free port).
+ * A TCP listener binds to the host it is given; give "127.0.0.1" to stay on
+ * this machine, "0.0.0.0" only to accept other hosts.
+ *
+ * With an auth key, both sides prove they know it before any message flows,
+ * by the challenge and HMAC response that CPython's `multiprocessing.connection`
+ * uses: HMAC-SHA256 with a "{sha256}" prefix as Python 3.12 and later send it,
+ * and plain HMAC-MD5 with a peer that speaks only the older protocol (Python
+ * 3.11 and before). A C program and a Python program can be either side.
+ */
+#ifndef MP_LISTENER_H
+#define MP_LISTENER_H
+
+#include "connection.h"
+
+#include <stddef.h>
+
+/** A bound, listening socket. */
+typedef struct mp_listener mp_listener;
+
+/**
+ * Bind and listen.
+ * @param address as described in listener.h; NULL for a fresh Unix socket
+ *        path in the temporary directory.
+ * @param authkey the shared secret, or NULL for no authentication.
+ * @param keylen its length in bytes.
+ * @return 0; `-EINVAL` for an address it cannot parse; `-EADDRINUSE`,
+ *         `-EACCES` and the like from bind(); `-ENOMEM`.
+ */
+int mp_listener_new(mp_listener **out, const char *address, const void *authkey, size_t keylen);
+
+/** The address the listener is bound to, with the port filled in: give it to mp_client(). */
+const char *mp_listener_address(const mp_listener *l);
+
+/**
+ * Accept one connection and, with an auth key, run the handshake: challenge
+ * the client, then answer its challenge.
+ * @param timeout seconds for the connection to come and the handshake to
+ *        end; a client that stalls in the middle is dropped.
+ * @return 0; `MP_ETIMEDOUT`; `MP_EAUTH` if the client's key differs (the
+ *         client is told, then dropped; the listener stays usable);
+ *         `MP_EBADMSG` for a client that does not follow the protocol.
+ */
+int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout);
+
+/** The listening socket's descriptor: readable when a client is waiting. */
+int mp_listener_fileno(const mp_listener *l);
+
+/** Close the listener (removing its Unix socket file); NULL is fine. Accepted connections live on. */
+void mp_listener_free(mp_listener *l);
+
+/**
+ * Connect to a listener and, with an auth key, answer its challenge, then
+ * challenge it in turn.
+ * @param timeout seconds for connecting and the handshake.
+ * @return 0; `-ECONNREFUSED`, `-ENOENT` when nothing listens there;
+ *         `MP_EAUTH` if the keys differ; `MP_ETIMEDOUT`; `MP_EBADMSG`.
+ */
+int mp_client(mp_conn **out, const char *address, const void *authkey, size_t keylen, double timeout);
+
+#endif

@@ -1,0 +1,12 @@
+/* connection_internal.h: what the other files of stage 03 need to know about a connection (internal). */
+#ifndef MP_CONNECTION_INTERNAL_H
+#define MP_CONNECTION_INTERNAL_H
+
+#include <mp.h>
+
+#include <stdbool.h>
+
+/* Whether @c holds a message that mp_conn_recv_bytes_into() could not hand out: it is ready. */
+bool mp__conn_has_kept(const mp_conn *c);
+
+#endif
