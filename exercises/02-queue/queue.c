@@ -442,7 +442,7 @@ size_t mp_queue_qsize(const mp_queue *q)
 
 bool mp_queue_empty(const mp_queue *q)
 {
-	/* The length of the next message waiting; ours are never shorter than a header. */
+	/* Bytes waiting in the socket (all messages together); ours are never empty. */
 	int next = 0;
 	return !q || ioctl(q->rd, FIONREAD, &next) < 0 || next == 0;
 }

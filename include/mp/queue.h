@@ -106,7 +106,12 @@ size_t mp_queue_qsize(const mp_queue *q);
 /** Whether a get would find no message right now (approximate, as qsize). */
 bool mp_queue_empty(const mp_queue *q);
 
-/** Whether a put would have to wait right now (approximate, as qsize). */
+/**
+ * Whether the queue is full. For a bounded queue: no place is free right now
+ * (approximate, as qsize). For an unbounded one: the kernel's buffer is
+ * filling up; Linux reports that once a quarter of it is in use, so a put may
+ * still go through without waiting.
+ */
 bool mp_queue_full(const mp_queue *q);
 
 /**

@@ -585,8 +585,7 @@ MP_TEST(queue, task_done_too_many_times_is_an_error, 1, "Joinable queues")
 /* ------------------------------------------------------------------------- */
 /* Python's join deadlock, and why it cannot happen here */
 
-MP_TEST(queue, a_producer_can_be_joined_before_its_messages_are_read, 3,
-	"Python's join deadlock, and why it cannot happen here")
+MP_TEST(queue, a_producer_can_be_joined_before_its_messages_are_read, 3, "Python's join deadlock, and why it cannot happen here")
 {
 	mp_queue *q = new_queue(0);
 	mp_process *p = start("put_ints_and_return", &(struct job){ .q = q, .count = 100 });
