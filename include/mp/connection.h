@@ -50,6 +50,7 @@ int mp_conn_send_bytes(mp_conn *c, const void *buf, size_t len);
 
 /**
  * Receive one message, waiting for it (within the connection's timeout).
+ * @param c the connection.
  * @param buf receives the message, in memory from malloc() with a NUL after
  *        it; free it.
  * @param len receives its length.
@@ -61,6 +62,9 @@ int mp_conn_recv_bytes(mp_conn *c, void **buf, size_t *len);
 
 /**
  * Receive one message into the caller's buffer.
+ * @param c the connection.
+ * @param buf where the message goes.
+ * @param cap how many bytes @p buf has room for.
  * @param len receives the message's length, also when it does not fit.
  * @return as mp_conn_recv_bytes(), and `-ENOBUFS` when the message is longer
  *         than @p cap: it is kept, and the next receive returns it.

@@ -26,6 +26,7 @@ typedef struct mp_listener mp_listener;
 
 /**
  * Bind and listen.
+ * @param out receives the listener; left untouched on failure.
  * @param address as described in listener.h; NULL for a fresh Unix socket
  *        path in the temporary directory.
  * @param authkey the shared secret, or NULL for no authentication.
@@ -41,6 +42,8 @@ const char *mp_listener_address(const mp_listener *l);
 /**
  * Accept one connection and, with an auth key, run the handshake: challenge
  * the client, then answer its challenge.
+ * @param l the listener.
+ * @param out receives the connection; left untouched on failure.
  * @param timeout seconds for the connection to come and the handshake to
  *        end; a client that stalls in the middle is dropped.
  * @return 0; `MP_ETIMEDOUT`; `MP_EAUTH` if the client's key differs (the
@@ -58,6 +61,10 @@ void mp_listener_free(mp_listener *l);
 /**
  * Connect to a listener and, with an auth key, answer its challenge, then
  * challenge it in turn.
+ * @param out receives the connection; left untouched on failure.
+ * @param address where the listener is, as mp_listener_address() gives it.
+ * @param authkey the shared secret, or NULL if the listener has none.
+ * @param keylen its length in bytes.
  * @param timeout seconds for connecting and the handshake.
  * @return 0; `-ECONNREFUSED`, `-ENOENT` when nothing listens there;
  *         `MP_EAUTH` if the keys differ; `MP_ETIMEDOUT`; `MP_EBADMSG`.

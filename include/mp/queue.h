@@ -48,6 +48,9 @@ int mp_queue_new_joinable(mp_queue **out, size_t maxsize);
 
 /**
  * Put a message: a copy of @p len bytes from @p data.
+ * @param q the queue.
+ * @param data the bytes; may be NULL when @p len is 0.
+ * @param len how many bytes.
  * @param timeout seconds to wait for room; 0 not to wait; ::MP_FOREVER.
  * @return 0; `MP_EFULL` if there was no room within the timeout;
  *         `MP_ECLOSED` after mp_queue_close() in this process; `-EMSGSIZE`
@@ -58,6 +61,7 @@ int mp_queue_put(mp_queue *q, const void *data, size_t len, double timeout);
 
 /**
  * Take the oldest message.
+ * @param q the queue.
  * @param data receives the message in memory from malloc() (free it), or
  *        NULL for an empty message.
  * @param len receives its length.
@@ -90,7 +94,9 @@ int mp_queue_put_str(mp_queue *q, const char *s, double timeout);
 
 /**
  * Take a message put with mp_queue_put_str().
+ * @param q the queue.
  * @param s receives a NUL-terminated string from malloc(); free it.
+ * @param timeout as mp_queue_get().
  * @return as mp_queue_get_int().
  */
 int mp_queue_get_str(mp_queue *q, char **s, double timeout);
