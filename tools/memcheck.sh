@@ -174,8 +174,11 @@ for stage in $stages; do
 	echo "memcheck: $stage ($tree) under valgrind, one test at a time..." >&2
 	# --trace-children: Criterion fork+execs a worker per test; valgrind would not follow it otherwise.
 	# --child-silent-after-fork=no: processes the library forks inside a test are checked too.
+	# --trace-children-skip: programs the tests exec that are not ours (python3 for the
+	# interoperability tests, a shell) run at full speed; under valgrind Python takes seconds to start.
 	# The reaper, when built, makes sure nothing started under valgrind outlives the run.
 	set -- valgrind --trace-children=yes --child-silent-after-fork=no --leak-check=full \
+		--trace-children-skip='*python*,*pyenv*,/bin/sh,/usr/bin/sh,/bin/bash,/usr/bin/bash,/usr/bin/env' \
 		--errors-for-leak-kinds=definite --log-file="$logs/vg.%p" "$bin" -j1
 	if [ -x "$reaper" ]; then
 		set -- "$reaper" -t 3600 -- "$@"
