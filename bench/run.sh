@@ -36,6 +36,8 @@ else
 	die "no Makefile and no $LIB: build the library archive first"
 fi
 
+LIBS="$(pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto) -lm"
+
 if command -v "$PYTHON" >/dev/null 2>&1; then
 	have_python=1
 else
@@ -115,6 +117,33 @@ $rows"
 	echo "Ratios are C's rate over the other's (items/s or MiB/s): above 1, libmp is faster."
 }
 
+report_03_pipe() {
+	rows='lib loop 10^6 ints / bare 8-byte socketpair|c_lib_loop_1e6_msgs_s|c_raw_loop_1e6_msgs_s|>=0.70|
+lib loop 10^5 ints / bare 8-byte socketpair|c_lib_loop_1e5_msgs_s|c_raw_loop_1e5_msgs_s|-|
+lib loop 10^4 ints / bare 8-byte socketpair|c_lib_loop_1e4_msgs_s|c_raw_loop_1e4_msgs_s|-|
+lib loop 10^6 ints / bare, same framing|c_lib_loop_1e6_msgs_s|c_framed_loop_1e6_msgs_s|-|the overhead of libmp itself
+bare framed 10^6 / bare 8-byte socketpair|c_framed_loop_1e6_msgs_s|c_raw_loop_1e6_msgs_s|-|what the framing itself costs
+lib bulk 1 MiB, recv_bytes_into / bare|c_lib_bulk_mib_s|c_raw_bulk_mib_s|>=0.80|
+lib bulk 1 MiB, recv_bytes / bare|c_lib_bulk_alloc_mib_s|c_raw_bulk_mib_s|-|a malloc per message
+lib round trip 8 B / bare socketpair|c_lib_rtt_us|c_raw_rtt_us|<=1.3|
+lib round trip 8 B / bare, same framing|c_lib_rtt_us|c_framed_rtt_us|-|'
+	if [ "$have_python" = 1 ]; then
+		rows="$rows
+CPython send(i) 10^6 / bare 8-byte|py_pickle_loop_1e6_msgs_s|c_raw_loop_1e6_msgs_s|-|CPython ~20%
+CPython send_bytes 10^6 / bare 8-byte|py_bytes_loop_1e6_msgs_s|c_raw_loop_1e6_msgs_s|-|
+lib loop 10^6 / CPython send(i)|c_lib_loop_1e6_msgs_s|py_pickle_loop_1e6_msgs_s|-|
+lib loop 10^6 / CPython send_bytes|c_lib_loop_1e6_msgs_s|py_bytes_loop_1e6_msgs_s|-|
+CPython bulk send_bytes / bare socketpair|py_bulk_mib_s|c_raw_bulk_mib_s|-|CPython ~15%
+lib bulk 1 MiB / CPython send_bytes|c_lib_bulk_mib_s|py_bulk_mib_s|-|
+CPython round trip send_bytes / bare|py_bytes_rtt_us|c_raw_rtt_us|-|
+CPython round trip send(i) / bare|py_pickle_rtt_us|c_raw_rtt_us|-|
+lib round trip / CPython send_bytes|c_lib_rtt_us|py_bytes_rtt_us|-|"
+	fi
+	ratio_table "$rows"
+	echo "Loop and bulk ratios divide rates (messages/s, MiB/s): above 1, the first is faster."
+	echo "Round-trip ratios divide times (us): below 1, the first is faster."
+}
+
 ran=0
 for dir in bench/*/; do
 	stage=$(basename "$dir")
@@ -134,8 +163,9 @@ for dir in bench/*/; do
 	[ -n "$csrc" ] || die "$dir has no bench_*.c"
 	bin=build/bench/$stage
 	mkdir -p build/bench
-	$CC -O2 -std=c11 -Wall -Wextra -I include "$csrc" "$LIB" -o "$bin" ||
-		die "cannot build $csrc"
+	# libmp.a holds every stage that has tests; stage 03's handshake needs libcrypto.
+	$CC -O2 -std=c11 -Wall -Wextra -I include "$csrc" "$LIB" $LIBS -o "$bin" ||
+		die "cannot build $csrc (the Makefile puts a stage into $LIB only once tests/$stage exists)"
 
 	echo "== stage $stage"
 	# Back to back, so that both halves see the same state of the machine.
@@ -159,6 +189,12 @@ for dir in bench/*/; do
 		report_02_queue
 		echo
 		absolute_times "median rate per round, items/s or MiB/s" '_(items|mib)_s$'
+		;;
+	03-pipe)
+		report_03_pipe
+		echo
+		absolute_times "median msgs/s or MiB/s per round, median us per round trip" \
+			'_(msgs_s|mib_s|us)$'
 		;;
 	*)
 		echo "(no ratio table for this stage yet)"

@@ -20,5 +20,7 @@
 #include "mp/queue.h"
 #include "mp/connection.h"
 #include "mp/listener.h"
+#include "mp/sync.h"
+#include "mp/shared.h"
 
 #endif

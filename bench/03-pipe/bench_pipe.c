@@ -26,7 +26,8 @@
  *      c_framed_loop_N_msgs_s  a bare socketpair with the same framing by hand:
  *                              the writer writes a 4-byte big-endian length and
  *                              the 8 bytes at once, the reader reads the length
- *                              and then the body (4 bytes "DONE" at the end)
+ *                              and then the body (4 bytes "DONE" at the end;
+ *                              the integers in host order, not swapped)
  *      c_raw_loop_N_msgs_s     a bare socketpair, one 8-byte write and one
  *                              8-byte read per integer (no framing; -1 ends it)
  * 2. Bulk: 1 MiB messages, MiB/s:
@@ -46,7 +47,7 @@
  * Lines starting with '#' are for humans.
  */
 
-#define DEFAULT_BIG 900           /* 1 MiB messages per bulk workload, over all the rounds */
+#define DEFAULT_BIG 1800          /* 1 MiB messages per bulk workload, over all the rounds */
 #define DEFAULT_TRIPS 30000       /* round trips per round-trip workload, over all the rounds */
 #define BIG_SIZE (1024 * 1024)
 #define LOOP_SIZES 3
@@ -62,6 +63,8 @@ static const char *const loop_names[LOOP_SIZES] = { "1e4", "1e5", "1e6" };
 #define ROUNDS 3
 /* Untimed round trips before each round's timed ones: the child must be up and warm. */
 #define RTT_WARMUP 200
+/* Round trips take turns more often than the rest: in this many slices of each round. */
+#define RTT_SLICES 10
 /* A child that has not said it is ready after this long is stuck: give up rather than hang. */
 #define CHILD_TIMEOUT_MS 60000
 /* The raw loop's end: a value the writer never sends otherwise, as there is no frame for "DONE". */
@@ -256,8 +259,15 @@ MP_TARGET(echo)(const void *arg, size_t len)
 	if (j.kind == FRAMED) {
 		/* The frame comes back as it came: a length of 8 and the 8 bytes. */
 		unsigned char frame[4 + sizeof(int64_t)];
-		while (read_full(j.sock, frame, 4, 0)) {
-			read_full(j.sock, frame + 4, sizeof(int64_t), 0);
+		uint32_t be;
+		while (read_full(j.sock, &be, sizeof be, 0)) {
+			if (ntohl(be) != sizeof(int64_t)) {
+				fprintf(stderr, "bench_pipe: echo: a frame of %u bytes\n", ntohl(be));
+				return 1;
+			}
+			memcpy(frame, &be, sizeof be);
+			if (!read_full(j.sock, frame + 4, sizeof(int64_t), 0))
+				return 1;
 			write_full(j.sock, frame, sizeof frame);
 		}
 		return 0;
@@ -307,8 +317,7 @@ static void read_loop(const char *key, enum kind kind, mp_conn *conn, int sock, 
 				fail_count(key, got, count);
 			uint32_t n = ntohl(be);
 			if (n == 4) {
-				read_full(sock, done, 4, 0);
-				if (memcmp(done, "DONE", 4) != 0)
+				if (!read_full(sock, done, 4, 0) || memcmp(done, "DONE", 4) != 0)
 					fail_count(key, got, count);
 				break;
 			}
@@ -471,19 +480,36 @@ static void ping(const struct method *m, const struct ends *e, int64_t v)
 	}
 }
 
-/* @trips timed round trips with a fresh echo child, each added to m->trips. */
-static void run_trips(struct method *m, long trips)
+/*
+ * Round @r's share of the round trips of the @n methods in @ms, each with a
+ * fresh echo child. The methods take turns in RTT_SLICES slices, so that a
+ * busy spell of the machine, shorter than a round, is shared among them too.
+ * Each trip's duration goes into its method's m->trips.
+ */
+static void run_trips(struct method **ms, size_t n, int r)
 {
-	struct ends e = open_ends(m->kind);
-	mp_process *p = start_child("echo", &e, m->kind, 0, sizeof(int64_t));
-	for (int i = 0; i < RTT_WARMUP; i++)
-		ping(m, &e, i);
-	for (long i = 0; i < trips; i++) {
-		double t0 = now_s();
-		ping(m, &e, i);
-		m->trips[m->done++] = (now_s() - t0) * 1e6;
+	struct ends e[8];
+	mp_process *p[8];
+	for (size_t k = 0; k < n; k++) {
+		e[k] = open_ends(ms[k]->kind);
+		p[k] = start_child("echo", &e[k], ms[k]->kind, 0, sizeof(int64_t));
+		for (int i = 0; i < RTT_WARMUP; i++)
+			ping(ms[k], &e[k], i);
 	}
-	finish(m->key, p, &e);
+	for (int s = 0; s < RTT_SLICES; s++) {
+		for (size_t k = 0; k < n; k++) {
+			struct method *m = ms[k];
+			/* Spread the remainder so that the last slice ends exactly on count. */
+			long upto = m->count * (r * RTT_SLICES + s + 1) / (ROUNDS * RTT_SLICES);
+			while (m->done < upto) {
+				double t0 = now_s();
+				ping(m, &e[k], m->done);
+				m->trips[m->done++] = (now_s() - t0) * 1e6;
+			}
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		finish(ms[k]->key, p[k], &e[k]);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -578,17 +604,16 @@ int main(int argc, char **argv)
 		run_stream(m, m->count / 20 + 2, bulk_buf);
 	}
 
+	struct method *rtt[8];
+	size_t nrtt = 0;
+	for (size_t i = 0; i < nmethods; i++)
+		if (methods[i].size == 0)
+			rtt[nrtt++] = &methods[i];
 	for (int r = 0; r < ROUNDS; r++) {
-		for (size_t i = 0; i < nmethods; i++) {
-			struct method *m = &methods[i];
-			if (m->size != 0) {
-				m->samples[r] = run_stream(m, m->count, bulk_buf);
-				continue;
-			}
-			/* Spread the remainder so that the last round ends exactly on count. */
-			long upto = m->count * (r + 1) / ROUNDS;
-			run_trips(m, upto - m->done);
-		}
+		for (size_t i = 0; i < nmethods; i++)
+			if (methods[i].size != 0)
+				methods[i].samples[r] = run_stream(&methods[i], methods[i].count, bulk_buf);
+		run_trips(rtt, nrtt, r);
 	}
 
 	printf("# C: in each of %d interleaved rounds, loops of 10^4, 10^5 and 10^6 integers,"

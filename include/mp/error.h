@@ -32,6 +32,12 @@ enum mp_error {
 	MP_ETASKDONE,            /**< More tasks marked done than were put. */
 	MP_EBROKEN,              /**< The connection lost its place in the stream: close it. */
 	MP_EAUTH,                /**< Authentication failed: the two sides hold different keys. */
+	MP_EOWNERDEAD,           /**< Acquired, but the previous holder died holding it. */
+	MP_EUNRECOVERABLE,       /**< The lock's holder died and nobody repaired it. */
+	MP_ENOTOWNER,            /**< This process does not hold the lock. */
+	MP_EBOUND,               /**< Released more often than acquired. */
+	MP_EBROKENBARRIER,       /**< The barrier is broken. */
+	MP_EBUSY,                /**< Another process still uses it. */
 };
 
 /**

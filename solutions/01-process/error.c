@@ -29,6 +29,12 @@ static const struct {
 	{ MP_ETASKDONE, "MP_ETASKDONE", "task_done() called more times than messages were put" },
 	{ MP_EBROKEN, "MP_EBROKEN", "the connection lost its place in the stream and must be closed" },
 	{ MP_EAUTH, "MP_EAUTH", "authentication failed: the two sides hold different keys" },
+	{ MP_EOWNERDEAD, "MP_EOWNERDEAD", "acquired, but the previous holder died holding it: repair the data, then mark it consistent" },
+	{ MP_EUNRECOVERABLE, "MP_EUNRECOVERABLE", "the lock's holder died and nobody repaired it: the lock is unusable" },
+	{ MP_ENOTOWNER, "MP_ENOTOWNER", "this process does not hold the lock" },
+	{ MP_EBOUND, "MP_EBOUND", "released more often than acquired" },
+	{ MP_EBROKENBARRIER, "MP_EBROKENBARRIER", "the barrier is broken (a timeout, an abort, a reset or a failed action)" },
+	{ MP_EBUSY, "MP_EBUSY", "another process still uses it" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -20,6 +20,24 @@
 
 static bool open_before[MAX_FDS]; /* descriptors open when the test began */
 
+#define MAX_SHM 256
+static char shm_before[MAX_SHM][256]; /* our named shared memory blocks when the test began */
+static int n_shm_before;
+
+/* The blocks in /dev/shm with our prefix ("mp-"), up to @cap names. */
+static int list_shm(char names[][256], int cap)
+{
+	int n = 0;
+	DIR *d = opendir("/dev/shm");
+	if (!d)
+		return 0;
+	for (struct dirent *e; (e = readdir(d)) && n < cap;)
+		if (strncmp(e->d_name, "mp-", 3) == 0)
+			snprintf(names[n++], 256, "%s", e->d_name);
+	closedir(d);
+	return n;
+}
+
 static void list_fds(bool open[MAX_FDS])
 {
 	memset(open, 0, MAX_FDS * sizeof open[0]);
@@ -42,6 +60,7 @@ void mp_test_setup(void)
 	 */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	list_fds(open_before);
+	n_shm_before = list_shm(shm_before, MAX_SHM);
 }
 
 /* The state letter and parent of a process, from /proc/PID/stat; false if gone. */
@@ -127,6 +146,24 @@ void mp_test_check_clean(void)
 		  "child %d was still running after the test: every child must be joined, "
 		  "or end with its parent (lesson 01, section \"Reaping: wait and zombies\")",
 		  (int)pids[0]);
+
+	/* Tests run in parallel: only a block named with our own pid is surely ours. */
+	static char shm_after[MAX_SHM][256];
+	char mine[32];
+	snprintf(mine, sizeof mine, "mp-%d-", (int)getpid());
+	int n_after = list_shm(shm_after, MAX_SHM);
+	for (int i = 0; i < n_after; i++) {
+		bool old = false;
+		for (int k = 0; k < n_shm_before && !old; k++)
+			old = strcmp(shm_after[i], shm_before[k]) == 0;
+		if (!old && strncmp(shm_after[i], mine, strlen(mine)) == 0) {
+			char path[300];
+			snprintf(path, sizeof path, "/dev/shm/%.255s", shm_after[i]);
+			unlink(path);
+			cr_assert_fail("the shared memory block %s was left behind: unlink what you create "
+				       "(lesson 04, section \"Named shared memory, and who may remove it\")", path);
+		}
+	}
 
 	bool open_after[MAX_FDS];
 	list_fds(open_after);

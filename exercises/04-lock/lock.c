@@ -1,0 +1,108 @@
+/* lock.c: Lock and RLock across processes, and what happens when a holder dies. */
+#define _GNU_SOURCE /* gettid() */
+#include <mp.h>
+
+#include "guard.h"
+#include "lock_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/*
+ * A lock is a robust, process-shared pthread mutex. Underneath it is a
+ * futex: an integer in shared memory that holds the owner's thread id. An
+ * uncontended acquire is one atomic compare-and-swap in user space; only a
+ * process that must wait enters the kernel (FUTEX_WAIT), and only a release
+ * that sees waiters wakes one (FUTEX_WAKE). "Robust" means each thread
+ * keeps, in user memory, a list of the robust mutexes it holds and tells the
+ * kernel where (set_robust_list). When a thread dies, the kernel walks that
+ * list, marks each mutex "owner died" and wakes a waiter, which then gets
+ * EOWNERDEAD together with the lock.
+ */
+
+static int lock_new(mp_lock **out, bool recursive)
+{
+	if (!out)
+		return -EINVAL;
+	mp_lock *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->shared = mp__shared_alloc(sizeof *l->shared);
+	if (!l->shared) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->shared->recursive = recursive;
+	int rc = mp__mutex_init(&l->shared->mutex,
+				recursive ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_ERRORCHECK);
+	if (rc < 0) {
+		mp_lock_free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+int mp_lock_new(mp_lock **out)
+{
+	return lock_new(out, false);
+}
+
+int mp_rlock_new(mp_lock **out)
+{
+	return lock_new(out, true);
+}
+
+void mp_lock_free(mp_lock *l)
+{
+	if (!l)
+		return;
+	mp__shared_free(l->shared, sizeof *l->shared);
+	free(l);
+}
+
+int mp_lock_acquire(mp_lock *l, double timeout)
+{
+	if (!l)
+		return -EINVAL;
+	struct mp__deadline d;
+	if (mp__deadline_start(&d, timeout) < 0)
+		return -EINVAL;
+	/* TODO: your code goes here.
+	 * Hint: mp__mutex_lock() does the waiting. Then note yourself as the
+	 * holder (gettid()) and count one more level: the count is what tells
+	 * a release, or a condition, that this thread holds the lock. Map the
+	 * answers: ETIMEDOUT, EOWNERDEAD (you hold it: say MP_EOWNERDEAD),
+	 * ENOTRECOVERABLE, EDEADLK (a plain lock taken again by its holder).
+	 * Lesson 04, "When the holder dies: robust mutexes".
+	 */
+	return MP_ETODO;
+}
+
+int mp_lock_release(mp_lock *l)
+{
+	if (!l)
+		return -EINVAL;
+	/* TODO: your code goes here.
+	 * Hint: only the holder may release (compare the recorded holder with
+	 * gettid(): MP_ENOTOWNER). Count one level down, forget the holder at
+	 * zero, then unlock.
+	 */
+	return MP_ETODO;
+}
+
+int mp_lock_mark_consistent(mp_lock *l)
+{
+	if (!l)
+		return -EINVAL;
+	/* TODO: your code goes here.
+	 * Hint: pthread_mutex_consistent(), by the holder, after MP_EOWNERDEAD.
+	 */
+	return MP_ETODO;
+}
+
+bool mp__lock_held(const mp_lock *l)
+{
+	return l->shared->owner == gettid() && l->shared->depth > 0;
+}
