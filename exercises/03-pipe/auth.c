@@ -3,11 +3,13 @@
 #include <mp.h>
 
 #include "auth.h"
+#include "connection_internal.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -39,10 +41,17 @@
 
 static const char *const digests[] = { "md5", "sha256", "sha384", "sha3_256", "sha3_384" };
 
-/* Receive one handshake message: short ones only, whatever the connection's cap. */
+/*
+ * Receive one handshake message: short ones only. The cap is lowered for the
+ * call, so that a peer who has not proved anything yet cannot make us read,
+ * let alone allocate, more than that.
+ */
 static int recv_small(mp_conn *c, unsigned char *buf, size_t *len)
 {
+	size_t cap = mp__conn_max_message(c);
+	mp_conn_set_max_message(c, HANDSHAKE_MAX);
 	int rc = mp_conn_recv_bytes_into(c, buf, HANDSHAKE_MAX, len);
+	mp_conn_set_max_message(c, cap);
 	if (rc == -ENOBUFS || rc == -EMSGSIZE || rc == MP_EEOF)
 		return MP_EBADMSG; /* too long for the protocol, or gone in the middle */
 	return rc;
@@ -75,7 +84,13 @@ static const char *digest_of(const unsigned char *msg, size_t len, size_t *paylo
 static unsigned hmac_of(const char *digest, const void *key, size_t keylen,
 			const unsigned char *msg, size_t len, unsigned char *out)
 {
-	const EVP_MD *md = EVP_get_digestbyname(digest);
+	/* Python says "sha3_256" where OpenSSL says "sha3-256". */
+	char name[16];
+	snprintf(name, sizeof name, "%s", digest);
+	for (char *p = name; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	const EVP_MD *md = EVP_get_digestbyname(name);
 	unsigned outlen = 0;
 	if (!md || !HMAC(md, key, (int)keylen, msg, len, out, &outlen))
 		return 0;

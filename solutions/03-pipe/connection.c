@@ -8,6 +8,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -137,11 +138,29 @@ static int wait_for(int fd, short events, const struct mp__deadline *d)
  * with MSG_NOSIGNAL; for a pipe, block SIGPIPE around the write and take back
  * the signal it left pending.
  */
-static ssize_t write_quietly(mp_conn *c, const struct iovec *iov, int n)
+static ssize_t write_quietly(mp_conn *c, const struct iovec *iov, int n, bool dontwait)
 {
 	if (c->is_socket) {
 		struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
-		return sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		return sendmsg(c->fd, &msg, MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
+	}
+	/*
+	 * A pipe has no per-call MSG_DONTWAIT. But once poll() says it is
+	 * writable, it has room for PIPE_BUF bytes: write no more than that, and
+	 * the write cannot block past the deadline.
+	 */
+	struct iovec part[3];
+	if (dontwait) {
+		size_t room = PIPE_BUF;
+		int k = 0;
+		for (; k < n && k < 3 && room > 0; k++) {
+			part[k] = iov[k];
+			if (part[k].iov_len > room)
+				part[k].iov_len = room;
+			room -= part[k].iov_len;
+		}
+		iov = part;
+		n = k;
 	}
 	sigset_t pipe_only, old;
 	sigemptyset(&pipe_only);
@@ -166,8 +185,8 @@ static int write_all(mp_conn *c, struct iovec *iov, int n, const struct mp__dead
 		int rc = wait_for(c->fd, POLLOUT, d);
 		if (rc < 0)
 			return rc;
-		ssize_t done = write_quietly(c, iov, n);
-		if (done < 0 && errno == EINTR)
+		ssize_t done = write_quietly(c, iov, n, !d->forever);
+		if (done < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (done < 0)
 			return -errno;
@@ -466,6 +485,11 @@ int mp_conn_recv_str(mp_conn *c, char **s)
 {
 	size_t len;
 	return s ? mp_conn_recv_bytes(c, (void **)s, &len) : -EINVAL;
+}
+
+size_t mp__conn_max_message(const mp_conn *c)
+{
+	return c->max_message;
 }
 
 bool mp__conn_has_kept(const mp_conn *c)

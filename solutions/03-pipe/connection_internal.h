@@ -6,6 +6,9 @@
 
 #include <stdbool.h>
 
+/* The largest message @c accepts now. */
+size_t mp__conn_max_message(const mp_conn *c);
+
 /* Whether @c holds a message that mp_conn_recv_bytes_into() could not hand out: it is ready. */
 bool mp__conn_has_kept(const mp_conn *c);
 

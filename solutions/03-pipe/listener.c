@@ -206,7 +206,12 @@ int mp_listener_new(mp_listener **out, const char *address, const void *authkey,
 	if ((rc = open_socket(&a, true, &l->fd, NULL)) < 0)
 		goto fail;
 	l->is_unix = a.is_unix;
-	if (listen(l->fd, SOMAXCONN) < 0) {
+	/*
+	 * Non-blocking, so that when several processes accept on one listener and
+	 * another wins the race, accept4() says EAGAIN instead of blocking past
+	 * the caller's deadline.
+	 */
+	if (listen(l->fd, SOMAXCONN) < 0 || fcntl(l->fd, F_SETFL, O_NONBLOCK) < 0) {
 		rc = -errno;
 		goto fail;
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -634,17 +635,22 @@ MP_TEST(pipe, a_client_that_stalls_in_the_handshake_is_dropped, 2, "Authenticati
  * Run `python3 -c SCRIPT ARGS...` and return its pid, or skip the test if
  * there is no python3 here. The script's exit status is its verdict.
  */
-static pid_t run_python(const char *script, const char *arg1, const char *arg2)
+static pid_t run_python3(const char *script, const char *arg1, const char *arg2, const char *arg3)
 {
 	if (system("command -v python3 >/dev/null 2>&1") != 0)
 		cr_skip_test("python3 is not installed: the interoperability tests need it");
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		execlp("python3", "python3", "-c", script, arg1, arg2, (char *)NULL);
+		execlp("python3", "python3", "-c", script, arg1, arg2, arg3, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t run_python(const char *script, const char *arg1, const char *arg2)
+{
+	return run_python3(script, arg1, arg2, NULL);
 }
 
 static int python_verdict(pid_t pid)
@@ -717,10 +723,13 @@ MP_TEST(pipe, a_c_client_talks_to_a_python_listener, 3, "Talking to Python")
  * Python 3.12's side of the handshake, written out by hand with hmac and
  * struct, since the python3 here may be older: a "{sha256}" challenge with 40
  * random bytes, an HMAC over all of it, and "{sha256}" in front of the answer.
+ * An optional third argument names the digests this client uses instead:
+ * "ANSWER,CHALLENGE", any two of those Python allows.
  */
 static const char python_modern_client[] =
 	"import sys, socket, struct, hmac, os\n"
 	"key = sys.argv[2].encode()\n"
+	"mine_d, ours_d = (sys.argv[3] if len(sys.argv) > 3 else 'sha256,sha256').split(',')\n"
 	"s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
 	"def recv(n):\n"
 	"    b = b''\n"
@@ -735,11 +744,11 @@ static const char python_modern_client[] =
 	"m = get()\n"
 	"if not m.startswith(b'#CHALLENGE#{sha256}') or len(m) != 11 + 8 + 40: sys.exit(6)\n"
 	"m = m[11:]\n"
-	"put(b'{sha256}' + hmac.new(key, m, 'sha256').digest())\n"
+	"put(b'{' + mine_d.encode() + b'}' + hmac.new(key, m, mine_d).digest())\n"
 	"if get() != b'#WELCOME#': sys.exit(3)\n"
-	"mine = b'{sha256}' + os.urandom(40)\n"
+	"mine = b'{' + ours_d.encode() + b'}' + os.urandom(40)\n"
 	"put(b'#CHALLENGE#' + mine)\n"
-	"if get() != b'{sha256}' + hmac.new(key, mine, 'sha256').digest(): sys.exit(7)\n"
+	"if get() != b'{' + ours_d.encode() + b'}' + hmac.new(key, mine, ours_d).digest(): sys.exit(7)\n"
 	"put(b'#WELCOME#')\n"
 	"put(b'hello')\n"
 	"sys.exit(0 if get() == b'HELLO' else 4)\n";
@@ -756,5 +765,48 @@ MP_TEST(pipe, the_handshake_matches_python_3_12_byte_for_byte, 3, "Talking to Py
 	int verdict = python_verdict(py);
 	cr_assert_eq(verdict, 0, "the 3.12-style client failed with %d (6: challenge format, 3: our check of its "
 		     "answer, 7: our answer to its challenge, 5: we hung up)", verdict);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, the_handshake_speaks_every_digest_python_allows, 1, "Talking to Python")
+{
+	static const char *const pairs[] = { "sha3_256,sha384", "sha384,sha3_384", "md5,sha3_256" };
+	for (int i = 0; i < 3; i++) {
+		mp_listener *l = NULL;
+		mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
+		pid_t py = run_python3(python_modern_client, mp_listener_address(l), key, pairs[i]);
+		mp_conn *c = NULL;
+		mp_expect_status(mp_listener_accept(l, &c, 10), 0);
+		serve_hello(c);
+		mp_conn_free(c);
+		int verdict = python_verdict(py);
+		cr_assert_eq(verdict, 0, "with digests %s the handshake failed (%d: see the test above)", pairs[i], verdict);
+		mp_listener_free(l);
+	}
+}
+
+MP_TEST(pipe, a_client_that_announces_a_huge_handshake_message_is_refused_at_once, 2, "Bad bytes from a peer")
+{
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
+	int raw = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", mp_listener_address(l));
+	cr_assert(connect(raw, (struct sockaddr *)&sun, sizeof sun) == 0, "connect: %s", strerror(errno));
+	uint32_t huge = htobe32(1u << 30); /* "my answer is 1 GiB long": a handshake message is at most 256 */
+	raw_write(raw, &huge, sizeof huge);
+	mp_conn *c = NULL;
+	double t0 = mp_test_now();
+	mp_expect_status(mp_listener_accept(l, &c, 5), MP_EBADMSG);
+	cr_assert(mp_test_now() - t0 < 1, "the listener must refuse at the length, not wait for a gigabyte");
+	close(raw);
+
+	/* A well-behaved pair still works. */
+	mp_conn *a, *b;
+	make_pipe(&a, &b, true);
+	mp_expect_status(mp_conn_send_str(a, "ok"), 0);
+	expect_bytes(b, "ok", 2);
+	mp_conn_free(a);
+	mp_conn_free(b);
 	mp_listener_free(l);
 }
