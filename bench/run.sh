@@ -144,6 +144,26 @@ lib round trip / CPython send_bytes|c_lib_rtt_us|py_bytes_rtt_us|-|"
 	echo "Round-trip ratios divide times (us): below 1, the first is faster."
 }
 
+report_04_lock() {
+	rows='lib Lock acquire+release / bare mutex|c_lib_lock_ns|c_bare_mutex_ns|<=1.5|bare: process-shared pthread mutex
+lib RLock acquire+release / bare mutex|c_lib_rlock_ns|c_bare_mutex_ns|-|
+bare robust mutex / bare mutex|c_bare_robust_ns|c_bare_mutex_ns|-|what robustness costs
+lib Lock / bare robust mutex|c_lib_lock_ns|c_bare_robust_ns|-|libmp over the very mutex it uses
+lib counter, 2 procs / bare mutex counter|c_counter_rlock_incr_s|c_counter_bare_incr_s|-|share of the bare rate'
+	if [ "$have_python" = 1 ]; then
+		rows="$rows
+CPython Lock / lib Lock, acquire+release|py_lock_ns|c_lib_lock_ns|-|above 1: libmp faster
+CPython RLock / lib RLock, acquire+release|py_rlock_ns|c_lib_rlock_ns|-|
+CPython Lock / bare mutex|py_lock_ns|c_bare_mutex_ns|-|
+lib Value counter, 2 procs / CPython Value|c_counter_rlock_incr_s|py_counter_incr_s|>=10|both with their own RLock
+lib array+Lock counter / CPython Value|c_counter_lock_incr_s|py_counter_incr_s|-|a plain Lock
+lib fill 10^6 doubles / CPython loop|c_fill_mib_s|py_fill_loop_mib_s|-|2 procs, half each, no lock"
+	fi
+	ratio_table "$rows"
+	echo "Acquire+release ratios divide ns per pair: below 1, the first is faster."
+	echo "Counter and fill ratios divide rates (increments/s, MiB/s): above 1, the first is faster."
+}
+
 ran=0
 for dir in bench/*/; do
 	stage=$(basename "$dir")
@@ -195,6 +215,12 @@ for dir in bench/*/; do
 		echo
 		absolute_times "median msgs/s or MiB/s per round, median us per round trip" \
 			'_(msgs_s|mib_s|us)$'
+		;;
+	04-lock)
+		report_04_lock
+		echo
+		absolute_times "median ns per acquire+release, increments/s or MiB/s per round" \
+			'_(ns|incr_s|mib_s)$'
 		;;
 	*)
 		echo "(no ratio table for this stage yet)"

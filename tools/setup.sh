@@ -6,6 +6,7 @@
 set -u
 
 # One line per need: the command or pkg-config module that proves it is here, then the package.
+# rt:NAME is one of clang's runtime libraries, which come with neither (tools/fuzz.sh needs libFuzzer's).
 needs='
 cc:gcc
 make:make
@@ -14,6 +15,8 @@ pc:criterion:libcriterion-dev
 pc:libcrypto:libssl-dev
 valgrind:valgrind
 doxygen:doxygen
+clang:clang
+rt:fuzzer:libclang-rt-dev
 '
 
 missing=""
@@ -21,6 +24,12 @@ for need in $needs; do
 	case "$need" in
 	pc:*)	module=${need#pc:}; module=${module%%:*}
 		pkg-config --exists "$module" 2>/dev/null || missing="$missing ${need##*:}" ;;
+	rt:*)	lib=${need#rt:}; lib=${lib%%:*}
+		# clang names the full path of a runtime library it has, and only the bare name of one it lacks.
+		case $(clang -print-file-name="libclang_rt.$lib-$(uname -m).a" 2>/dev/null) in
+		/*) ;;
+		*) missing="$missing ${need##*:}" ;;
+		esac ;;
 	*)	cmd=${need%%:*}
 		command -v "$cmd" >/dev/null 2>&1 || missing="$missing ${need##*:}" ;;
 	esac

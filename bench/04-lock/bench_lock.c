@@ -46,8 +46,8 @@
  * bench_lock.py does the same with CPython. Lines starting with '#' are for humans.
  */
 
-#define DEFAULT_PAIRS 1000000      /* acquire+release pairs per method, per round */
-#define DEFAULT_INCREMENTS 1000000 /* increments per process, per method, per round */
+#define DEFAULT_PAIRS 500000      /* acquire+release pairs per method, per round */
+#define DEFAULT_INCREMENTS 300000 /* increments per process, per method, per round */
 #define FILL_COUNT 1000000         /* doubles in the shared array */
 #define WORKERS 2
 /*
@@ -97,7 +97,7 @@ static void *shared_alloc(size_t size)
 	return p;
 }
 
-/* A bare process-shared mutex in @m (shared memory); robust and error-checking as libmp's if @robust. */
+/* A bare process-shared mutex in @m (shared memory); if @robust, robust and error-checking as libmp's. */
 static void bare_mutex_init(pthread_mutex_t *m, bool robust)
 {
 	pthread_mutexattr_t a;
@@ -182,8 +182,8 @@ enum kind {
 
 /* What a child is told, as the bytes of its target's argument. */
 struct job {
-	enum kind kind;
-	mp_lock *lock;          /* libmp: fork() copied the parent's memory, so the pointers hold */
+	mp_lock *lock;          /* libmp, or NULL for the bare mutex: fork() copied the
+				 * parent's memory, so the pointers hold */
 	pthread_mutex_t *mutex; /* bare: in MAP_SHARED memory */
 	int64_t *counter;       /* the shared counter */
 	double *data;           /* the shared array to fill */
@@ -357,8 +357,7 @@ static double run_counter(const struct method *m, long n)
 
 	struct job jobs[WORKERS];
 	for (int i = 0; i < WORKERS; i++)
-		jobs[i] = (struct job){ .kind = m->kind, .lock = l, .mutex = mutex,
-					.counter = counter, .hi = n };
+		jobs[i] = (struct job){ .lock = l, .mutex = mutex, .counter = counter, .hi = n };
 	int64_t total;
 	double elapsed = run_children(m->key, "incrementer", jobs, &total);
 	if (total != (int64_t)n * WORKERS || *counter != total) {
@@ -385,7 +384,7 @@ static double run_fill(const struct method *m, mp_array *a)
 	struct job jobs[WORKERS];
 	for (int i = 0; i < WORKERS; i++)
 		/* Split so that the shares add up to exactly @count. */
-		jobs[i] = (struct job){ .kind = FILL, .data = data, .lo = count * i / WORKERS,
+		jobs[i] = (struct job){ .data = data, .lo = count * i / WORKERS,
 					.hi = count * (i + 1) / WORKERS };
 	int64_t total;
 	double elapsed = run_children(m->key, "filler", jobs, &total);
