@@ -31,7 +31,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints progress watch
+	check-exercises check-unsolved ci clean hints progress watch fuzz
 
 all: test
 
@@ -53,6 +53,7 @@ help:
 	@echo "  make check-unsolved      fail if an untouched exercise passes any test"
 	@echo "  make docs                API and lesson pages with Doxygen (build/docs)"
 	@echo "  make bench               benchmarks against CPython"
+	@echo "  make fuzz                fuzz the frame decoder and the handshake (FUZZ_SECONDS each)"
 	@echo "  make release             a learner's copy without solutions (build/release)"
 
 # Installs Criterion, valgrind and Doxygen through apt if they are missing.
@@ -208,6 +209,12 @@ docs: setup
 
 bench: lib
 	@sh bench/run.sh $(STAGE)
+
+# `make fuzz`: libFuzzer on stage 03's frame decoder and handshake, FUZZ_SECONDS each (needs clang).
+FUZZ_SECONDS ?= 30
+fuzz:
+	@tools/setup.sh fuzz
+	@tools/fuzz.sh $(FUZZ_SECONDS)
 
 # A learner's copy: everything but the solutions, and it must build and fail as shipped.
 release:

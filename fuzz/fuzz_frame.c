@@ -121,7 +121,8 @@ static int model_frame(struct model *m, size_t *off, size_t *len, bool *header_o
 	} else {
 		length = (uint64_t)small;
 	}
-	if (length > m->cap)
+	/* Even with no cap (SIZE_MAX), a length of SIZE_MAX is refused: n + 1 bytes could not be had. */
+	if (length > m->cap || length >= SIZE_MAX)
 		return -EMSGSIZE;
 	*header_ok = true;
 	*len = (size_t)length;

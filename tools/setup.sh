@@ -3,7 +3,17 @@
 # Run by the Makefile before anything else; does nothing when all is already here.
 #   tools/setup.sh          check, and install what is missing (as root, or through sudo)
 #   tools/setup.sh --check  only report what is missing; exit 1 if anything is
+#   tools/setup.sh fuzz     the same, with what `make fuzz` needs as well (clang, libFuzzer)
 set -u
+
+check_only=false fuzz=false
+for arg in "$@"; do
+	case "$arg" in
+	--check) check_only=true ;;
+	fuzz) fuzz=true ;;
+	*) echo "usage: tools/setup.sh [--check] [fuzz]" >&2; exit 2 ;;
+	esac
+done
 
 # One line per need: the command or pkg-config module that proves it is here, then the package.
 # rt:NAME is one of clang's runtime libraries, which come with neither (tools/fuzz.sh needs libFuzzer's).
@@ -15,9 +25,14 @@ pc:criterion:libcriterion-dev
 pc:libcrypto:libssl-dev
 valgrind:valgrind
 doxygen:doxygen
+'
+# Only for the fuzzers: a learner who never runs `make fuzz` need not install clang.
+if $fuzz; then
+	needs="$needs
 clang:clang
 rt:fuzzer:libclang-rt-dev
-'
+"
+fi
 
 missing=""
 for need in $needs; do
@@ -40,7 +55,7 @@ done
 [ -z "$missing" ] && exit 0
 
 echo "setup: missing Debian packages:$missing" >&2
-[ "${1:-}" = "--check" ] && exit 1
+$check_only && exit 1
 
 if [ "$(id -u)" -eq 0 ]; then
 	sudo=""

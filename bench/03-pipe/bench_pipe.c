@@ -508,7 +508,12 @@ static void run_trips(struct method **ms, size_t n, int r)
 			}
 		}
 	}
-	for (size_t k = 0; k < n; k++)
+	/*
+	 * Latest first: each child inherited the parent's ends of the pairs made
+	 * before its own, and an echo child sees end-of-file only once every
+	 * copy of the parent's end is closed, so the younger ones must go first.
+	 */
+	for (size_t k = n; k-- > 0;)
 		finish(ms[k]->key, p[k], &e[k]);
 }
 

@@ -229,7 +229,10 @@ def run_trips(ms, r):
             upto = m.count * (r * RTT_SLICES + s + 1) // (ROUNDS * RTT_SLICES)
             ping(m, conn, upto - m.done, True)
             m.done = upto
-    for m, (p, conn) in zip(ms, kids):
+    # Latest first: each child inherited the parent's ends of the pipes made
+    # before its own, and an echo child sees end-of-file only once every copy
+    # of the parent's end is closed, so the younger ones must go first.
+    for m, (p, conn) in reversed(list(zip(ms, kids))):
         finish(m.key, p, conn)
 
 

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -310,7 +311,8 @@ static int read_header(mp_conn *c, size_t *len, const struct mp__deadline *d)
 	} else if (n < 0) {
 		return fail(c, MP_EBADMSG, sizeof small);
 	}
-	if (length > c->max_message)
+	/* The cap may be SIZE_MAX: a length of SIZE_MAX would still overflow the n + 1 we allocate. */
+	if (length > c->max_message || length >= SIZE_MAX)
 		return fail(c, -EMSGSIZE, sizeof small);
 	*len = (size_t)length;
 	return 0;

@@ -75,8 +75,12 @@ static int open_block(mp_shm **out, const char *name, size_t size, bool create)
 	}
 	if (!create) {
 		struct stat st;
-		if (fstat(s->fd, &st) < 0 || st.st_size == 0) {
-			rc = st.st_size == 0 ? -EINVAL : -errno;
+		if (fstat(s->fd, &st) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		if (st.st_size == 0) {
+			rc = -EINVAL; /* created elsewhere, not sized yet: nothing to map */
 			goto fail;
 		}
 		size = (size_t)st.st_size;

@@ -360,6 +360,16 @@ MP_TEST(pipe, a_length_over_the_cap_is_refused_before_anything_is_allocated, 3, 
 	mp_expect_status(mp_conn_recv_bytes(c, &m, &n), -EMSGSIZE);
 	mp_conn_free(c);
 	close(raw);
+
+	/* With no cap at all, the largest length there is must still be refused, not wrapped. */
+	c = conn_with_raw_peer(&raw);
+	mp_expect_status(mp_conn_set_max_message(c, SIZE_MAX), 0);
+	static const unsigned char all_ones[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						  0xff, 0xff, 0xff, 0xff, 'x' };
+	raw_write(raw, all_ones, sizeof all_ones);
+	mp_expect_status(mp_conn_recv_bytes(c, &m, &n), -EMSGSIZE);
+	mp_conn_free(c);
+	close(raw);
 }
 
 MP_TEST(pipe, a_negative_length_is_a_bad_message, 2, "Bad bytes from a peer")
