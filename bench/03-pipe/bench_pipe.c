@@ -61,10 +61,16 @@ static const char *const loop_names[LOOP_SIZES] = { "1e4", "1e5", "1e6" };
  * does: about 3 s per method on a 2-core machine, hence only 3 rounds.
  */
 #define ROUNDS 3
-/* Untimed round trips before each round's timed ones: the child must be up and warm. */
-#define RTT_WARMUP 200
-/* Round trips take turns more often than the rest: in this many slices of each round. */
+/*
+ * Round trips take turns more often than the rest, in this many slices of each
+ * round, each with a fresh echo child. On a 2-core virtual machine a round trip
+ * moves between about 11 us and 60 us for spells of a second or so (where the
+ * scheduler put the two processes, what else runs, the host): short slices,
+ * each with a child placed anew, share those spells among the methods.
+ */
 #define RTT_SLICES 10
+/* Untimed round trips before each slice's timed ones: the child must be up and warm. */
+#define RTT_WARMUP 50
 /* A child that has not said it is ready after this long is stuck: give up rather than hang. */
 #define CHILD_TIMEOUT_MS 60000
 /* The raw loop's end: a value the writer never sends otherwise, as there is no frame for "DONE". */
@@ -480,41 +486,19 @@ static void ping(const struct method *m, const struct ends *e, int64_t v)
 	}
 }
 
-/*
- * Round @r's share of the round trips of the @n methods in @ms, each with a
- * fresh echo child. The methods take turns in RTT_SLICES slices, so that a
- * busy spell of the machine, shorter than a round, is shared among them too.
- * Each trip's duration goes into its method's m->trips.
- */
-static void run_trips(struct method **ms, size_t n, int r)
+/* @trips timed round trips with a fresh echo child, each added to m->trips. */
+static void run_trips(struct method *m, long trips)
 {
-	struct ends e[8];
-	mp_process *p[8];
-	for (size_t k = 0; k < n; k++) {
-		e[k] = open_ends(ms[k]->kind);
-		p[k] = start_child("echo", &e[k], ms[k]->kind, 0, sizeof(int64_t));
-		for (int i = 0; i < RTT_WARMUP; i++)
-			ping(ms[k], &e[k], i);
+	struct ends e = open_ends(m->kind);
+	mp_process *p = start_child("echo", &e, m->kind, 0, sizeof(int64_t));
+	for (int i = 0; i < RTT_WARMUP; i++)
+		ping(m, &e, i);
+	for (long i = 0; i < trips; i++) {
+		double t0 = now_s();
+		ping(m, &e, m->done);
+		m->trips[m->done++] = (now_s() - t0) * 1e6;
 	}
-	for (int s = 0; s < RTT_SLICES; s++) {
-		for (size_t k = 0; k < n; k++) {
-			struct method *m = ms[k];
-			/* Spread the remainder so that the last slice ends exactly on count. */
-			long upto = m->count * (r * RTT_SLICES + s + 1) / (ROUNDS * RTT_SLICES);
-			while (m->done < upto) {
-				double t0 = now_s();
-				ping(m, &e[k], m->done);
-				m->trips[m->done++] = (now_s() - t0) * 1e6;
-			}
-		}
-	}
-	/*
-	 * Latest first: each child inherited the parent's ends of the pairs made
-	 * before its own, and an echo child sees end-of-file only once every
-	 * copy of the parent's end is closed, so the younger ones must go first.
-	 */
-	for (size_t k = n; k-- > 0;)
-		finish(ms[k]->key, p[k], &e[k]);
+	finish(m->key, p, &e);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -609,16 +593,20 @@ int main(int argc, char **argv)
 		run_stream(m, m->count / 20 + 2, bulk_buf);
 	}
 
-	struct method *rtt[8];
-	size_t nrtt = 0;
-	for (size_t i = 0; i < nmethods; i++)
-		if (methods[i].size == 0)
-			rtt[nrtt++] = &methods[i];
 	for (int r = 0; r < ROUNDS; r++) {
 		for (size_t i = 0; i < nmethods; i++)
 			if (methods[i].size != 0)
 				methods[i].samples[r] = run_stream(&methods[i], methods[i].count, bulk_buf);
-		run_trips(rtt, nrtt, r);
+		for (int s = 0; s < RTT_SLICES; s++) {
+			for (size_t i = 0; i < nmethods; i++) {
+				struct method *m = &methods[i];
+				if (m->size != 0)
+					continue;
+				/* Spread the remainder so that the last slice ends exactly on count. */
+				long upto = m->count * (r * RTT_SLICES + s + 1) / (ROUNDS * RTT_SLICES);
+				run_trips(m, upto - m->done);
+			}
+		}
 	}
 
 	printf("# C: in each of %d interleaved rounds, loops of 10^4, 10^5 and 10^6 integers,"

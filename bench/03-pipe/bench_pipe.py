@@ -41,10 +41,11 @@ BIG_SIZE = 1024 * 1024
 # The workloads take turns in this many rounds, as in bench_pipe.c, so that a
 # slow spell of the machine is shared among them.
 ROUNDS = 3
-# Untimed round trips before each round's timed ones: the child must be up and warm.
-RTT_WARMUP = 200
-# Round trips take turns more often than the rest: in this many slices of each round.
+# Round trips take turns more often than the rest, in this many slices of each
+# round, each with a fresh echo child: see bench_pipe.c for why.
 RTT_SLICES = 10
+# Untimed round trips before each slice's timed ones: the child must be up and warm.
+RTT_WARMUP = 50
 # A child that has not said it is ready after this long is stuck: give up rather than hang.
 CHILD_TIMEOUT_S = 60
 
@@ -191,49 +192,31 @@ def run_stream(m, count):
     return count / elapsed
 
 
-def ping(m, conn, n, timed):
-    # `n` round trips; the duration of each goes into m.samples if `timed`.
+def run_trips(m, trips):
+    # `trips` timed round trips with a fresh echo child, each added to m.samples.
+    conn, child_conn = ctx.Pipe()
+    p = ctx.Process(target=echo, args=(child_conn, conn, m.kind))
+    p.start()
+    child_conn.close()
     if m.kind == "pickle":
         send, recv = conn.send, conn.recv
-        msgs = range(m.done, m.done + n)
+        msgs = range(m.done - RTT_WARMUP, m.done + trips)
     else:
         send, recv = conn.send_bytes, conn.recv_bytes
-        msgs = [INT.pack(i) for i in range(m.done, m.done + n)]
+        msgs = [INT.pack(i) for i in range(m.done - RTT_WARMUP, m.done + trips)]
     clock = time.clock_gettime_ns
     mono = time.CLOCK_MONOTONIC
-    samples = m.samples if timed else []
-    for msg in msgs:
+    for i, msg in enumerate(msgs):
         t0 = clock(mono)
         send(msg)
         back = recv()
         t1 = clock(mono)
         if back != msg:
             sys.exit(f"bench_pipe.py: {m.key}: sent {msg!r}, got back {back!r}")
-        samples.append((t1 - t0) / 1e3)
-
-
-def run_trips(ms, r):
-    # Round r's share of the round trips of the methods `ms`, each with a fresh
-    # echo child, taking turns in RTT_SLICES slices as in bench_pipe.c.
-    kids = []
-    for m in ms:
-        conn, child_conn = ctx.Pipe()
-        p = ctx.Process(target=echo, args=(child_conn, conn, m.kind))
-        p.start()
-        child_conn.close()
-        ping(m, conn, RTT_WARMUP, False)
-        kids.append((p, conn))
-    for s in range(RTT_SLICES):
-        for m, (p, conn) in zip(ms, kids):
-            # Spread the remainder so that the last slice ends exactly on count.
-            upto = m.count * (r * RTT_SLICES + s + 1) // (ROUNDS * RTT_SLICES)
-            ping(m, conn, upto - m.done, True)
-            m.done = upto
-    # Latest first: each child inherited the parent's ends of the pipes made
-    # before its own, and an echo child sees end-of-file only once every copy
-    # of the parent's end is closed, so the younger ones must go first.
-    for m, (p, conn) in reversed(list(zip(ms, kids))):
-        finish(m.key, p, conn)
+        if i >= RTT_WARMUP:
+            m.samples.append((t1 - t0) / 1e3)
+    m.done += trips
+    finish(m.key, p, conn)
 
 
 def median(values):
@@ -285,7 +268,12 @@ def main():
             upto = m.count * (r + 1) // ROUNDS
             m.samples.append(run_stream(m, upto - m.done))
             m.done = upto
-        run_trips([m for m in methods if not m.size], r)
+        for s in range(RTT_SLICES):
+            for m in methods:
+                if not m.size:
+                    # Spread the remainder so that the last slice ends exactly on count.
+                    upto = m.count * (r * RTT_SLICES + s + 1) // (ROUNDS * RTT_SLICES)
+                    run_trips(m, upto - m.done)
 
     spread = [f"{count} as {ROUNDS} loops of about {count // ROUNDS}"
               for count, _ in LOOP_COUNTS if count > LOOP_PER_ROUND_MAX]
