@@ -219,7 +219,8 @@ fuzz:
 # A learner's copy: everything but the solutions, and it must build and fail as shipped.
 release:
 	@rm -rf build/release && mkdir -p build/release
-	@git ls-files | grep -v '^solutions/' | grep -v '^\.ci/' | tar -cf - -T - | tar -xf - -C build/release
+	@git ls-files | grep -v '^solutions/' | grep -v '^\.ci/' | grep -v '^tests/[^/]*/held_back' \
+		| tar -cf - -T - | tar -xf - -C build/release
 	@echo "release: build/release (no solutions/); checking that it builds and grades to zero"
 	@$(MAKE) --no-print-directory -C build/release grade > build/release-grade.log 2>&1; \
 		if grep -q 'did not build' build/release-grade.log || ! grep -q '^0 passed, [1-9]' build/release-grade.log; then \

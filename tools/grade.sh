@@ -152,8 +152,10 @@ function parse(s, where,   quote, n, f, suite, name, points) {
 		printf "grade: %s: cannot read this MP_TEST(suite, name, points, \"section\")\n", where > "/dev/stderr"
 		return
 	}
+	# Tests in a file named held_back*.c are an instructor'\''s: graded, shown only after the due date.
 	if (selected(suite "/" name))
-		printf "%s::%s\t%s\t%s\t%s\n", suite, name, name, points, literals(substr(s, quote))
+		printf "%s::%s\t%s\t%s\t%s\t%s\n", suite, name, name, points, literals(substr(s, quote)),
+		       FILENAME ~ /(^|\/)held_back[^\/]*$/ ? "after_due_date" : "visible"
 }
 pending != "" {
 	pending = pending " " trim($0)
@@ -193,11 +195,12 @@ BEGIN {
 
 # ---- reading -----------------------------------------------------------------------------------
 
-function add_test(st, id, name, points, section,   k) {
+function add_test(st, id, name, points, section, visibility,   k) {
 	k = st SUBSEP id
 	if (k in t_name)
 		return
 	t_name[k] = name; t_points[k] = points + 0; t_section[k] = section
+	t_visibility[k] = visibility == "" ? "visible" : visibility
 	t_state[k] = ""; t_msg[k] = ""; t_all[k] = ""
 	order[st, ++ntests[st]] = id
 }
@@ -214,7 +217,7 @@ kind == "info" && $1 == "status" { status[st] = $2; next }
 kind == "info" && $1 == "memcheck" { mem[st] = $2; next }
 kind == "info" && $1 == "log" { logfile[st] = $2; next }
 kind == "info" && $1 == "note" { note[st] = note[st] (note[st] == "" ? "" : "\n") $2; next }
-kind == "info" && $1 == "test" { add_test(st, $2, $3, $4, $5); next }
+kind == "info" && $1 == "test" { add_test(st, $2, $3, $4, $5, $6); next }
 kind == "info" { next }
 
 # A test line: "ok - suite::name DESCRIPTION (0.01s)", "not ok - suite::name timed out (1.00s)",
@@ -390,7 +393,7 @@ END {
 			json_tests = json_tests (json_tests == "" ? "" : ",\n") \
 				"    {\"name\": " json(st ": " t_name[k]) ", \"score\": " num(score) \
 				", \"max_score\": " num(max) ", \"status\": " json(t_state[k] == "fail" ? "failed" : "passed") \
-				", \"output\": " json(output) ", \"visibility\": \"visible\"}"
+				", \"output\": " json(output) ", \"visibility\": " json(t_visibility[k]) "}"
 		}
 		if (result[st] == "missing") {
 			built_badly = 1
