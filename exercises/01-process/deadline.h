@@ -27,4 +27,12 @@ struct timespec *mp__deadline_left(const struct mp__deadline *d, struct timespec
 /* Whether the deadline has passed (never, for a wait without limit). */
 bool mp__deadline_passed(const struct mp__deadline *d);
 
+/*
+ * Sleep until @fd reports one of @events (POLLIN, POLLOUT) or the deadline
+ * passes, going back to sleep for the time left when a signal interrupts.
+ * Returns 0 when ready (an error or hang-up on @fd counts: the next call on it
+ * will not block), MP_ETIMEDOUT, or a negated errno.
+ */
+int mp__deadline_wait_fd(int fd, short events, const struct mp__deadline *d);
+
 #endif

@@ -1,5 +1,5 @@
 /* process.c: run a target in a child process, and wait for it to end. */
-#define _GNU_SOURCE /* ppoll() */
+#define _GNU_SOURCE /* fork(), prctl() and the other POSIX and Linux calls under -std=c11 */
 #include <mp.h>
 
 #include "deadline.h"
@@ -278,9 +278,10 @@ int mp_process_join(mp_process *p, double timeout)
 {
 	/* TODO: your code goes here.
 	 * Hint: check_child() first; a process that already ENDED is joined at
-	 * once. Then wait until p->sentinel is readable, with ppoll() and a
-	 * deadline (deadline.h) so that EINTR does not restart the full timeout,
-	 * and reap() it. Lesson 01, "Waiting with a timeout".
+	 * once. Then wait until p->sentinel is readable, with a deadline so
+	 * that EINTR does not restart the full timeout (mp__deadline_wait_fd(),
+	 * in deadline.c: write it too), and reap() it.
+	 * Lesson 01, "Waiting with a timeout".
 	 */
 	return MP_ETODO;
 }

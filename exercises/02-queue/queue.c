@@ -1,5 +1,5 @@
 /* queue.c: a message queue between processes, on a socket that keeps message boundaries. */
-#define _GNU_SOURCE /* memfd_create(), MSG_CMSG_CLOEXEC, pipe2(), ppoll() */
+#define _GNU_SOURCE /* memfd_create(), MSG_CMSG_CLOEXEC, pipe2() */
 #include <mp.h>
 
 #include "../01-process/deadline.h"
@@ -150,22 +150,6 @@ void mp_queue_free(mp_queue *q)
 	free(q);
 }
 
-/* Sleep until @fd reports @events or the deadline passes: 0, MP_ETIMEDOUT or -errno. */
-static int wait_for(int fd, short events, const struct mp__deadline *d)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	for (;;) {
-		struct timespec left;
-		int n = ppoll(&p, 1, mp__deadline_left(d, &left), NULL);
-		if (n > 0)
-			return 0;
-		if (n == 0)
-			return MP_ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
 /* Bounded queues: take one free place, waiting for it until the deadline. */
 static int take_place(mp_queue *q, const struct mp__deadline *d)
 {
@@ -173,7 +157,7 @@ static int take_place(mp_queue *q, const struct mp__deadline *d)
 		return 0;
 	/* TODO: your code goes here.
 	 * Hint: read one byte from q->free_rd (it is non-blocking). EAGAIN means
-	 * no place is free: wait_for() it to become readable, then try again,
+	 * no place is free: mp__deadline_wait_fd() it to become readable, then try again,
 	 * since another producer may have taken it first. A timeout is
 	 * MP_EFULL. Lesson 02, "Bounded queues: a pipe of free places".
 	 */
@@ -205,7 +189,7 @@ static int send_all(mp_queue *q, struct msghdr *msg, const struct mp__deadline *
 			continue;
 		if (errno != EAGAIN)
 			return -errno; /* EPIPE: nobody holds the read end any more */
-		int rc = wait_for(q->wr, POLLOUT, d);
+		int rc = mp__deadline_wait_fd(q->wr, POLLOUT, d);
 		if (rc < 0)
 			return rc == MP_ETIMEDOUT ? MP_EFULL : rc;
 	}
@@ -292,7 +276,7 @@ static ssize_t receive(mp_queue *q, int *fd, int *flags, const struct mp__deadli
 	 * Hint: recvmsg() into q->buf (sizeof(struct header) + INLINE_MAX bytes)
 	 * with room for one descriptor in the control buffer, and
 	 * MSG_CMSG_CLOEXEC. Do not wait in recvmsg() when there is a deadline
-	 * (MSG_DONTWAIT, then wait_for() POLLIN and retry: another consumer
+	 * (MSG_DONTWAIT, then mp__deadline_wait_fd() for POLLIN and retry: another consumer
 	 * may win the race). 0 bytes means end-of-file: every write end is
 	 * closed (MP_EEOF). A timeout is MP_EEMPTY. Fish the descriptor out of
 	 * an SCM_RIGHTS control message.

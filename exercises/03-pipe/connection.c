@@ -1,5 +1,5 @@
 /* connection.c: whole messages over a byte stream, framed as CPython frames them. */
-#define _GNU_SOURCE /* ppoll(), pipe2() */
+#define _GNU_SOURCE /* pipe2(), sigtimedwait() */
 #include <mp.h>
 
 #include "../01-process/deadline.h"
@@ -119,18 +119,8 @@ int mp_conn_set_max_message(mp_conn *c, size_t bytes)
 static int wait_for(int fd, short events, const struct mp__deadline *d)
 {
 	if (d->forever)
-		return 0; /* the read or write itself will block */
-	struct pollfd p = { .fd = fd, .events = events };
-	for (;;) {
-		struct timespec left;
-		int n = ppoll(&p, 1, mp__deadline_left(d, &left), NULL);
-		if (n > 0)
-			return 0;
-		if (n == 0)
-			return MP_ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
+		return 0; /* the read or write itself will block: one system call, not two */
+	return mp__deadline_wait_fd(fd, events, d);
 }
 
 /*

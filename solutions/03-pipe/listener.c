@@ -112,19 +112,11 @@ static int open_socket(const struct address *a, bool listening, int *fd_out, con
 			/* Connect without blocking, so that the deadline holds even for a silent host. */
 			rc = connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
 			if (rc == -EINPROGRESS) {
-				struct pollfd p = { .fd = fd, .events = POLLOUT };
-				struct timespec left;
 				int err = 0;
 				socklen_t len = sizeof err;
-				int n;
-				while ((n = ppoll(&p, 1, mp__deadline_left(d, &left), NULL)) < 0 && errno == EINTR)
-					;
-				if (n == 0)
-					rc = MP_ETIMEDOUT;
-				else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-					rc = -errno;
-				else
-					rc = -err;
+				rc = mp__deadline_wait_fd(fd, POLLOUT, d);
+				if (rc == 0)
+					rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? -errno : -err;
 			}
 			if (rc == 0) {
 				fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -275,17 +267,11 @@ int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout)
 	struct mp__deadline d;
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
-	struct pollfd p = { .fd = l->fd, .events = POLLIN };
 	int fd;
 	for (;;) {
-		struct timespec left;
-		int n = ppoll(&p, 1, mp__deadline_left(&d, &left), NULL);
-		if (n == 0)
-			return MP_ETIMEDOUT;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		if (n < 0)
-			continue;
+		int rc = mp__deadline_wait_fd(l->fd, POLLIN, &d);
+		if (rc < 0)
+			return rc;
 		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd >= 0)
 			break;
