@@ -1,16 +1,11 @@
 /* bench_process.c: time process start+join, bare and through libmp. Run: bench/run.sh 01 (or build/bench/01-process [FORKS [EXECS]]). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime(), posix_spawn(), readlink() */
-#include <mp.h>
+#define BENCH_NAME "bench_process"
+#include "../bench.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 /*
  * What it prints, one figure a line, in microseconds per start+join (the
@@ -45,20 +40,6 @@ MP_TARGET(noop)(const void *arg, size_t len)
 	return 0;
 }
 
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double now_us(void)
-{
-	struct timespec ts;
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		die("clock_gettime");
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 /* Reap @pid and insist that it exited with 0: a failed child would make a fast, meaningless figure. */
 static void wait_ok(pid_t pid, const char *what)
 {
@@ -82,27 +63,14 @@ static void bare_fork(void)
 	wait_ok(pid, "bare fork");
 }
 
-static void check_mp(int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "bench_process: %s: %s\n", what, mp_strerror(rc));
-		exit(1);
-	}
-}
-
+/* mp_process_new/start/join/exitcode/free: the library's whole cost of one process. */
 static void lib_fork(void)
 {
-	mp_process *p;
-	int code;
-	check_mp(mp_process_new(&p, "noop", NULL, 0), "mp_process_new");
-	check_mp(mp_process_start(p), "mp_process_start");
-	check_mp(mp_process_join(p, MP_FOREVER), "mp_process_join");
-	check_mp(mp_process_exitcode(p, &code), "mp_process_exitcode");
+	int code = join_child(start_child("noop", NULL, 0));
 	if (code != 0) {
 		fprintf(stderr, "bench_process: library child exited with %d\n", code);
 		exit(1);
 	}
-	mp_process_free(p);
 }
 
 /* Our own executable, resolved once so that each exec does not walk /proc. */
@@ -150,40 +118,15 @@ static void run_batch(struct method *m, long n)
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, long n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static long parse_count(const char *s, long fallback)
-{
-	if (!s)
-		return fallback;
-	char *end;
-	errno = 0;
-	long n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < ROUNDS || n > 10000000) {
-		fprintf(stderr, "usage: bench_process [FORKS [EXECS]] (counts from %d up)\n", ROUNDS);
-		exit(2);
-	}
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	/* The exec'd child: the whole point is to start a program and end it at once. */
 	if (argc > 1 && strcmp(argv[1], CHILD_FLAG) == 0)
 		_exit(0);
 
-	long forks = parse_count(argc > 1 ? argv[1] : NULL, DEFAULT_FORKS);
-	long execs = parse_count(argc > 2 ? argv[2] : NULL, DEFAULT_EXECS);
+	const char *usage = "usage: bench_process [FORKS [EXECS]] (counts from %ld up)\n";
+	long forks = parse_count(argc, argv, 1, DEFAULT_FORKS, ROUNDS, 10000000, usage);
+	long execs = parse_count(argc, argv, 2, DEFAULT_EXECS, ROUNDS, 10000000, usage);
 
 	ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
 	if (n < 0)

@@ -1,17 +1,9 @@
 /* bench_queue.c: time a queue between processes, bare and through libmp. Run: bench/run.sh 02 (or build/bench/02-queue [ITEMS [BIG_ITEMS]]). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime() */
-#include <mp.h>
+#define BENCH_NAME "bench_queue"
+#include "../bench.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 /*
  * What it prints, one figure a line: the median over the rounds of the rate
@@ -39,38 +31,6 @@
  * than landing on one and skewing the ratios that bench/run.sh computes.
  */
 #define ROUNDS 7
-/* A child that has not reported after this long is stuck: give up rather than hang. */
-#define CHILD_TIMEOUT_MS 60000
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static void check_mp(int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "bench_queue: %s: %s\n", what, mp_strerror(rc));
-		exit(1);
-	}
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		die("clock_gettime");
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Two pipes, made once and inherited by every child: on `report` each child
- * says it is ready (1 byte), and each consumer later how many items it took
- * (an int64_t; writes this small are atomic, so reports never interleave).
- * On `go` the parent writes one byte per child to start them all at once.
- */
-static int report_rd, report_wr, go_rd, go_wr;
 
 /* What a child is told, as the bytes of its target's argument. */
 struct job {
@@ -80,79 +40,11 @@ struct job {
 	size_t size;      /* bytes per item: 8 goes through put_int/get_int */
 };
 
-static struct job job_of(const void *arg, size_t len)
-{
-	struct job j;
-	if (len != sizeof j) {
-		fprintf(stderr, "bench_queue: a child got %zu argument bytes\n", len);
-		_exit(1);
-	}
-	memcpy(&j, arg, sizeof j);
-	return j;
-}
-
-static void write_full(int fd, const void *buf, size_t n)
-{
-	for (size_t done = 0; done < n;) {
-		ssize_t w = write(fd, (const char *)buf + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			die("write");
-		done += (size_t)w;
-	}
-}
-
-/* Read exactly @n bytes, waiting at most CHILD_TIMEOUT_MS for each piece (0 = no limit). */
-static void read_full(int fd, void *buf, size_t n, int timeout_ms)
-{
-	for (size_t done = 0; done < n;) {
-		if (timeout_ms > 0) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			int k = poll(&p, 1, timeout_ms);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				die("poll");
-			if (k == 0) {
-				fprintf(stderr, "bench_queue: no word from a child in %d s\n",
-					timeout_ms / 1000);
-				exit(1);
-			}
-		}
-		ssize_t r = read(fd, (char *)buf + done, n - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			fprintf(stderr, "bench_queue: pipe closed or failed\n");
-			exit(1);
-		}
-		done += (size_t)r;
-	}
-}
-
-/* A child's side of the start line: say it is ready, then wait for the go. */
-static void ready_set_go(void)
-{
-	char c = 'r';
-	write_full(report_wr, &c, 1);
-	read_full(go_rd, &c, 1, 0);
-}
-
-static void report(int64_t taken)
-{
-	write_full(report_wr, &taken, sizeof taken);
-}
-
 MP_TARGET(producer)(const void *arg, size_t len)
 {
-	struct job j = job_of(arg, len);
-	unsigned char *buf = NULL;
-	if (j.size != sizeof(int64_t)) {
-		if (!(buf = malloc(j.size)))
-			die("malloc");
-		memset(buf, 'x', j.size);
-	}
+	struct job j;
+	take_job(&j, sizeof j, arg, len);
+	unsigned char *buf = payload(j.size);
 	ready_set_go();
 	int rc = 0;
 	for (long i = 0; i < j.count && rc == 0; i++)
@@ -168,7 +60,8 @@ MP_TARGET(producer)(const void *arg, size_t len)
 
 MP_TARGET(consumer)(const void *arg, size_t len)
 {
-	struct job j = job_of(arg, len);
+	struct job j;
+	take_job(&j, sizeof j, arg, len);
 	/* Every process holding the write end must close it before MP_EEOF can come: this one too. */
 	if (j.count < 0)
 		mp_queue_close(j.q);
@@ -207,7 +100,8 @@ MP_TARGET(consumer)(const void *arg, size_t len)
 
 MP_TARGET(sock_producer)(const void *arg, size_t len)
 {
-	struct job j = job_of(arg, len);
+	struct job j;
+	take_job(&j, sizeof j, arg, len);
 	ready_set_go();
 	for (int64_t i = 0; i < j.count; i++) {
 		while (send(j.sock, &i, sizeof i, MSG_NOSIGNAL) != (ssize_t)sizeof i) {
@@ -222,7 +116,8 @@ MP_TARGET(sock_producer)(const void *arg, size_t len)
 
 MP_TARGET(sock_consumer)(const void *arg, size_t len)
 {
-	struct job j = job_of(arg, len);
+	struct job j;
+	take_job(&j, sizeof j, arg, len);
 	ready_set_go();
 	int64_t taken = 0;
 	while (taken < j.count) {
@@ -252,14 +147,6 @@ struct method {
 	long done;           /* items moved so far */
 };
 
-static mp_process *start(const char *target, const struct job *j)
-{
-	mp_process *p;
-	check_mp(mp_process_new(&p, target, j, sizeof *j), "mp_process_new");
-	check_mp(mp_process_start(p), "mp_process_start");
-	return p;
-}
-
 /* One transfer of @items items through a fresh queue; returns its rate. */
 static double run_once(const struct method *m, long items)
 {
@@ -279,39 +166,26 @@ static double run_once(const struct method *m, long items)
 		/* Split so that the shares add up to exactly @items. */
 		long share = items * (i + 1) / m->producers - items * i / m->producers;
 		struct job j = { .q = q, .sock = sv[1], .count = share, .size = m->size };
-		kids[k++] = start(m->bare ? "sock_producer" : "producer", &j);
+		kids[k++] = start_child(m->bare ? "sock_producer" : "producer", &j, sizeof j);
 	}
 	for (int i = 0; i < m->consumers; i++) {
 		long share = items * (i + 1) / m->consumers - items * i / m->consumers;
 		struct job j = { .q = q, .sock = sv[0], .count = m->until_eof ? -1 : share,
 				 .size = m->size };
-		kids[k++] = start(m->bare ? "sock_consumer" : "consumer", &j);
+		kids[k++] = start_child(m->bare ? "sock_consumer" : "consumer", &j, sizeof j);
 	}
 	/* The parent puts nothing: its write end must go too, or MP_EEOF never comes. */
 	if (q)
 		mp_queue_close(q);
 
-	char ready[8];
-	read_full(report_rd, ready, (size_t)nchildren, CHILD_TIMEOUT_MS);
-	double t0 = now_s();
-	write_full(go_wr, "gggggggg", (size_t)nchildren);
-	int64_t total = 0;
-	bool failed = false;
-	for (int i = 0; i < m->consumers; i++) {
-		int64_t taken;
-		read_full(report_rd, &taken, sizeof taken, CHILD_TIMEOUT_MS);
-		failed |= taken < 0;
-		total += taken;
-	}
+	/* Each consumer reports how many items it took. */
+	double t0 = ready_go(nchildren);
+	int64_t total;
+	bool failed = !read_reports(m->consumers, &total);
 	double elapsed = now_s() - t0;
 
-	for (int i = 0; i < k; i++) {
-		int code;
-		check_mp(mp_process_join(kids[i], MP_FOREVER), "mp_process_join");
-		check_mp(mp_process_exitcode(kids[i], &code), "mp_process_exitcode");
-		failed |= code != 0;
-		mp_process_free(kids[i]);
-	}
+	for (int i = 0; i < k; i++)
+		failed |= join_child(kids[i]) != 0;
 	/* A failed child would make a fast, meaningless figure. */
 	if (failed || total != items) {
 		fprintf(stderr, "bench_queue: %s: %lld of %ld items arrived, or a child failed\n",
@@ -328,47 +202,13 @@ static double run_once(const struct method *m, long items)
 	return (double)items * (double)m->size / (1024.0 * 1024.0) / elapsed;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, long n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static long parse_count(const char *s, long fallback)
-{
-	if (!s)
-		return fallback;
-	char *end;
-	errno = 0;
-	long n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < ROUNDS * 2 || n > 100000000) {
-		fprintf(stderr, "usage: bench_queue [ITEMS [BIG_ITEMS]] (counts from %d up)\n",
-			ROUNDS * 2);
-		exit(2);
-	}
-	return n;
-}
-
 int main(int argc, char **argv)
 {
-	long items = parse_count(argc > 1 ? argv[1] : NULL, DEFAULT_ITEMS);
-	long big = parse_count(argc > 2 ? argv[2] : NULL, DEFAULT_BIG_ITEMS);
+	const char *usage = "usage: bench_queue [ITEMS [BIG_ITEMS]] (counts from %ld up)\n";
+	long items = parse_count(argc, argv, 1, DEFAULT_ITEMS, ROUNDS * 2, 100000000, usage);
+	long big = parse_count(argc, argv, 2, DEFAULT_BIG_ITEMS, ROUNDS * 2, 100000000, usage);
 
-	int fds[2];
-	if (pipe(fds) < 0)
-		die("pipe");
-	report_rd = fds[0];
-	report_wr = fds[1];
-	if (pipe(fds) < 0)
-		die("pipe");
-	go_rd = fds[0];
-	go_wr = fds[1];
+	open_start_line();
 
 	struct method methods[] = {
 		{ "c_queue_1p1c_items_s", false, 1, 1, false, sizeof(int64_t), items, { 0 }, 0 },

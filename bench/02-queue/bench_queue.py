@@ -11,10 +11,13 @@
 # Lines starting with '#' are for humans.
 import multiprocessing
 import os
-import select
-import struct
 import sys
-import time
+
+# bench_common.py is in bench/, one level up: found from this file, not the
+# current directory, so that it works from the repository root (bench/run.sh),
+# from anywhere else, and in a spawn child running this file again.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench_common import StartLine, join, median, now_s, parse_count  # noqa: E402
 
 # CPython moves small items about ten times slower than libmp aims to, so these
 # keep each workload at 1-3 s on a 2-core machine.
@@ -24,43 +27,16 @@ BIG_SIZE = 1024 * 1024
 # The workloads take turns in this many rounds, as in bench_queue.c, so that a
 # slow spell of the machine is shared among them.
 ROUNDS = 7
-# A child that has not reported after this long is stuck: give up rather than hang.
-CHILD_TIMEOUT_S = 60
 
 ctx = multiprocessing.get_context("fork")
 
-# Two pipes, made once and inherited by every child: on `report` each child says
-# it is ready (1 byte), and each consumer later how many items it took (8 bytes,
-# -1 on failure). On `go` the parent writes one byte per child to start them all.
-report_rd, report_wr = os.pipe()
-go_rd, go_wr = os.pipe()
-
-
-def now_s():
-    # CLOCK_MONOTONIC, the clock the C side reads.
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC) / 1e9
-
-
-def read_full(fd, n, timeout=None):
-    data = b""
-    while len(data) < n:
-        if timeout is not None:
-            if not select.select([fd], [], [], timeout)[0]:
-                sys.exit(f"bench_queue.py: no word from a child in {timeout} s")
-        chunk = os.read(fd, n - len(data))
-        if not chunk:
-            sys.exit("bench_queue.py: pipe closed")
-        data += chunk
-    return data
-
-
-def ready_set_go():
-    os.write(report_wr, b"r")
-    read_full(go_rd, 1)
+# Every child says it is ready and waits for the go; each consumer then reports
+# how many items it took.
+line = StartLine("bench_queue.py")
 
 
 def producer(q, count, item, sentinel):
-    ready_set_go()
+    line.ready_set_go()
     if item is None:
         for i in range(count):
             q.put(i)
@@ -73,7 +49,7 @@ def producer(q, count, item, sentinel):
 
 def consumer(q, count, size):
     # count None: stop at the first sentinel, as C stops at MP_EEOF.
-    ready_set_go()
+    line.ready_set_go()
     taken = 0
     try:
         if count is None:
@@ -91,7 +67,7 @@ def consumer(q, count, size):
     except Exception as e:
         print(f"bench_queue.py: get: {e!r}", file=sys.stderr)
         taken = -1
-    os.write(report_wr, struct.pack("q", taken))
+    line.report(taken)
 
 
 class Method:
@@ -126,18 +102,13 @@ def run_once(m, items):
     for p in kids:
         p.start()
 
-    read_full(report_rd, len(kids), CHILD_TIMEOUT_S)
-    t0 = now_s()
-    os.write(go_wr, b"g" * len(kids))
-    reports = [struct.unpack("q", read_full(report_rd, 8, CHILD_TIMEOUT_S))[0]
-               for _ in range(m.consumers)]
+    t0 = line.go(len(kids))
+    reports = line.reports(m.consumers)
     elapsed = now_s() - t0
 
     failed = False
     for p in kids:
-        p.join()
-        failed |= p.exitcode != 0
-        p.close()
+        failed |= join(p) != 0
     q.close()  # what mp_queue_free() does on the C side
     # A failed child would make a fast, meaningless figure.
     if failed or min(reports) < 0 or sum(reports) != items:
@@ -148,27 +119,12 @@ def run_once(m, items):
     return items * m.size / (1024 * 1024) / elapsed
 
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
-def parse_count(args, i, default):
-    if len(args) <= i:
-        return default
-    try:
-        n = int(args[i])
-    except ValueError:
-        n = 0
-    if n < ROUNDS * 2:
-        sys.exit(f"usage: bench_queue.py [ITEMS [BIG_ITEMS]] (counts from {ROUNDS * 2} up)")
-    return n
+USAGE = f"usage: bench_queue.py [ITEMS [BIG_ITEMS]] (counts from {ROUNDS * 2} up)"
 
 
 def main():
-    items = parse_count(sys.argv, 1, DEFAULT_ITEMS)
-    big = parse_count(sys.argv, 2, DEFAULT_BIG_ITEMS)
+    items = parse_count(sys.argv, 1, DEFAULT_ITEMS, ROUNDS * 2, USAGE)
+    big = parse_count(sys.argv, 2, DEFAULT_BIG_ITEMS, ROUNDS * 2, USAGE)
     methods = []
     for kind in ("Queue", "SimpleQueue"):
         name = kind.lower()

@@ -1,18 +1,10 @@
 /* bench_pipe.c: time messages over a Pipe, bare and through libmp. Run: bench/run.sh 03 (or build/bench/03-pipe [BIG_MESSAGES [ROUND_TRIPS]]). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime() */
-#include <mp.h>
+#define BENCH_NAME "bench_pipe"
+#include "../bench.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <poll.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 /*
  * What it prints, one figure a line: the median over the rounds (or, for
@@ -71,38 +63,8 @@ static const char *const loop_names[LOOP_SIZES] = { "1e4", "1e5", "1e6" };
 #define RTT_SLICES 10
 /* Untimed round trips before each slice's timed ones: the child must be up and warm. */
 #define RTT_WARMUP 50
-/* A child that has not said it is ready after this long is stuck: give up rather than hang. */
-#define CHILD_TIMEOUT_MS 60000
 /* The raw loop's end: a value the writer never sends otherwise, as there is no frame for "DONE". */
 #define RAW_DONE INT64_C(-1)
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static void check_mp(int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "bench_pipe: %s: %s\n", what, mp_strerror(rc));
-		exit(1);
-	}
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		die("clock_gettime");
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/*
- * Two pipes, made once and inherited by every child: on `report` a writer
- * says it is ready (1 byte); on `go` the parent tells it to start (1 byte).
- */
-static int report_rd, report_wr, go_rd, go_wr;
 
 enum kind {
 	LIB,       /* through libmp: mp_conn_* */
@@ -120,17 +82,6 @@ struct job {
 	size_t size;            /* bytes per message: 8 is an integer */
 };
 
-static struct job job_of(const void *arg, size_t len)
-{
-	struct job j;
-	if (len != sizeof j) {
-		fprintf(stderr, "bench_pipe: a child got %zu argument bytes\n", len);
-		_exit(1);
-	}
-	memcpy(&j, arg, sizeof j);
-	return j;
-}
-
 /* Keep only this child's end, so that the parent sees end-of-file if the child dies. */
 static void drop_parents_end(const struct job *j)
 {
@@ -140,73 +91,30 @@ static void drop_parents_end(const struct job *j)
 		close(j->their_sock);
 }
 
-static void write_full(int fd, const void *buf, size_t n)
-{
-	for (size_t done = 0; done < n;) {
-		ssize_t w = write(fd, (const char *)buf + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			die("write");
-		done += (size_t)w;
-	}
-}
-
 /*
- * Read exactly @n bytes, waiting at most @timeout_ms for each piece (0 = no
- * limit, and no poll() either: the timed readers must pay one read() only).
- * Returns false at end-of-file before the first byte.
+ * Read exactly @n bytes of a message from a socket, with no time limit.
+ * Returns false at end-of-file before the first byte: the peer is done, or
+ * died, and the caller says which it expected.
  */
-static bool read_full(int fd, void *buf, size_t n, int timeout_ms)
+static bool read_full(int fd, void *buf, size_t n)
 {
-	for (size_t done = 0; done < n;) {
-		if (timeout_ms > 0) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			int k = poll(&p, 1, timeout_ms);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				die("poll");
-			if (k == 0) {
-				fprintf(stderr, "bench_pipe: no word from a child in %d s\n",
-					timeout_ms / 1000);
-				exit(1);
-			}
-		}
-		ssize_t r = read(fd, (char *)buf + done, n - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			die("read");
-		if (r == 0) {
-			if (done == 0)
-				return false;
-			fprintf(stderr, "bench_pipe: end-of-file inside a message\n");
-			exit(1);
-		}
-		done += (size_t)r;
-	}
-	return true;
-}
-
-/* A writer's side of the start line: say it is ready, then wait for the go. */
-static void ready_set_go(void)
-{
-	char c = 'r';
-	write_full(report_wr, &c, 1);
-	read_full(go_rd, &c, 1, 0);
+	ssize_t got = read_upto(fd, buf, n, 0);
+	if (got < 0)
+		die("read");
+	if (got == (ssize_t)n)
+		return true;
+	if (got == 0)
+		return false;
+	fprintf(stderr, "bench_pipe: end-of-file inside a message\n");
+	exit(1);
 }
 
 MP_TARGET(writer)(const void *arg, size_t len)
 {
-	struct job j = job_of(arg, len);
+	struct job j;
+	take_job(&j, sizeof j, arg, len);
 	drop_parents_end(&j);
-	unsigned char *buf = NULL;
-	if (j.size != sizeof(int64_t)) {
-		if (!(buf = malloc(j.size)))
-			die("malloc");
-		memset(buf, 'x', j.size);
-	}
+	unsigned char *buf = payload(j.size);
 	ready_set_go();
 	int rc = 0;
 	switch (j.kind) {
@@ -254,11 +162,12 @@ MP_TARGET(writer)(const void *arg, size_t len)
 /* The other side of a round trip: send back every integer until end-of-file. */
 MP_TARGET(echo)(const void *arg, size_t len)
 {
-	struct job j = job_of(arg, len);
+	struct job j;
+	take_job(&j, sizeof j, arg, len);
 	drop_parents_end(&j);
 	if (j.kind == RAW) {
 		int64_t v;
-		while (read_full(j.sock, &v, sizeof v, 0))
+		while (read_full(j.sock, &v, sizeof v))
 			write_full(j.sock, &v, sizeof v);
 		return 0;
 	}
@@ -266,13 +175,13 @@ MP_TARGET(echo)(const void *arg, size_t len)
 		/* The frame comes back as it came: a length of 8 and the 8 bytes. */
 		unsigned char frame[4 + sizeof(int64_t)];
 		uint32_t be;
-		while (read_full(j.sock, &be, sizeof be, 0)) {
+		while (read_full(j.sock, &be, sizeof be)) {
 			if (ntohl(be) != sizeof(int64_t)) {
 				fprintf(stderr, "bench_pipe: echo: a frame of %u bytes\n", ntohl(be));
 				return 1;
 			}
 			memcpy(frame, &be, sizeof be);
-			if (!read_full(j.sock, frame + 4, sizeof(int64_t), 0))
+			if (!read_full(j.sock, frame + 4, sizeof(int64_t)))
 				return 1;
 			write_full(j.sock, frame, sizeof frame);
 		}
@@ -319,15 +228,15 @@ static void read_loop(const char *key, enum kind kind, mp_conn *conn, int sock, 
 			uint32_t be;
 			int64_t v;
 			char done[4];
-			if (!read_full(sock, &be, sizeof be, 0))
+			if (!read_full(sock, &be, sizeof be))
 				fail_count(key, got, count);
 			uint32_t n = ntohl(be);
 			if (n == 4) {
-				if (!read_full(sock, done, 4, 0) || memcmp(done, "DONE", 4) != 0)
+				if (!read_full(sock, done, 4) || memcmp(done, "DONE", 4) != 0)
 					fail_count(key, got, count);
 				break;
 			}
-			if (n != sizeof v || !read_full(sock, &v, sizeof v, 0) || v != got)
+			if (n != sizeof v || !read_full(sock, &v, sizeof v) || v != got)
 				fail_count(key, got, count);
 			got++;
 		}
@@ -335,7 +244,7 @@ static void read_loop(const char *key, enum kind kind, mp_conn *conn, int sock, 
 	case RAW:
 		for (;;) {
 			int64_t v;
-			if (!read_full(sock, &v, sizeof v, 0))
+			if (!read_full(sock, &v, sizeof v))
 				fail_count(key, got, count);
 			if (v == RAW_DONE)
 				break;
@@ -363,7 +272,7 @@ static void read_bulk(const char *key, enum kind kind, mp_conn *conn, int sock, 
 			rc = mp_conn_recv_bytes(conn, &data, &n);
 			if (rc == 0)
 				free(data);
-		} else if (!read_full(sock, buf, size, 0)) {
+		} else if (!read_full(sock, buf, size)) {
 			fail_count(key, i, count);
 		}
 		if (rc < 0)
@@ -405,14 +314,12 @@ static struct ends open_ends(enum kind kind)
 }
 
 /* Start @target on the child's end, and close that end here. */
-static mp_process *start_child(const char *target, struct ends *e, enum kind kind, long count,
-			       size_t size)
+static mp_process *start_on_ends(const char *target, struct ends *e, enum kind kind, long count,
+				 size_t size)
 {
 	struct job j = { .kind = kind, .mine = e->child_conn, .theirs = e->conn,
 			 .sock = e->child_sock, .their_sock = e->sock, .count = count, .size = size };
-	mp_process *p;
-	check_mp(mp_process_new(&p, target, &j, sizeof j), "mp_process_new");
-	check_mp(mp_process_start(p), "mp_process_start");
+	mp_process *p = start_child(target, &j, sizeof j);
 	mp_conn_free(e->child_conn);
 	e->child_conn = NULL;
 	if (e->child_sock >= 0)
@@ -427,10 +334,7 @@ static void finish(const char *key, mp_process *p, struct ends *e)
 	mp_conn_free(e->conn);
 	if (e->sock >= 0)
 		close(e->sock);
-	int code;
-	check_mp(mp_process_join(p, MP_FOREVER), "mp_process_join");
-	check_mp(mp_process_exitcode(p, &code), "mp_process_exitcode");
-	mp_process_free(p);
+	int code = join_child(p);
 	/* A failed child would make a fast, meaningless figure. */
 	if (code != 0) {
 		fprintf(stderr, "bench_pipe: %s: the child exited with %d\n", key, code);
@@ -442,12 +346,9 @@ static void finish(const char *key, mp_process *p, struct ends *e)
 static double run_stream(const struct method *m, long count, void *bulk_buf)
 {
 	struct ends e = open_ends(m->kind);
-	mp_process *p = start_child("writer", &e, m->kind, count, m->size);
+	mp_process *p = start_on_ends("writer", &e, m->kind, count, m->size);
 
-	char ready;
-	read_full(report_rd, &ready, 1, CHILD_TIMEOUT_MS);
-	double t0 = now_s();
-	write_full(go_wr, "g", 1);
+	double t0 = ready_go(1);
 	if (m->size == sizeof(int64_t))
 		read_loop(m->key, m->kind, e.conn, e.sock, count);
 	else
@@ -465,7 +366,7 @@ static void ping(const struct method *m, const struct ends *e, int64_t v)
 	int64_t back = ~v; /* what is left if the child hangs up */
 	if (m->kind == RAW) {
 		write_full(e->sock, &v, sizeof v);
-		read_full(e->sock, &back, sizeof back, 0);
+		read_full(e->sock, &back, sizeof back);
 	} else if (m->kind == FRAMED) {
 		unsigned char frame[4 + sizeof(int64_t)];
 		uint32_t len8 = htonl(sizeof(int64_t));
@@ -473,8 +374,8 @@ static void ping(const struct method *m, const struct ends *e, int64_t v)
 		memcpy(frame + 4, &v, sizeof v);
 		write_full(e->sock, frame, sizeof frame);
 		uint32_t be;
-		if (read_full(e->sock, &be, sizeof be, 0) && ntohl(be) == sizeof back)
-			read_full(e->sock, &back, sizeof back, 0);
+		if (read_full(e->sock, &be, sizeof be) && ntohl(be) == sizeof back)
+			read_full(e->sock, &back, sizeof back);
 	} else {
 		check_mp(mp_conn_send_int(e->conn, v), "send");
 		check_mp(mp_conn_recv_int(e->conn, &back), "receive");
@@ -490,7 +391,7 @@ static void ping(const struct method *m, const struct ends *e, int64_t v)
 static void run_trips(struct method *m, long trips)
 {
 	struct ends e = open_ends(m->kind);
-	mp_process *p = start_child("echo", &e, m->kind, 0, sizeof(int64_t));
+	mp_process *p = start_on_ends("echo", &e, m->kind, 0, sizeof(int64_t));
 	for (int i = 0; i < RTT_WARMUP; i++)
 		ping(m, &e, i);
 	for (long i = 0; i < trips; i++) {
@@ -501,47 +402,13 @@ static void run_trips(struct method *m, long trips)
 	finish(m->key, p, &e);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, long n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static long parse_count(const char *s, long fallback)
-{
-	if (!s)
-		return fallback;
-	char *end;
-	errno = 0;
-	long n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < ROUNDS || n > 100000000) {
-		fprintf(stderr, "usage: bench_pipe [BIG_MESSAGES [ROUND_TRIPS]] (counts from %d up)\n",
-			ROUNDS);
-		exit(2);
-	}
-	return n;
-}
-
 int main(int argc, char **argv)
 {
-	long big = parse_count(argc > 1 ? argv[1] : NULL, DEFAULT_BIG);
-	long trips = parse_count(argc > 2 ? argv[2] : NULL, DEFAULT_TRIPS);
+	const char *usage = "usage: bench_pipe [BIG_MESSAGES [ROUND_TRIPS]] (counts from %ld up)\n";
+	long big = parse_count(argc, argv, 1, DEFAULT_BIG, ROUNDS, 100000000, usage);
+	long trips = parse_count(argc, argv, 2, DEFAULT_TRIPS, ROUNDS, 100000000, usage);
 
-	int fds[2];
-	if (pipe(fds) < 0)
-		die("pipe");
-	report_rd = fds[0];
-	report_wr = fds[1];
-	if (pipe(fds) < 0)
-		die("pipe");
-	go_rd = fds[0];
-	go_wr = fds[1];
+	open_start_line();
 
 	static const struct {
 		const char *prefix;

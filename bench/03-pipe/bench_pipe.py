@@ -26,10 +26,15 @@
 # Lines starting with '#' are for humans.
 import multiprocessing
 import os
-import select
 import struct
 import sys
 import time
+
+# bench_common.py is in bench/, one level up: found from this file, not the
+# current directory, so that it works from the repository root (bench/run.sh),
+# from anywhere else, and in a spawn child running this file again.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench_common import StartLine, join, median, now_s, parse_count  # noqa: E402
 
 LOOP_COUNTS = ((10**4, "1e4"), (10**5, "1e5"), (10**6, "1e6"))
 # Only loops of up to this many messages run whole each round; longer ones are
@@ -46,45 +51,18 @@ ROUNDS = 3
 RTT_SLICES = 10
 # Untimed round trips before each slice's timed ones: the child must be up and warm.
 RTT_WARMUP = 50
-# A child that has not said it is ready after this long is stuck: give up rather than hang.
-CHILD_TIMEOUT_S = 60
 
 ctx = multiprocessing.get_context("fork")
 INT = struct.Struct("!q")
 
-# Two pipes, made once and inherited by every child: on `report` a writer says
-# it is ready (1 byte); on `go` the parent tells it to start (1 byte).
-report_rd, report_wr = os.pipe()
-go_rd, go_wr = os.pipe()
-
-
-def now_s():
-    # CLOCK_MONOTONIC, the clock the C side reads.
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC) / 1e9
-
-
-def read_full(fd, n, timeout=None):
-    data = b""
-    while len(data) < n:
-        if timeout is not None:
-            if not select.select([fd], [], [], timeout)[0]:
-                sys.exit(f"bench_pipe.py: no word from a child in {timeout} s")
-        chunk = os.read(fd, n - len(data))
-        if not chunk:
-            sys.exit("bench_pipe.py: pipe closed")
-        data += chunk
-    return data
-
-
-def ready_set_go():
-    os.write(report_wr, b"r")
-    read_full(go_rd, 1)
+# A writer says it is ready and waits for the go.
+line = StartLine("bench_pipe.py")
 
 
 def writer(conn, parents_end, kind, count, size):
     # Keep only this child's end, so that the parent sees EOFError if the child dies.
     parents_end.close()
-    ready_set_go()
+    line.ready_set_go()
     if kind == "pickle":
         for i in range(count):
             conn.send(i)
@@ -162,9 +140,7 @@ class Method:
 def finish(key, p, conn):
     # Closing first lets an echo child see end-of-file and end.
     conn.close()
-    p.join()
-    code = p.exitcode
-    p.close()
+    code = join(p)
     # A failed child would make a fast, meaningless figure.
     if code != 0:
         sys.exit(f"bench_pipe.py: {key}: the child exited with {code}")
@@ -177,9 +153,7 @@ def run_stream(m, count):
     p.start()
     child_conn.close()
 
-    read_full(report_rd, 1, CHILD_TIMEOUT_S)
-    t0 = now_s()
-    os.write(go_wr, b"g")
+    t0 = line.go(1)
     if m.kind == "bulk":
         read_bulk(m.key, conn, count, m.size)
     else:
@@ -219,27 +193,12 @@ def run_trips(m, trips):
     finish(m.key, p, conn)
 
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
-def parse_count(args, i, default):
-    if len(args) <= i:
-        return default
-    try:
-        n = int(args[i])
-    except ValueError:
-        n = 0
-    if n < ROUNDS:
-        sys.exit(f"usage: bench_pipe.py [BIG_MESSAGES [ROUND_TRIPS]] (counts from {ROUNDS} up)")
-    return n
+USAGE = f"usage: bench_pipe.py [BIG_MESSAGES [ROUND_TRIPS]] (counts from {ROUNDS} up)"
 
 
 def main():
-    big = parse_count(sys.argv, 1, DEFAULT_BIG)
-    trips = parse_count(sys.argv, 2, DEFAULT_TRIPS)
+    big = parse_count(sys.argv, 1, DEFAULT_BIG, ROUNDS, USAGE)
+    trips = parse_count(sys.argv, 2, DEFAULT_TRIPS, ROUNDS, USAGE)
     big_per_round = -(-big // ROUNDS)
     methods = []
     for count, name in LOOP_COUNTS:

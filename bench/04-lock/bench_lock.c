@@ -1,18 +1,10 @@
 /* bench_lock.c: time locks and shared memory, bare and through libmp. Run: bench/run.sh 04 (or build/bench/04-lock [PAIRS [INCREMENTS]]). */
 #define _DEFAULT_SOURCE /* clock_gettime(), MAP_ANONYMOUS, robust process-shared mutexes */
-#include <mp.h>
+#define BENCH_NAME "bench_lock"
+#include "../bench.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
 /*
  * What it prints, one figure a line: the median over the rounds, so that a
@@ -56,22 +48,6 @@
  * than landing on one and skewing the ratios that bench/run.sh computes.
  */
 #define ROUNDS 7
-/* A child that has not reported after this long is stuck: give up rather than hang. */
-#define CHILD_TIMEOUT_MS 60000
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static void check_mp(int rc, const char *what)
-{
-	if (rc < 0) {
-		fprintf(stderr, "bench_lock: %s: %s\n", what, mp_strerror(rc));
-		exit(1);
-	}
-}
 
 static void check_pthread(int err, const char *what)
 {
@@ -79,14 +55,6 @@ static void check_pthread(int err, const char *what)
 		fprintf(stderr, "bench_lock: %s: %s\n", what, strerror(err));
 		exit(1);
 	}
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		die("clock_gettime");
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void *shared_alloc(size_t size)
@@ -111,67 +79,6 @@ static void bare_mutex_init(pthread_mutex_t *m, bool robust)
 	pthread_mutexattr_destroy(&a);
 }
 
-/*
- * Two pipes, made once and inherited by every child: on `report` each child
- * says it is ready (1 byte), and later how much it did (an int64_t, -1 on
- * failure; writes this small are atomic, so reports never interleave). On
- * `go` the parent writes one byte per child to start them all at once.
- */
-static int report_rd, report_wr, go_rd, go_wr;
-
-static void write_full(int fd, const void *buf, size_t n)
-{
-	for (size_t done = 0; done < n;) {
-		ssize_t w = write(fd, (const char *)buf + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			die("write");
-		done += (size_t)w;
-	}
-}
-
-/* Read exactly @n bytes, waiting at most @timeout_ms for each piece (0 = no limit). */
-static void read_full(int fd, void *buf, size_t n, int timeout_ms)
-{
-	for (size_t done = 0; done < n;) {
-		if (timeout_ms > 0) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			int k = poll(&p, 1, timeout_ms);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				die("poll");
-			if (k == 0) {
-				fprintf(stderr, "bench_lock: no word from a child in %d s\n",
-					timeout_ms / 1000);
-				exit(1);
-			}
-		}
-		ssize_t r = read(fd, (char *)buf + done, n - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			fprintf(stderr, "bench_lock: pipe closed or failed\n");
-			exit(1);
-		}
-		done += (size_t)r;
-	}
-}
-
-/* A child's side of the start line: say it is ready, then wait for the go. */
-static void ready_set_go(void)
-{
-	char c = 'r';
-	write_full(report_wr, &c, 1);
-	read_full(go_rd, &c, 1, 0);
-}
-
-static void report(int64_t done)
-{
-	write_full(report_wr, &done, sizeof done);
-}
-
 enum kind {
 	LIB_LOCK,     /* an mp_lock from mp_lock_new() */
 	LIB_RLOCK,    /* an mp_lock from mp_rlock_new(), or an mp_array's own lock */
@@ -190,20 +97,10 @@ struct job {
 	long lo, hi;            /* counter: hi increments; fill: elements lo to hi-1 */
 };
 
-static struct job job_of(const void *arg, size_t len)
-{
-	struct job j;
-	if (len != sizeof j) {
-		fprintf(stderr, "bench_lock: a child got %zu argument bytes\n", len);
-		_exit(1);
-	}
-	memcpy(&j, arg, sizeof j);
-	return j;
-}
-
 MP_TARGET(incrementer)(const void *arg, size_t len)
 {
-	struct job j = job_of(arg, len);
+	struct job j;
+	take_job(&j, sizeof j, arg, len);
 	ready_set_go();
 	int64_t done = 0;
 	if (j.lock) {
@@ -239,7 +136,8 @@ MP_TARGET(incrementer)(const void *arg, size_t len)
 
 MP_TARGET(filler)(const void *arg, size_t len)
 {
-	struct job j = job_of(arg, len);
+	struct job j;
+	take_job(&j, sizeof j, arg, len);
 	ready_set_go();
 	for (long i = j.lo; i < j.hi; i++)
 		j.data[i] = (double)i;
@@ -299,31 +197,14 @@ static double run_children(const char *key, const char *target, const struct job
 			   int64_t *total)
 {
 	mp_process *kids[WORKERS];
-	for (int i = 0; i < WORKERS; i++) {
-		check_mp(mp_process_new(&kids[i], target, &jobs[i], sizeof jobs[i]), "mp_process_new");
-		check_mp(mp_process_start(kids[i]), "mp_process_start");
-	}
-	char ready[WORKERS];
-	read_full(report_rd, ready, WORKERS, CHILD_TIMEOUT_MS);
-	double t0 = now_s();
-	write_full(go_wr, "gggggggg", WORKERS);
-	bool failed = false;
-	*total = 0;
-	for (int i = 0; i < WORKERS; i++) {
-		int64_t done;
-		read_full(report_rd, &done, sizeof done, CHILD_TIMEOUT_MS);
-		failed |= done < 0;
-		*total += done;
-	}
+	for (int i = 0; i < WORKERS; i++)
+		kids[i] = start_child(target, &jobs[i], sizeof jobs[i]);
+	double t0 = ready_go(WORKERS);
+	bool failed = !read_reports(WORKERS, total);
 	double elapsed = now_s() - t0;
 
-	for (int i = 0; i < WORKERS; i++) {
-		int code;
-		check_mp(mp_process_join(kids[i], MP_FOREVER), "mp_process_join");
-		check_mp(mp_process_exitcode(kids[i], &code), "mp_process_exitcode");
-		failed |= code != 0;
-		mp_process_free(kids[i]);
-	}
+	for (int i = 0; i < WORKERS; i++)
+		failed |= join_child(kids[i]) != 0;
 	/* A failed child would make a fast, meaningless figure. */
 	if (failed) {
 		fprintf(stderr, "bench_lock: %s: a child failed\n", key);
@@ -410,46 +291,13 @@ static double run_method(const struct method *m, long pairs, long increments, mp
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, long n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static long parse_count(const char *s, long fallback)
-{
-	if (!s)
-		return fallback;
-	char *end;
-	errno = 0;
-	long n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < 100 || n > 100000000) {
-		fprintf(stderr, "usage: bench_lock [PAIRS [INCREMENTS]] (counts per round, from 100 up)\n");
-		exit(2);
-	}
-	return n;
-}
-
 int main(int argc, char **argv)
 {
-	long pairs = parse_count(argc > 1 ? argv[1] : NULL, DEFAULT_PAIRS);
-	long increments = parse_count(argc > 2 ? argv[2] : NULL, DEFAULT_INCREMENTS);
+	const char *usage = "usage: bench_lock [PAIRS [INCREMENTS]] (counts per round, from %ld up)\n";
+	long pairs = parse_count(argc, argv, 1, DEFAULT_PAIRS, 100, 100000000, usage);
+	long increments = parse_count(argc, argv, 2, DEFAULT_INCREMENTS, 100, 100000000, usage);
 
-	int fds[2];
-	if (pipe(fds) < 0)
-		die("pipe");
-	report_rd = fds[0];
-	report_wr = fds[1];
-	if (pipe(fds) < 0)
-		die("pipe");
-	go_rd = fds[0];
-	go_wr = fds[1];
+	open_start_line();
 
 	struct method methods[] = {
 		{ "c_lib_lock_ns", LIB_LOCK, 1, { 0 } },

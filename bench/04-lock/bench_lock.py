@@ -28,10 +28,13 @@ import array
 import ctypes
 import multiprocessing
 import os
-import select
-import struct
 import sys
-import time
+
+# bench_common.py is in bench/, one level up: found from this file, not the
+# current directory, so that it works from the repository root (bench/run.sh),
+# from anywhere else, and in a spawn child running this file again.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench_common import StartLine, join, median, now_s, parse_count  # noqa: E402
 
 # An acquire+release costs CPython about 100 ns and a locked increment some
 # us, so these keep each workload under half a second per round on a 2-core
@@ -43,48 +46,15 @@ WORKERS = 2
 # The workloads take turns in this many rounds, as in bench_lock.c, so that a
 # slow spell of the machine is shared among them.
 ROUNDS = 7
-# A child that has not reported after this long is stuck: give up rather than hang.
-CHILD_TIMEOUT_S = 60
 
 ctx = multiprocessing.get_context("fork")
-REPORT = struct.Struct("q")
 
-# Two pipes, made once and inherited by every child: on `report` each child
-# says it is ready (1 byte), and later how much it did (8 bytes, -1 on
-# failure). On `go` the parent writes one byte per child to start them all.
-report_rd, report_wr = os.pipe()
-go_rd, go_wr = os.pipe()
-
-
-def now_s():
-    # CLOCK_MONOTONIC, the clock the C side reads.
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC) / 1e9
-
-
-def read_full(fd, n, timeout=None):
-    data = b""
-    while len(data) < n:
-        if timeout is not None:
-            if not select.select([fd], [], [], timeout)[0]:
-                sys.exit(f"bench_lock.py: no word from a child in {timeout} s")
-        chunk = os.read(fd, n - len(data))
-        if not chunk:
-            sys.exit("bench_lock.py: pipe closed")
-        data += chunk
-    return data
-
-
-def ready_set_go():
-    os.write(report_wr, b"r")
-    read_full(go_rd, 1)
-
-
-def report(done):
-    os.write(report_wr, REPORT.pack(done))
+# Every child says it is ready, waits for the go, and reports how much it did.
+line = StartLine("bench_lock.py")
 
 
 def incrementer(v, count):
-    ready_set_go()
+    line.ready_set_go()
     done = -1
     try:
         lock = v.get_lock()
@@ -93,18 +63,18 @@ def incrementer(v, count):
                 v.value += 1
         done = count
     finally:
-        report(done)
+        line.report(done)
 
 
 def filler(arr, lo, hi):
-    ready_set_go()
+    line.ready_set_go()
     done = -1
     try:
         for i in range(lo, hi):
             arr[i] = i
         done = hi - lo
     finally:
-        report(done)
+        line.report(done)
 
 
 class Method:
@@ -132,17 +102,12 @@ def run_children(key, target, args_list):
     kids = [ctx.Process(target=target, args=args) for args in args_list]
     for p in kids:
         p.start()
-    read_full(report_rd, len(kids), CHILD_TIMEOUT_S)
-    t0 = now_s()
-    os.write(go_wr, b"g" * len(kids))
-    reports = [REPORT.unpack(read_full(report_rd, REPORT.size, CHILD_TIMEOUT_S))[0]
-               for _ in kids]
+    t0 = line.go(len(kids))
+    reports = line.reports(len(kids))
     elapsed = now_s() - t0
     failed = False
     for p in kids:
-        p.join()
-        failed |= p.exitcode != 0
-        p.close()
+        failed |= join(p) != 0
     # A failed child would make a fast, meaningless figure.
     if failed or min(reports) < 0:
         sys.exit(f"bench_lock.py: {key}: a child failed")
@@ -180,27 +145,12 @@ def run_method(m, pairs, increments, arr, expected):
     return run_fill(m, arr, expected)
 
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
-def parse_count(args, i, default):
-    if len(args) <= i:
-        return default
-    try:
-        n = int(args[i])
-    except ValueError:
-        n = 0
-    if n < 100:
-        sys.exit("usage: bench_lock.py [PAIRS [INCREMENTS]] (counts per round, from 100 up)")
-    return n
+USAGE = "usage: bench_lock.py [PAIRS [INCREMENTS]] (counts per round, from 100 up)"
 
 
 def main():
-    pairs = parse_count(sys.argv, 1, DEFAULT_PAIRS)
-    increments = parse_count(sys.argv, 2, DEFAULT_INCREMENTS)
+    pairs = parse_count(sys.argv, 1, DEFAULT_PAIRS, 100, USAGE)
+    increments = parse_count(sys.argv, 2, DEFAULT_INCREMENTS, 100, USAGE)
     methods = [
         Method("py_lock_ns", 1, "Lock"),
         Method("py_rlock_ns", 1, "RLock"),
