@@ -57,24 +57,8 @@ esac
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$root"
 
-# "1" means "01": stage directories are numbered with two digits.
-case $stage_arg in
-[0-9])	stage_arg=0$stage_arg ;;
-esac
-
-stages=""
-for dir in tests/[0-9]*-*/; do
-	[ -d "$dir" ] || continue # the pattern itself, when nothing matched
-	stage=${dir#tests/}
-	stage=${stage%/}
-	case $stage_arg in
-	""|"$stage"|"${stage%%-*}") stages="$stages $stage" ;;
-	esac
-done
-if [ -z "$stages" ]; then
-	echo "grade: no stage matches '${stage_arg:-*}' under tests/" >&2
-	exit 2
-fi
+. tools/stages.sh
+select_stages grade "$stage_arg"
 
 # Criterion matches its --filter against "suite/name".
 filter=""

@@ -42,22 +42,8 @@ fi
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd -P) # as /proc/self/exe names it
 cd "$root"
 
-case $stage_arg in
-[0-9])	stage_arg=0$stage_arg ;;
-esac
-stages=""
-for dir in tests/[0-9]*-*/; do
-	[ -d "$dir" ] || continue # the pattern itself, when nothing matched
-	stage=${dir#tests/}
-	stage=${stage%/}
-	case $stage_arg in
-	""|"$stage"|"${stage%%-*}") stages="$stages $stage" ;;
-	esac
-done
-if [ -z "$stages" ]; then
-	echo "memcheck: no stage matches '${stage_arg:-*}' under tests/" >&2
-	exit 2
-fi
+. tools/stages.sh
+select_stages memcheck "$stage_arg"
 
 # Reads the vg.PID logs of one stage; prints what is wrong; exits 1 if anything is.
 # Only logs of our own programs count: a test may run /bin/sh, whose leaks are not the learner's.
