@@ -24,7 +24,10 @@ LIBS = $(shell pkg-config --libs libcrypto) -lm
 TIMEOUT_SCALE ?= 1
 
 # Stage selection: STAGE=01 or STAGE=01-process.
-selected = $(if $(STAGE),$(filter $(STAGE)%,$(STAGES)),$(STAGES))
+# "1" means "01"; a STAGE that names no stage is an error, not "every stage" (nor a make that
+# calls itself with no target, which would run this whole Makefile again, and again).
+stage_prefix = $(if $(filter 1 2 3 4 5 6 7 8 9,$(STAGE)),0$(STAGE),$(STAGE))
+selected = $(if $(STAGE),$(or $(filter $(stage_prefix)%,$(STAGES)),$(error STAGE=$(STAGE) names no stage under tests/: try one of $(STAGES))),$(STAGES))
 stage_num = $(firstword $(subst -, ,$(1)))
 
 # The stages up to and including $(1), latest first: the order a linker wants.
