@@ -15,6 +15,7 @@
 #define MP_H
 
 #include "mp/error.h"
+#include "mp/fault.h"
 #include "mp/target.h"
 #include "mp/process.h"
 #include "mp/queue.h"

@@ -1,0 +1,38 @@
+/**
+ * @file fault.h
+ * @brief Fault injection: make one of the library's system calls fail, for tests.
+ *
+ * Some error paths cannot be reached from outside: `pidfd_open()` does not fail
+ * on a healthy machine, and a full descriptor table is hard to time. Each system
+ * call the library makes on such a path goes through one seam (in the spirit of
+ * SQLite's table of system calls), so that a test can say "the next
+ * `pidfd_open()` fails with `EMFILE`" and watch what the library does about it.
+ *
+ * The armed faults belong to the calling process: a child made by `fork()`
+ * inherits them, as it inherits the rest of memory. Nothing is armed unless a
+ * test arms it, and then the cost is one test of a flag per call.
+ */
+#ifndef MP_FAULT_H
+#define MP_FAULT_H
+
+/**
+ * Make a later call of the system call @p call fail with @p err.
+ *
+ * The first @p skip calls of @p call succeed as usual; the one after them fails
+ * with `errno` set to @p err, once. Arming the same @p call again replaces the
+ * earlier fault. The names are the system calls' own: `"pidfd_open"`,
+ * `"pipe2"`, `"fork"`, `"socketpair"`, `"memfd_create"`, `"mmap"`, ... (the
+ * lesson of each stage lists the ones its code passes through the seam).
+ *
+ * @param call the system call's name; the string must stay valid while armed.
+ * @param skip how many calls succeed before the one that fails (0: the next).
+ * @param err the `errno` value the failing call reports (positive, as `EMFILE`).
+ * @return 0; `-EINVAL` if @p call is NULL, @p skip is negative or @p err is not
+ *         positive; `-ENOSPC` if too many different calls are armed at once.
+ */
+int mp_fault_inject(const char *call, int skip, int err);
+
+/** Disarm every fault of this process. Cannot fail. */
+void mp_fault_clear(void);
+
+#endif
