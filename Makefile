@@ -34,7 +34,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints progress watch fuzz
+	check-exercises check-unsolved ci clean hints progress watch fuzz mutate
 
 all: test
 
@@ -58,6 +58,7 @@ help:
 	@echo "  make bench               benchmarks against CPython"
 	@echo "  make fuzz                fuzz the frame decoder and the handshake (FUZZ_SECONDS each)"
 	@echo "  make release             a learner's copy without solutions (build/release)"
+	@echo "  make mutate STAGE=01     plant small bugs in a stage's solution: do its tests catch them?"
 
 # Installs Criterion, valgrind and Doxygen through apt if they are missing.
 setup:
@@ -218,6 +219,13 @@ FUZZ_SECONDS ?= 30
 fuzz:
 	@tools/setup.sh fuzz
 	@tools/fuzz.sh $(FUZZ_SECONDS)
+
+# `make mutate STAGE=01`: the course's own mutation test, a measure for its authors (not part of CI).
+SEED    ?= 1
+MUTANTS ?= 300
+mutate: setup
+	@test -n "$(STAGE)" || { echo "mutate: name the stage: make mutate STAGE=01"; exit 2; }
+	@python3 tools/mutate.py --stage $(STAGE) --seed $(SEED) --max $(MUTANTS)
 
 # A learner's copy: everything but the solutions, and it must build and fail as shipped.
 release:
