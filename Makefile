@@ -34,7 +34,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints progress watch fuzz mutate
+	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate
 
 all: test
 
@@ -45,6 +45,7 @@ help:
 	@echo "  make grade ISOLATE=1     grade each stage against the reference for earlier stages"
 	@echo "  make hints STAGE=01      list the TODOs left in a stage, with their hints"
 	@echo "  make progress            TODOs left and the last grade, stage by stage"
+	@echo "  make list-tests STAGE=01 every test, with its points and the lesson section to read"
 	@echo "  make watch STAGE=01      grade again whenever an exercise file changes"
 	@echo "  make memcheck TREE=exercises   your code under valgrind"
 	@echo "Course:"
@@ -83,8 +84,28 @@ build/$(1)/lib/libmp.a: $$(foreach s,$$(STAGES),$$(call $(1)_objs_of,$$(s)))
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^
 endef
-$(eval $(call tree_rules,solutions))
 $(eval $(call tree_rules,exercises))
+
+# The learner's copy (`make release`) has no solutions/: the reference comes compiled
+# instead, one archive per stage in reference/, so that `make test` and ISOLATE=1 work
+# there too while the source of the reference stays out of the learner's hands.
+LEARNER_COPY := $(if $(wildcard solutions/[0-9]*),,yes)
+ifeq ($(LEARNER_COPY),)
+$(eval $(call tree_rules,solutions))
+else
+build/solutions/lib/libmp-%.a: reference/libmp-%.a
+	@mkdir -p $(@D)
+	cp $< $@
+
+build/solutions/lib/libmp.a: $(foreach s,$(STAGES),build/solutions/lib/libmp-$(s).a)
+	@mkdir -p $(@D) build/solutions/unpacked
+	rm -rf $@ build/solutions/unpacked/* && cd build/solutions/unpacked && \
+		for a in $(^:build/solutions/%=../%); do mkdir -p $${a##*/} && (cd $${a##*/} && ar x ../$$a); done && \
+		ar rcs ../lib/libmp.a */*.o
+endif
+
+# What needs the reference's source says so plainly in the learner's copy.
+needs_solutions = $(if $(LEARNER_COPY),@echo "make $@: needs the source of the reference (solutions/) and the learner's copy leaves it out: it is a command for the course's authors"; exit 2)
 
 # Objects depend on the flags they were built with: a change of CFLAGS (as in
 # `make sanitize`) rebuilds them instead of mixing two kinds in one archive.
@@ -126,7 +147,23 @@ build/%/tests/.link-own-$(TIMEOUT_SCALE) build/%/tests/.link-isolated-$(TIMEOUT_
 	@touch $@
 
 test_bins = $(foreach s,$(selected),build/$(1)/tests/$(s))
+
+# Builds the test binaries $(1), with the variables $(2), as far as they go (make -k, so a
+# stage that does not compile does not stop the others). A binary that did not build is
+# removed: an old one left in place would be graded, and score code that is no longer there.
+build_tests = $(MAKE) --no-print-directory -k $(2) $(1) || for b in $(1); do \
+	$(MAKE) --no-print-directory $(2) $$b >/dev/null 2>&1 || rm -f $$b; done
 GRADE_ARGS = $(if $(STAGE),--stage $(STAGE)) $(if $(TEST),--test $(TEST))
+
+# The tests of the tests (tests/harness/): planted failures, and a test that reads how they failed.
+HARNESS_CC = $(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Iinclude -Itests/common $(CRITERION_CFLAGS)
+build/solutions/tests/harness-planted: tests/harness/planted.c $(TEST_COMMON) build/solutions/lib/libmp-01-process.a | setup
+	@mkdir -p $(@D)
+	$(HARNESS_CC) $(filter %.c %.a,$^) $(CRITERION_LIBS) $(LIBS) -o $@
+build/solutions/tests/harness: tests/harness/test_harness.c $(TEST_COMMON) build/solutions/lib/libmp-01-process.a build/solutions/tests/harness-planted | setup
+	@mkdir -p $(@D)
+	$(HARNESS_CC) -DPLANTED='"$(CURDIR)/build/solutions/tests/harness-planted"' $(filter %.c %.a,$^) \
+		$(CRITERION_LIBS) $(LIBS) -o $@
 
 build/tools/reaper: tools/reaper.c
 	@mkdir -p $(@D)
@@ -134,14 +171,19 @@ build/tools/reaper: tools/reaper.c
 
 # `make test`: the reference solutions must pass every test.
 test: setup build/tools/reaper
-	@$(MAKE) --no-print-directory -k $(call test_bins,solutions) || true
-	@tools/grade.sh --tree solutions $(GRADE_ARGS)
+	@$(MAKE) --no-print-directory build/solutions/tests/harness
+	@$(call build_tests,$(call test_bins,solutions))
+	@echo "test: the tests' own checks (tests/harness/)"; \
+		build/tools/reaper -t 120 -- build/solutions/tests/harness -j2 > build/solutions/tests/harness.log 2>&1; \
+		harness=$$?; grep -v '^\[====\]' build/solutions/tests/harness.log | tail -n 20; \
+		grep 'Synthesis' build/solutions/tests/harness.log | sed 's/^\[====\] /test: harness: /'; \
+		tools/grade.sh --tree solutions $(GRADE_ARGS) && exit $$harness
 
 # `make grade`: the learner's exercises, with a scoreboard. A stage that does
 # not compile scores zero; the others are graded all the same (make -k).
 grade: setup build/tools/reaper
-	@$(MAKE) --no-print-directory -k $(call test_bins,exercises) || true
-	@tools/grade.sh --tree exercises $(GRADE_ARGS)
+	@$(call build_tests,$(call test_bins,exercises))
+	@tools/grade.sh --tree exercises $(GRADE_ARGS) $(if $(ISOLATE),--isolated)
 
 # `make memcheck`: the tests under valgrind, failing on its own findings.
 TREE ?= solutions
@@ -153,6 +195,7 @@ memcheck: setup build/tools/reaper
 # `make sanitize`: the reference built and tested with AddressSanitizer and UBSan.
 # Some tests crash children on purpose: ASan must leave their SIGSEGV and SIGABRT alone.
 sanitize: setup build/tools/reaper
+	$(needs_solutions)
 	@$(MAKE) --no-print-directory clean-solutions
 	@$(MAKE) --no-print-directory CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		TIMEOUT_SCALE=3 $(call test_bins,solutions)
@@ -170,6 +213,7 @@ clean-solutions:
 SOLUTION_FILES = $(shell find solutions -type f | sort)
 
 exercises:
+	$(needs_solutions)
 	@for f in $(SOLUTION_FILES); do \
 		out=exercises/$${f#solutions/}; mkdir -p $$(dirname $$out); \
 		awk -f tools/mkexercise.awk $$f > $$out.tmp && mv $$out.tmp $$out || exit 1; \
@@ -177,6 +221,7 @@ exercises:
 	@echo "exercises/ regenerated from solutions/"
 
 check-exercises:
+	$(needs_solutions)
 	@rm -rf build/check-exercises && mkdir -p build/check-exercises
 	@for f in $(SOLUTION_FILES); do \
 		out=build/check-exercises/$${f#solutions/}; mkdir -p $$(dirname $$out); \
@@ -189,8 +234,8 @@ check-exercises:
 
 # Each stage's untouched exercise, with the reference for earlier stages, must fail every test.
 check-unsolved: setup build/tools/reaper
-	@$(MAKE) --no-print-directory -k ISOLATE=1 $(call test_bins,exercises) || true
-	@tools/grade.sh --tree exercises --expect-fail $(GRADE_ARGS)
+	@$(call build_tests,$(call test_bins,exercises),ISOLATE=1)
+	@tools/grade.sh --tree exercises --isolated --expect-fail $(GRADE_ARGS)
 
 progress:
 	@tools/progress.sh
@@ -198,9 +243,16 @@ progress:
 watch:
 	@STAGE=$(STAGE) tools/watch.sh
 
+# Each TODO with its hint: the comment from the marker to its closing "*/".
 hints:
-	@grep -n -A12 'TODO: your code goes here' $(foreach s,$(selected),exercises/$(s)/*.c) \
-		| sed -n '/TODO/,/\*\//p' || echo "No TODO left: every stub is filled in."
+	@if grep -q 'TODO: your code goes here' $(foreach s,$(selected),exercises/$(s)/*.c); then \
+		grep -n -A12 'TODO: your code goes here' $(foreach s,$(selected),exercises/$(s)/*.c) \
+			| sed -n '/TODO/,/\*\//p'; \
+	else echo "No TODO left in $(or $(STAGE),any stage): every stub is filled in."; fi
+
+# Every test of the stage (or all), with its points and the lesson section that explains it.
+list-tests:
+	@tools/grade.sh --list $(GRADE_ARGS)
 
 # ---------------------------------------------------------------------------
 
@@ -217,6 +269,7 @@ bench: lib
 # `make fuzz`: libFuzzer on stage 03's frame decoder and handshake, FUZZ_SECONDS each (needs clang).
 FUZZ_SECONDS ?= 30
 fuzz:
+	$(needs_solutions)
 	@tools/setup.sh fuzz
 	@tools/fuzz.sh $(FUZZ_SECONDS)
 
@@ -224,19 +277,24 @@ fuzz:
 SEED    ?= 1
 MUTANTS ?= 300
 mutate: setup
+	$(needs_solutions)
 	@test -n "$(STAGE)" || { echo "mutate: name the stage: make mutate STAGE=01"; exit 2; }
 	@python3 tools/mutate.py --stage $(STAGE) --seed $(SEED) --max $(MUTANTS)
 
-# A learner's copy: everything but the solutions, and it must build and fail as shipped.
+# A learner's copy: everything but the solutions' source, with the reference compiled
+# instead (reference/, one archive a stage). tools/check-release.sh then runs, in the copy,
+# every command the README names, and checks that each works or says plainly why not.
 release:
-	@rm -rf build/release && mkdir -p build/release
+	$(needs_solutions)
+	@rm -rf build/release && mkdir -p build/release/reference
 	@git ls-files | grep -v '^solutions/' | grep -v '^\.ci/' | grep -v '^tests/[^/]*/held_back' \
 		| tar -cf - -T - | tar -xf - -C build/release
-	@echo "release: build/release (no solutions/); checking that it builds and grades to zero"
-	@$(MAKE) --no-print-directory -C build/release grade > build/release-grade.log 2>&1; \
-		if grep -q 'did not build' build/release-grade.log || ! grep -q '^0 passed, [1-9]' build/release-grade.log; then \
-		tail -n 30 build/release-grade.log; echo "release: the copy must build, and its exercises must score zero"; exit 1; fi
-	@grep '^0 passed, ' build/release-grade.log
+	@$(MAKE) --no-print-directory $(foreach s,$(STAGES),build/solutions/lib/libmp-$(s).a)
+	@for s in $(STAGES); do cp build/solutions/lib/libmp-$$s.a build/release/reference/ && \
+		strip --strip-debug build/release/reference/libmp-$$s.a || exit 1; done
+	@cp docs/reference-README.md build/release/reference/README.md
+	@echo "release: build/release (no solutions/; the reference compiled in reference/)"
+	@tools/check-release.sh build/release
 	@rm -rf build/release/build
 
 ci: check-exercises test check-unsolved memcheck docs release

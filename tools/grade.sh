@@ -2,7 +2,7 @@
 # grade.sh: runs the tests, scores them, and says what to read next. Usage: tools/grade.sh --help
 #
 #   tools/grade.sh [--tree solutions|exercises] [--stage NN] [--test NAME] [--json FILE]
-#                  [--quiet] [--expect-fail]
+#                  [--quiet] [--expect-fail] [--isolated] [--list]
 #
 #   --tree T       grade the library built from T (default: exercises)
 #   --stage NN     only the stage whose directory under tests/ starts with NN (01, 1 or 01-process)
@@ -10,6 +10,8 @@
 #   --json FILE    where to write the Gradescope results (default: build/grade/results.json)
 #   --quiet        print only the two summary lines
 #   --expect-fail  CI check that untouched exercises earn nothing: succeed only if every test fails
+#   --isolated     the tests were linked with the reference for earlier stages (make ISOLATE=1)
+#   --list         run nothing: list the tests, with their points and lesson sections
 #
 # Exit status: 0 if every test passed (with --expect-fail: if every test failed), 1 if not,
 # 2 on misuse.
@@ -22,7 +24,7 @@
 set -eu
 
 usage() {
-	sed -n '4,15s/^# \{0,1\}//p' "$0"
+	sed -n '4,17s/^# \{0,1\}//p' "$0"
 }
 
 die_usage() {
@@ -30,7 +32,7 @@ die_usage() {
 	exit 2
 }
 
-tree=exercises stage_arg="" test_arg="" json="" quiet=0 expect_fail=0
+tree=exercises stage_arg="" test_arg="" json="" quiet=0 expect_fail=0 isolated=0 list=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--tree)	[ $# -ge 2 ] || die_usage "--tree needs a value"; tree=$2; shift 2 ;;
@@ -39,6 +41,8 @@ while [ $# -gt 0 ]; do
 	--json)	[ $# -ge 2 ] || die_usage "--json needs a value"; json=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	--expect-fail) expect_fail=1; shift ;;
+	--isolated) isolated=1; shift ;;
+	--list) list=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*)	die_usage "unknown argument: $1" ;;
 	esac
@@ -67,12 +71,6 @@ case $test_arg in
 */*)	filter=$test_arg ;;
 *)	filter="*/$test_arg" ;;
 esac
-
-reaper=build/tools/reaper
-if [ ! -x "$reaper" ]; then
-	echo "grade: $reaper is missing: build it first (make)" >&2
-	exit 2
-fi
 
 out=build/grade
 mkdir -p "$out" "$(dirname -- "$json")"
@@ -199,6 +197,8 @@ kind == "info" && $1 == "stage" {
 kind == "info" && $1 == "result" { result[st] = $2; next }
 kind == "info" && $1 == "status" { status[st] = $2; next }
 kind == "info" && $1 == "memcheck" { mem[st] = $2; next }
+kind == "info" && $1 == "total" { total[st] = $2; next }
+kind == "info" && $1 == "fingerprint" { fingerprint[st] = $2; next }
 kind == "info" && $1 == "log" { logfile[st] = $2; next }
 kind == "info" && $1 == "note" { note[st] = note[st] (note[st] == "" ? "" : "\n") $2; next }
 kind == "info" && $1 == "test" { add_test(st, $2, $3, $4, $5, $6); next }
@@ -292,7 +292,7 @@ function close_failure() {
 function settle(st, k) {
 	if (result[st] == "missing") {
 		t_state[k] = "fail"
-		t_msg[k] = "did not build: see the compiler errors above"
+		t_msg[k] = did_not_build(st)
 	} else if (t_state[k] == "") {
 		t_state[k] = "fail"
 		if (status[st] == 124)
@@ -307,6 +307,14 @@ function settle(st, k) {
 	}
 	if (t_state[k] == "fail" && t_all[k] == "")
 		t_all[k] = t_msg[k]
+}
+
+# A stage links with the stages before it: their compiler errors stop it too, unless isolated.
+function did_not_build(st) {
+	if (isolated || st ~ /^01-/)
+		return "did not build: see the compiler errors above"
+	return "did not build: see the compiler errors above (they may be in an earlier stage, which this " \
+	       "one links with: make grade ISOLATE=1 grades it against the reference for earlier stages)"
 }
 
 # ---- writing -----------------------------------------------------------------------------------
@@ -388,9 +396,14 @@ END {
 		total_points += earned; total_possible += possible
 		board = board sprintf("%-18s %7s %9s  %s\n", st, passed "/" passed + failed,
 				      num(earned) "/" num(possible), mem[st])
+		if (mem[st] == "stale")
+			stale_memcheck = stale_memcheck " " substr(st, 1, 2)
+		# What `make progress` shows later: how many ran of how many, for which code.
+		printf "%d\t%d\t%d\t%s\n", passed, passed + failed, total[st], fingerprint[st] > (out_dir "/" tree "-" st ".summary")
+		close(out_dir "/" tree "-" st ".summary")
 
 		if (result[st] == "missing") {
-			details = details "\n" st ": did not build: see the compiler errors above\n"
+			details = details "\n" st ": " did_not_build(st) "\n"
 		} else if (first != "" || note[st] != "") {
 			if (first != "") {
 				details = details "\n" st ": first failing test: " t_name[first] " (" num(t_points[first]) \
@@ -414,6 +427,9 @@ END {
 
 	summary = "Total: " num(total_points) "/" num(total_possible) " points\n" \
 		  npassed " passed, " nfailed " failed\n"
+	if (stale_memcheck != "")
+		board = board "Memory \"stale\": the code changed after its last memory check (make memcheck TREE=" \
+			tree " STAGE=NN)\n"
 	if (!quiet) {
 		printf "%s", board
 		if (!expect_fail) # there, failing is the point: the reasons are noise
@@ -438,6 +454,24 @@ END {
 }
 '
 
+if [ "$list" = 1 ]; then
+	for stage in $stages; do
+		set -- tests/"$stage"/*.c
+		[ -e "$1" ] || continue
+		echo "$stage (lessons/$stage.md):"
+		LC_ALL=C awk -v filter="$filter" "$points_awk" "$@" |
+			awk -F '\t' '{ printf "  %-58s %3s pt%s  \"%s\"%s\n", $2, $3, $3 == 1 ? " " : "s", $4,
+					 $5 == "visible" ? "" : " (held back)" }'
+	done
+	exit 0
+fi
+
+reaper=build/tools/reaper
+if [ ! -x "$reaper" ]; then
+	echo "grade: $reaper is missing: build it first (make)" >&2
+	exit 2
+fi
+
 awk_args=""
 for stage in $stages; do
 	info=$out/$tree-$stage.info
@@ -448,8 +482,9 @@ for stage in $stages; do
 	# The tests this run will grade, with their points and sections, from the sources.
 	set -- tests/"$stage"/*.c
 	[ -e "$1" ] || set --
-	printf 'stage\t%s\nlog\t%s\n' "$stage" "$log" >"$info"
+	printf 'stage\t%s\nlog\t%s\nfingerprint\t%s\n' "$stage" "$log" "$(stage_fingerprint "$tree" "$stage")" >"$info"
 	if [ $# -gt 0 ]; then
+		printf 'total\t%s\n' "$(LC_ALL=C awk -v filter="" "$points_awk" "$@" | wc -l)" >>"$info"
 		LC_ALL=C awk -v filter="$filter" "$points_awk" "$@" | sed 's/^/test	/' >>"$info"
 	fi
 	if [ -n "$filter" ] && ! grep -q '^test	' "$info"; then
@@ -457,9 +492,14 @@ for stage in $stages; do
 		continue # no test of that name here
 	fi
 
+	# A memory check of code that has changed since says nothing about the code now.
 	memcheck=$out/$tree-$stage.memcheck
 	if [ -f "$memcheck" ]; then
-		printf 'memcheck\t%s\n' "$(sed -n '1{s/[^a-z]//g;p;}' "$memcheck")" >>"$info"
+		if [ "$(sed -n 2p "$memcheck")" = "$(stage_fingerprint "$tree" "$stage")" ]; then
+			printf 'memcheck\t%s\n' "$(sed -n '1{s/[^a-z]//g;p;}' "$memcheck")" >>"$info"
+		else
+			printf 'memcheck\tstale\n' >>"$info"
+		fi
 	fi
 
 	# A stale report from an earlier run must not be graded again.
@@ -499,4 +539,4 @@ fi
 # The file names are ours and hold no spaces, so splitting $awk_args on them is safe.
 # shellcheck disable=SC2086
 LC_ALL=C awk -v filter="$filter" -v tree="$tree" -v quiet="$quiet" -v expect_fail="$expect_fail" \
-	-v json_file="$json" "$report_awk" $awk_args
+	-v isolated="$isolated" -v out_dir="$out" -v json_file="$json" "$report_awk" $awk_args

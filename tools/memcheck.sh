@@ -177,10 +177,12 @@ for stage in $stages; do
 		status=1
 		continue
 	fi
+	# The verdict keeps the fingerprint of the code it judged: the scoreboard shows it only
+	# while the code is still the same.
 	if LC_ALL=C awk -v root="$root" -v stage="$stage" "$judge_awk" "$@"; then
-		echo clean >"$verdict"
+		printf 'clean\n%s\n' "$(stage_fingerprint "$tree" "$stage")" >"$verdict"
 	else
-		echo dirty >"$verdict"
+		printf 'dirty\n%s\n' "$(stage_fingerprint "$tree" "$stage")" >"$verdict"
 		status=1
 	fi
 	# Tests that fail under valgrind are worth a word: a failed assertion leaves the test at once,

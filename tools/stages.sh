@@ -21,3 +21,17 @@ select_stages() {
 		exit 2
 	fi
 }
+
+# stage_fingerprint TREE STAGE: a digest of the code that stage's tests run on (the tree's files for
+# it and every earlier stage, the headers and the tests), so that a result kept from an earlier run
+# can tell whether it still speaks of the code as it is now.
+stage_fingerprint() {
+	for _dir in "$1"/[0-9]*-*/ tests/"$2"/ tests/common/ include/; do
+		_s=${_dir#"$1"/}
+		_s=${_s%/}
+		case $_dir in
+		"$1"/*) [ "$_s" \< "$2" ] || [ "$_s" = "$2" ] || continue ;;
+		esac
+		find "$_dir" -type f \( -name '*.c' -o -name '*.h' \) | LC_ALL=C sort
+	done | xargs cat 2>/dev/null | cksum | cut -d ' ' -f 1
+}

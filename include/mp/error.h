@@ -50,7 +50,9 @@ const char *mp_strerror(int code);
 /**
  * The name of an error code as written in C, for messages and logs.
  * @param code a value returned by any function of the library.
- * @return a static string such as "MP_ETIMEDOUT", "-ENOMEM" or "0"; never NULL.
+ * @return a static string such as "MP_ETIMEDOUT", "-ENOMEM" or "0", which no
+ *         later call overwrites; "an unknown code" for a code it cannot name;
+ *         never NULL.
  */
 const char *mp_err_name(int code);
 

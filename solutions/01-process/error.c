@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* strerrorname_np() */
 #include <mp.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,23 +52,37 @@ const char *mp_strerror(int code)
 	return "unknown error";
 }
 
+/*
+ * "-ENOMEM" and the like, for every errno the C library can name, made once.
+ * Each name has its own slot and stays valid for good, so a message that asks
+ * for two names at once (got this, expected that) gets two right answers.
+ */
+#define MAX_ERRNO 256
+
+static char errno_names[MAX_ERRNO][24];
+
+static void name_errnos(void)
+{
+	for (int e = 1; e < MAX_ERRNO; e++) {
+		const char *name = strerrorname_np(e);
+		if (name)
+			snprintf(errno_names[e], sizeof errno_names[e], "-%s", name);
+	}
+}
+
 const char *mp_err_name(int code)
 {
-	/* Room for every name this can make; per thread, so two threads never share it. */
-	static _Thread_local char buf[32];
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	if (code >= 0)
 		return "0";
 	for (size_t i = 0; i < COUNT(errors); i++)
 		if (errors[i].code == code)
 			return errors[i].name;
-	if (code > -4096) {
-		const char *name = strerrorname_np(-code);
-		if (name) {
-			snprintf(buf, sizeof buf, "-%s", name);
-			return buf;
-		}
+	if (code > -MAX_ERRNO) {
+		pthread_once(&once, name_errnos);
+		if (errno_names[-code][0])
+			return errno_names[-code];
 	}
-	snprintf(buf, sizeof buf, "%d", code);
-	return buf;
+	return "an unknown code";
 }

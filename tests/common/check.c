@@ -180,6 +180,14 @@ void mp_test_check_clean(void)
 	}
 }
 
+void mp_test_status_message(char *buf, size_t size, const char *what, int rc, int want)
+{
+	int n = snprintf(buf, size, "%s returned %s (%d: %s), ", what, mp_err_name(rc), rc, mp_strerror(rc));
+	if (n >= 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, "expected %s (%d: %s)", mp_err_name(want), want,
+			 mp_strerror(want));
+}
+
 double mp_test_now(void)
 {
 	struct timespec t;
