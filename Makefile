@@ -210,7 +210,7 @@ clean-solutions:
 # ---------------------------------------------------------------------------
 # Exercises are made from the solutions, never edited by hand in this repository.
 
-SOLUTION_FILES = $(shell find solutions -type f | sort)
+SOLUTION_FILES = $(shell find solutions -type f 2>/dev/null | sort)
 
 exercises:
 	$(needs_solutions)

@@ -11,7 +11,7 @@ log=$(CDPATH='' cd -- "$dir/.." && pwd)/release-check.log
 failed=0
 
 # check NAME EXPECTED-STATUS PATTERN COMMAND...: run COMMAND in the copy; its exit status must be
-# EXPECTED-STATUS ("any" for either) and its output must hold a line matching PATTERN.
+# EXPECTED-STATUS (make says 2 when a recipe failed, as grading does when a test fails) and its output must hold a line matching PATTERN.
 check() {
 	name=$1 want=$2 pattern=$3
 	shift 3
@@ -28,11 +28,11 @@ check() {
 	fi
 }
 
-check "make grade: builds, and scores zero" 1 '^0 passed, [1-9]' make grade
+check "make grade: builds, and scores zero" 2 '^0 passed, [1-9]' make grade
 check "make test: the compiled reference passes" 0 '^[1-9][0-9]* passed, 0 failed' make test
-check "make grade ISOLATE=1 STAGE=02: stage 02 on the reference for 01" 1 '^0 passed, [1-9]' \
+check "make grade ISOLATE=1 STAGE=02: stage 02 on the reference for 01" 2 '^0 passed, [1-9]' \
 	make grade ISOLATE=1 STAGE=02
-check "make grade STAGE=01 TEST=...: one test" 1 '^0 passed, 1 failed' \
+check "make grade STAGE=01 TEST=...: one test" 2 '^0 passed, 1 failed' \
 	make grade STAGE=01 TEST=join_gives_the_exit_status
 check "make hints STAGE=01: the TODOs" 0 'TODO: your code goes here' make hints STAGE=01
 check "make progress" 0 '^01-' make progress
