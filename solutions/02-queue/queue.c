@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "../01-process/deadline.h"
+#include "../01-process/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,14 +86,16 @@ static int queue_new(mp_queue **out, size_t maxsize, bool joinable)
 	q->joinable = joinable;
 
 	int rc = 0, sv[2];
-	q->shared = mmap(NULL, sizeof *q->shared, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* Each call that cannot fail on demand goes through the fault seam (fault.h), for the tests. */
+	q->shared = mp__fault("mmap") ? MAP_FAILED
+				      : mmap(NULL, sizeof *q->shared, PROT_READ | PROT_WRITE,
+					     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (q->shared == MAP_FAILED) {
 		q->shared = NULL;
 		rc = -errno;
 		goto fail;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		goto fail;
 	}
@@ -102,7 +105,7 @@ static int queue_new(mp_queue **out, size_t maxsize, bool joinable)
 
 	if (maxsize > 0) {
 		int fds[2];
-		if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		if (mp__fault("pipe2") || pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
 			rc = -errno;
 			goto fail;
 		}
@@ -184,6 +187,7 @@ static void give_place(mp_queue *q)
 		return;
 	/* BEGIN SOLUTION stub:
 	 * Hint: one byte written to q->free_wr (retry on EINTR).
+	 * Lesson 02, "Bounded queues: a pipe of free places".
 	 */
 	while (write(q->free_wr, "p", 1) < 0 && errno == EINTR)
 		;
@@ -199,7 +203,7 @@ static int send_all(mp_queue *q, struct msghdr *msg, const struct mp__deadline *
 	for (;;) {
 		/* Without a deadline, let the kernel block: one system call, not two. */
 		int flags = MSG_NOSIGNAL | (d->forever ? 0 : MSG_DONTWAIT);
-		if (sendmsg(q->wr, msg, flags) >= 0)
+		if (!mp__fault("sendmsg") && sendmsg(q->wr, msg, flags) >= 0)
 			return 0;
 		if (errno == EINTR)
 			continue;
@@ -214,11 +218,11 @@ static int send_all(mp_queue *q, struct msghdr *msg, const struct mp__deadline *
 /* A sealed memfd holding @len bytes of @data: the way a large message travels. */
 static int memfd_with(const void *data, size_t len)
 {
-	int fd = memfd_create("mp-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = mp__fault("memfd_create") ? -1 : memfd_create("mp-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	for (size_t done = 0; done < len;) {
-		ssize_t n = write(fd, (const char *)data + done, len - done);
+		ssize_t n = mp__fault("write") ? -1 : write(fd, (const char *)data + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -229,7 +233,7 @@ static int memfd_with(const void *data, size_t len)
 		done += (size_t)n;
 	}
 	/* Sealed, the consumer can trust that the size and bytes will not change under it. */
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+	if (mp__fault("fcntl") || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
 		int err = errno;
 		close(fd);
 		return -err;

@@ -3,6 +3,8 @@
 #include "mp_test.h"
 
 #include <errno.h>
+#include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -506,6 +508,7 @@ MP_TEST(queue, a_blocked_put_resumes_when_a_consumer_gets, 2, "Bounded queues: a
 	mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
 	cr_assert_eq(v, 0);
 	join(p, 0);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), MP_EFULL); /* the child's put took the place it waited for */
 	mp_expect_status(mp_queue_get_int(q, &v, 1), 0);
 	cr_assert_eq(v, 0, "the child's put went through once there was room");
 	mp_queue_free(q);
@@ -691,4 +694,479 @@ MP_TEST(queue, a_consumer_killed_mid_message_leaves_the_rest_intact, 3, "When a 
 	cr_assert(got > 0 && got <= TOTAL, "the consumers got %lld of %d messages", (long long)got, TOTAL);
 	mp_queue_free(q);
 	mp_queue_free(results);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Every documented return code, every promise of queue.h */
+
+/*
+ * A storm of signals: SIGALRM every 5 ms, caught by a handler installed
+ * without SA_RESTART, so each one interrupts whatever system call is
+ * sleeping. A call that lets EINTR through, or restarts its wait with the full
+ * timeout, or gives up early, shows it. Children do not inherit the timer.
+ */
+static void signal_storm(bool on)
+{
+	struct sigaction sa = { .sa_handler = no_op_handler }; /* sa_flags 0: no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval every_5ms = { { 0, 5000 }, { 0, 5000 } }, off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, on ? &every_5ms : &off, NULL);
+}
+
+/* Get one message of @len bytes, then exit: a consumer that makes room after a pause. */
+MP_TARGET(get_one_after_a_pause)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	void *m = NULL;
+	size_t n;
+	int rc = mp_queue_get(j->q, &m, &n, 10);
+	free(m);
+	return rc == 0 ? 0 : 1;
+}
+
+/* Get every message there is, then exit: drains a full kernel buffer after a pause. */
+MP_TARGET(drain_after_a_pause)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	void *m = NULL;
+	size_t n;
+	int got = 0;
+	while (mp_queue_get(j->q, &m, &n, 0.5) == 0) {
+		free(m);
+		got++;
+	}
+	return got > 0 ? 0 : 1;
+}
+
+/* Joinable: mark one task done after a pause. */
+MP_TARGET(task_done_after_a_pause)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	return mp_queue_task_done(j->q) == 0 ? 0 : 1;
+}
+
+/* Joinable: exit 0 if join(j->pause seconds) returns 0. */
+MP_TARGET(join_the_queue)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	return mp_queue_join(j->q, j->pause) == 0 ? 0 : 1;
+}
+
+/* Put integers with timeout 0 until the queue is full; exit with how many went in. */
+MP_TARGET(put_until_full)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	int n = 0, rc;
+	while ((rc = mp_queue_put_int(j->q, n, 0)) == 0 && n < 200)
+		n++;
+	return rc == MP_EFULL ? n : 255;
+}
+
+/* Hold the queue open for a while without putting: no end-of-stream meanwhile. */
+MP_TARGET(hold_the_queue_open)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	return 0;
+}
+
+/* Fill the kernel's buffer of an unbounded queue with 1 KiB messages; return how many. */
+static int fill_kernel_buffer(mp_queue *q)
+{
+	static char kib[1024];
+	int put = 0, rc;
+	while ((rc = mp_queue_put(q, kib, sizeof kib, 0)) == 0 && put < 100000)
+		put++;
+	mp_expect_status(rc, MP_EFULL);
+	return put;
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP));
+}
+
+MP_TEST(queue, new_refuses_bad_arguments_and_leaves_out_untouched, 1, "Bounded queues: a pipe of free places")
+{
+	mp_queue *q = (mp_queue *)&q; /* a sentinel: a failed new must not write it */
+	mp_expect_status(mp_queue_new(&q, 65537), -EINVAL);
+	cr_assert(q == (mp_queue *)&q, "mp_queue_new changed *out although it failed");
+	mp_expect_status(mp_queue_new_joinable(&q, 65537), -EINVAL);
+	cr_assert(q == (mp_queue *)&q, "mp_queue_new_joinable changed *out although it failed");
+	mp_expect_status(mp_queue_new(NULL, 0), -EINVAL);
+	mp_expect_status(mp_queue_new(&q, 65536), 0); /* the largest bound there is */
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	cr_assert(!mp_queue_full(q), "a queue of 65536 places is not full after one put");
+	mp_queue_free(q);
+	mp_queue_free(NULL); /* NULL is fine */
+}
+
+MP_TEST(queue, a_queue_that_cannot_be_made_says_why_and_leaks_nothing, 2, "What the kernel makes atomic")
+{
+	static const struct { const char *call; int err; size_t maxsize; } faults[] = {
+		{ "mmap", ENOMEM, 0 }, { "socketpair", EMFILE, 0 }, { "socketpair", EMFILE, 4 },
+		{ "pipe2", EMFILE, 4 }, { "pipe2", ENFILE, 1 },
+	};
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+		for (int joinable = 0; joinable < 2; joinable++) {
+			mp_queue *q = (mp_queue *)&q;
+			mp_expect_status(mp_fault_inject(faults[i].call, 0, faults[i].err), 0);
+			int rc = joinable ? mp_queue_new_joinable(&q, faults[i].maxsize) : mp_queue_new(&q, faults[i].maxsize);
+			mp_fault_clear();
+			cr_assert(rc == -faults[i].err, "with %s failing (%s), mp_queue_new%s(maxsize %zu) returned %s, "
+				  "expected the failure passed on", faults[i].call, strerror(faults[i].err),
+				  joinable ? "_joinable" : "", faults[i].maxsize, mp_err_name(rc));
+			cr_assert(q == (mp_queue *)&q, "a failed mp_queue_new changed *out");
+		}
+	}
+	/* The descriptors made before the failure are closed: the check after the test counts them. */
+	mp_queue *q = new_queue(1);
+	put_bytes(q, 100, 7); /* and the next queue works */
+	expect_message(q, 100, 7);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_failed_put_leaves_no_trace, 3, "Joinable queues")
+{
+	mp_queue *q = NULL;
+	mp_expect_status(mp_queue_new_joinable(&q, 1), 0);
+	static const struct { const char *call; int err; size_t size; } faults[] = {
+		{ "sendmsg", EPIPE, 16 }, { "sendmsg", ENOBUFS, 100000 },
+		{ "memfd_create", EMFILE, 100000 }, { "memfd_create", ENOMEM, 70000 },
+		{ "write", ENOSPC, 100000 }, { "fcntl", EPERM, 100000 },
+	};
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+		unsigned char *m = make_message(0, (int)i, faults[i].size);
+		mp_expect_status(mp_fault_inject(faults[i].call, 0, faults[i].err), 0);
+		int rc = mp_queue_put(q, m, faults[i].size, 1);
+		mp_fault_clear();
+		cr_assert(rc == -faults[i].err, "with %s failing (%s), a put of %zu bytes returned %s, expected the "
+			  "failure passed on", faults[i].call, strerror(faults[i].err), faults[i].size, mp_err_name(rc));
+		cr_assert_eq(mp_queue_qsize(q), 0, "a put that failed must not count in qsize");
+		mp_expect_status(mp_queue_join(q, 0), 0); /* nor as an unfinished task */
+		/* Nor keep the one place: a put must go through at once. */
+		mp_expect_status(mp_queue_put(q, m, faults[i].size, 0), 0);
+		cr_assert_eq(mp_queue_qsize(q), 1);
+		expect_message(q, faults[i].size, (int)i);
+		mp_expect_status(mp_queue_task_done(q), 0);
+		free(m);
+	}
+	mp_expect_status(mp_queue_join(q, 0), 0);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, bad_arguments_are_refused_and_change_nothing, 1, "Typed messages and why not pickle")
+{
+	mp_queue *q = new_queue(2), *plain = new_queue(0);
+	void *m = NULL;
+	size_t n = 0;
+	int64_t v;
+	mp_expect_status(mp_queue_put(NULL, "x", 1, 0), -EINVAL);
+	mp_expect_status(mp_queue_put(q, NULL, 5, 0), -EINVAL);
+	mp_expect_status(mp_queue_put(q, "x", 1, NAN), -EINVAL);
+	mp_expect_status(mp_queue_put_int(q, 1, NAN), -EINVAL);
+	mp_expect_status(mp_queue_put_str(q, NULL, 0), -EINVAL);
+	cr_assert_eq(mp_queue_qsize(q), 0, "a refused put must not count");
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	mp_expect_status(mp_queue_put_int(q, 2, 0), 0); /* both places were still free */
+	mp_expect_status(mp_queue_get(NULL, &m, &n, 0), -EINVAL);
+	mp_expect_status(mp_queue_get(q, NULL, &n, 0), -EINVAL);
+	mp_expect_status(mp_queue_get(q, &m, NULL, 0), -EINVAL);
+	mp_expect_status(mp_queue_get(q, &m, &n, NAN), -EINVAL);
+	mp_expect_status(mp_queue_get_int(q, NULL, 0), -EINVAL);
+	mp_expect_status(mp_queue_get_double(q, NULL, 0), -EINVAL);
+	mp_expect_status(mp_queue_get_str(q, NULL, 0), -EINVAL);
+	cr_assert_eq(mp_queue_qsize(q), 2, "a refused get must not take a message");
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert_eq(v, 1, "a refused get must not take a message");
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert_eq(v, 2);
+	mp_expect_status(mp_queue_set_max_message(NULL, 10), -EINVAL);
+	mp_expect_status(mp_queue_close(NULL), -EINVAL);
+	mp_expect_status(mp_queue_task_done(NULL), -EINVAL);
+	mp_expect_status(mp_queue_join(NULL, 0), -EINVAL);
+	cr_assert(mp_queue_fileno(NULL) < 0, "fileno(NULL) must be an error, not a descriptor");
+	cr_assert(mp_queue_fileno(plain) >= 0);
+	mp_queue_free(q);
+	mp_queue_free(plain);
+}
+
+MP_TEST(queue, a_message_of_the_wrong_type_is_removed_and_the_queue_goes_on, 2, "Typed messages and why not pickle")
+{
+	mp_queue *q = new_queue(4);
+	int64_t eight = 8, v = 0;
+	double d = 0;
+	char *s = NULL;
+	mp_expect_status(mp_queue_put_str(q, "text", 0), 0);
+	mp_expect_status(mp_queue_put_int(q, 11, 0), 0);
+	mp_expect_status(mp_queue_put(q, &eight, sizeof eight, 0), 0); /* 8 plain bytes are not an integer */
+	mp_expect_status(mp_queue_put_double(q, 0.5, 0), 0);
+	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_ETYPE);
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert_eq(v, 11, "after MP_ETYPE the next get takes the next message");
+	mp_expect_status(mp_queue_get_double(q, &d, 0), MP_ETYPE);
+	mp_expect_status(mp_queue_get_str(q, &s, 0), MP_ETYPE);
+	cr_assert_eq(mp_queue_qsize(q), 0, "a message refused with MP_ETYPE is removed all the same");
+	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEMPTY);
+	/* ...and gives back its place: four puts go through at once. */
+	for (int i = 0; i < 4; i++)
+		mp_expect_status(mp_queue_put_double(q, i, 0), 0);
+	mp_expect_status(mp_queue_get_double(q, &d, 0), 0);
+	cr_assert(d == 0.0);
+	mp_expect_status(mp_queue_get_str(q, &s, 0), MP_ETYPE);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, the_size_cap_is_inclusive_both_ways, 2, "Getting: one recvmsg(), then trust nothing")
+{
+	static const size_t caps[] = { 1000, 100000 }; /* one inline, one in a memfd */
+	for (int i = 0; i < 2; i++) {
+		mp_queue *q = new_queue(2);
+		size_t cap = caps[i];
+		unsigned char *m = make_message(0, 1, cap + 1);
+		mp_expect_status(mp_queue_set_max_message(q, cap), 0);
+		mp_expect_status(mp_queue_put(q, m, cap + 1, 0), -EMSGSIZE);
+		cr_assert_eq(mp_queue_qsize(q), 0, "a put refused for its size must not count");
+		free(m);
+		put_bytes(q, cap, 1); /* exactly the cap: allowed */
+		put_bytes(q, cap, 2);
+		expect_message(q, cap, 1);
+		mp_expect_status(mp_queue_set_max_message(q, cap - 1), 0);
+		void *got = NULL;
+		size_t n;
+		mp_expect_status(mp_queue_get(q, &got, &n, 0), MP_EBADMSG);
+		cr_assert_eq(mp_queue_qsize(q), 0, "a refused message has left the queue");
+		/* Its place came back: two puts go through at once. */
+		mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+		mp_expect_status(mp_queue_put_int(q, 2, 0), 0);
+		mp_queue_free(q);
+	}
+}
+
+MP_TEST(queue, a_bounded_queue_holds_exactly_maxsize, 3, "Bounded queues: a pipe of free places")
+{
+	static const size_t sizes[] = { 1, 5, 64 };
+	for (int i = 0; i < 3; i++) {
+		size_t max = sizes[i];
+		mp_queue *q = new_queue(max);
+		for (size_t k = 0; k < max; k++) {
+			int rc = mp_queue_put_int(q, (int64_t)k, 0);
+			cr_assert(rc == 0, "put %zu of a queue of %zu returned %s, expected 0", k + 1, max, mp_err_name(rc));
+		}
+		cr_assert(mp_queue_full(q), "a queue of %zu holding %zu is full", max, max);
+		cr_assert_eq(mp_queue_qsize(q), max);
+		mp_expect_status(mp_queue_put_int(q, -1, 0), MP_EFULL);
+		cr_assert_eq(mp_queue_qsize(q), max, "a put refused as full must not count");
+		for (size_t k = 0; k < max; k++) {
+			int64_t v = -1;
+			mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+			cr_assert_eq(v, (int64_t)k);
+		}
+		cr_assert(mp_queue_empty(q) && !mp_queue_full(q) && mp_queue_qsize(q) == 0);
+		mp_queue_free(q);
+	}
+	/* Three producers at once fill it to exactly its bound, not one more. */
+	mp_queue *q = new_queue(20);
+	mp_process *p[3];
+	for (int i = 0; i < 3; i++)
+		p[i] = start("put_until_full", &(struct job){ .q = q });
+	int total = 0;
+	for (int i = 0; i < 3; i++) {
+		int rc = mp_process_join(p[i], 20), code = -1;
+		cr_assert(rc == 0, "a producer did not end");
+		mp_process_exitcode(p[i], &code);
+		cr_assert(code >= 0 && code <= 20, "a producer's puts ended in an error, not MP_EFULL");
+		total += code;
+		mp_process_free(p[i]);
+	}
+	cr_assert_eq(total, 20, "three producers put %d messages into a queue of 20", total);
+	cr_assert_eq(mp_queue_qsize(q), 20);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, put_on_a_full_queue_honours_its_timeout_under_signals, 2, "Timeouts: empty and full")
+{
+	for (int bounded = 0; bounded < 2; bounded++) {
+		mp_queue *q = new_queue(bounded ? 1 : 0);
+		if (bounded)
+			mp_expect_status(mp_queue_put_int(q, 0, 0), 0);
+		else
+			fill_kernel_buffer(q);
+		signal_storm(true);
+		double t0 = mp_test_now();
+		int rc = mp_queue_put(q, "x", 1, 0.3);
+		double took = mp_test_now() - t0;
+		signal_storm(false);
+		cr_assert(rc == MP_EFULL, "a put(0.3) on a full %s queue, with signals arriving, returned %s, "
+			  "expected MP_EFULL", bounded ? "bounded" : "unbounded", mp_err_name(rc));
+		cr_assert(took >= 0.29 && took < 2, "with signals arriving, put(0.3) on a full %s queue took %.3f s",
+			  bounded ? "bounded" : "unbounded", took);
+		mp_queue_free(q);
+	}
+}
+
+MP_TEST(queue, waits_without_a_timeout_survive_signals, 3, "Timeouts: empty and full")
+{
+	int64_t v = 0;
+	/* get(MP_FOREVER) on an empty queue; a child puts 0.3 s later. */
+	mp_queue *q = new_queue(0);
+	mp_process *p = start("put_one_after_a_pause", &(struct job){ .q = q, .pause = 0.3 });
+	signal_storm(true);
+	int rc = mp_queue_get_int(q, &v, MP_FOREVER);
+	signal_storm(false);
+	mp_expect_status(rc, 0);
+	cr_assert_eq(v, 42, "get(MP_FOREVER) must wait through the signals for the child's message");
+	join(p, 0);
+	mp_queue_free(q);
+
+	/* put(MP_FOREVER) on a full bounded queue; a child takes one 0.3 s later. */
+	q = new_queue(1);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	p = start("get_one_after_a_pause", &(struct job){ .q = q, .pause = 0.3 });
+	signal_storm(true);
+	rc = mp_queue_put_int(q, 2, MP_FOREVER);
+	signal_storm(false);
+	mp_expect_status(rc, 0);
+	join(p, 0);
+	mp_expect_status(mp_queue_put_int(q, 3, 0), MP_EFULL); /* the put that waited took the freed place */
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert_eq(v, 2);
+	mp_queue_free(q);
+
+	/* put(MP_FOREVER) on a full kernel buffer; a child drains it 0.3 s later. */
+	q = new_queue(0);
+	fill_kernel_buffer(q);
+	p = start("drain_after_a_pause", &(struct job){ .q = q, .pause = 0.3 });
+	signal_storm(true);
+	rc = mp_queue_put(q, "x", 1, MP_FOREVER);
+	signal_storm(false);
+	mp_expect_status(rc, 0);
+	join(p, 0);
+	mp_queue_free(q);
+
+	/* join(MP_FOREVER); a child marks the one task done 0.3 s later. */
+	mp_expect_status(mp_queue_new_joinable(&q, 0), 0);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	p = start("task_done_after_a_pause", &(struct job){ .q = q, .pause = 0.3 });
+	signal_storm(true);
+	rc = mp_queue_join(q, MP_FOREVER);
+	signal_storm(false);
+	mp_expect_status(rc, 0);
+	join(p, 0);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, join_honours_its_timeout_under_signals, 2, "Joinable queues")
+{
+	mp_queue *q = NULL;
+	mp_expect_status(mp_queue_new_joinable(&q, 0), 0);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_queue_join(q, 0), MP_ETIMEDOUT);
+	cr_assert(mp_test_now() - t0 < 0.1, "join(0) with a task undone must not wait");
+	mp_expect_status(mp_queue_join(q, NAN), -EINVAL);
+	signal_storm(true);
+	t0 = mp_test_now();
+	int rc = mp_queue_join(q, 0.3);
+	double took = mp_test_now() - t0;
+	signal_storm(false);
+	mp_expect_status(rc, MP_ETIMEDOUT);
+	cr_assert(took >= 0.29 && took < 2, "with signals arriving, join(0.3) took %.3f s", took);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, task_done_counts_every_put_and_wakes_every_joiner, 3, "Joinable queues")
+{
+	mp_queue *q = NULL;
+	mp_expect_status(mp_queue_new_joinable(&q, 0), 0);
+	for (int i = 0; i < 3; i++)
+		mp_expect_status(mp_queue_put_int(q, i, 0), 0);
+	mp_process *joiner[2];
+	for (int i = 0; i < 2; i++)
+		joiner[i] = start("join_the_queue", &(struct job){ .q = q, .pause = 5 });
+	int64_t v;
+	for (int i = 0; i < 3; i++)
+		mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	mp_expect_status(mp_queue_task_done(q), 0);
+	mp_expect_status(mp_queue_task_done(q), 0);
+	mp_expect_status(mp_queue_join(q, 0), MP_ETIMEDOUT); /* one of three still undone */
+	mp_expect_status(mp_process_join(joiner[0], 0.2), MP_ETIMEDOUT);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_queue_task_done(q), 0);
+	for (int i = 0; i < 2; i++)
+		join(joiner[i], 0);
+	cr_assert(mp_test_now() - t0 < 3, "the last task_done must wake every joiner at once");
+	mp_expect_status(mp_queue_join(q, 0), 0);
+	mp_expect_status(mp_queue_task_done(q), MP_ETASKDONE);
+	mp_expect_status(mp_queue_join(q, 0), 0); /* the refused task_done changed nothing */
+	mp_expect_status(mp_queue_put_int(q, 9, 0), 0);
+	mp_expect_status(mp_queue_join(q, 0), MP_ETIMEDOUT);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, the_end_comes_only_after_the_last_producer_and_stays, 3, "Closing, and the end of the stream")
+{
+	for (int bounded = 0; bounded < 2; bounded++) {
+		mp_queue *q = new_queue(bounded ? 3 : 0);
+		mp_process *quiet = start("hold_the_queue_open", &(struct job){ .q = q, .pause = 0.6 });
+		mp_process *p = start("put_one_after_a_pause", &(struct job){ .q = q, .pause = 0.2 });
+		mp_expect_status(mp_queue_close(q), 0);
+		int64_t v = 0;
+		mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEMPTY); /* producers still hold it */
+		mp_expect_status(mp_queue_get_int(q, &v, 5), 0);
+		cr_assert_eq(v, 42);
+		join(p, 0);
+		/* One producer is gone, the quiet one is not: still no end. */
+		mp_expect_status(mp_queue_get_int(q, &v, 0.1), MP_EEMPTY);
+		mp_expect_status(mp_queue_get_int(q, &v, 5), MP_EEOF);
+		join(quiet, 0);
+		mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEOF);
+		mp_expect_status(mp_queue_get_int(q, &v, MP_FOREVER), MP_EEOF);
+		mp_queue_free(q);
+	}
+}
+
+MP_TEST(queue, fileno_is_readable_when_a_message_or_the_end_waits, 1, "Closing, and the end of the stream")
+{
+	mp_queue *q = new_queue(0);
+	int fd = mp_queue_fileno(q);
+	cr_assert(fd >= 0);
+	cr_assert(!readable(fd), "the descriptor of an empty queue must not be readable");
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	cr_assert(readable(fd), "a message waits: the descriptor must be readable");
+	int64_t v;
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert(!readable(fd), "the queue is empty again: the descriptor must not be readable");
+	mp_expect_status(mp_queue_close(q), 0);
+	cr_assert(readable(fd), "every producer is gone: the end of the stream must make it readable");
+	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEOF);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, empty_full_and_qsize_follow_an_unbounded_queue, 1, "Timeouts: empty and full")
+{
+	mp_queue *q = new_queue(0);
+	cr_assert(mp_queue_empty(q) && !mp_queue_full(q) && mp_queue_qsize(q) == 0, "a new queue is empty");
+	mp_expect_status(mp_queue_put(q, NULL, 0, 0), 0);
+	cr_assert(!mp_queue_empty(q), "an empty message is still a message: the queue is not empty");
+	cr_assert_eq(mp_queue_qsize(q), 1);
+	void *m;
+	size_t n;
+	mp_expect_status(mp_queue_get(q, &m, &n, 0), 0);
+	cr_assert(mp_queue_empty(q) && mp_queue_qsize(q) == 0);
+	int put = fill_kernel_buffer(q);
+	cr_assert(mp_queue_full(q), "a kernel buffer that refuses a put is full");
+	cr_assert_eq(mp_queue_qsize(q), (size_t)put);
+	mp_queue_free(q);
 }
