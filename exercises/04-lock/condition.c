@@ -70,7 +70,7 @@ int mp_condition_wait(mp_condition *c, double timeout)
 	 * lock may be held several times, but the wait must release it all:
 	 * unlock the extra levels yourself, wait, then take them back. While
 	 * waiting, the lock has no holder: clear owner and depth, and restore
-	 * them after. EOWNERDEAD on waking means a holder died meanwhile.
+	 * them after (mp__lock_owner(), mp__lock_set_owner()). EOWNERDEAD on waking means a holder died meanwhile.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	return MP_ETODO;
@@ -103,6 +103,7 @@ int mp_condition_notify(mp_condition *c, unsigned n)
 	/* TODO: your code goes here.
 	 * Hint: only the lock's holder may notify. pthread_cond_signal() wakes
 	 * at least one waiter if there is any: call it n times.
+	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	return MP_ETODO;
 }

@@ -51,6 +51,7 @@ int mp_event_set(mp_event *e)
 	struct mp__deadline forever = { .forever = true };
 	/* TODO: your code goes here.
 	 * Hint: under the guard, set the flag and wake every waiter (broadcast).
+	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	return MP_ETODO;
 }
@@ -81,6 +82,7 @@ int mp_event_wait(mp_event *e, double timeout)
 	/* TODO: your code goes here.
 	 * Hint: under the guard, wait on `changed` while the flag is down. A
 	 * wait can wake with nothing changed: always test the flag again.
+	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	return MP_ETODO;
 }

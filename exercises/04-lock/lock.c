@@ -99,7 +99,7 @@ int mp_lock_acquire(mp_lock *l, double timeout)
 		return -EINVAL;
 	/* TODO: your code goes here.
 	 * Hint: mp__mutex_lock() does the waiting. Then note yourself as the
-	 * holder (my_tid()) and count one more level: the count is what tells
+	 * holder (mp__lock_set_owner() with my_tid()) and count one more level: the count is what tells
 	 * a release, or a condition, that this thread holds the lock. Map the
 	 * answers: ETIMEDOUT, EOWNERDEAD (you hold it: say MP_EOWNERDEAD),
 	 * ENOTRECOVERABLE, EDEADLK (a plain lock taken again by its holder).
@@ -113,9 +113,10 @@ int mp_lock_release(mp_lock *l)
 	if (!l)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: only the holder may release (compare the recorded holder with
+	 * Hint: only the holder may release (compare mp__lock_owner() with
 	 * my_tid(): MP_ENOTOWNER). Count one level down, forget the holder at
-	 * zero, then unlock.
+	 * zero (before the unlock, not after), then unlock.
+	 * Lesson 04, "How a process-shared mutex works".
 	 */
 	return MP_ETODO;
 }
@@ -126,11 +127,12 @@ int mp_lock_mark_consistent(mp_lock *l)
 		return -EINVAL;
 	/* TODO: your code goes here.
 	 * Hint: pthread_mutex_consistent(), by the holder, after MP_EOWNERDEAD.
+	 * Lesson 04, "When the holder dies: robust mutexes".
 	 */
 	return MP_ETODO;
 }
 
 bool mp__lock_held(const mp_lock *l)
 {
-	return l->shared->owner == my_tid() && l->shared->depth > 0;
+	return mp__lock_owner(l->shared) == my_tid() && l->shared->depth > 0;
 }

@@ -15,6 +15,11 @@
  * data the lock protects may be half-updated. Repair it, call
  * mp_lock_mark_consistent(), and go on; release it without doing so and the
  * lock is unusable from then on (`MP_EUNRECOVERABLE`).
+ *
+ * Not yet: a process killed while it *waits* on a semaphore, an event, a
+ * condition or a barrier can leave that object frozen for every process (a
+ * later release, set or notify may never return). Stop waiters by telling
+ * them, not by `SIGKILL`. Lesson 04, "Semaphores, events and conditions".
  */
 #ifndef MP_SYNC_H
 #define MP_SYNC_H

@@ -70,7 +70,7 @@ int mp_condition_wait(mp_condition *c, double timeout)
 	 * lock may be held several times, but the wait must release it all:
 	 * unlock the extra levels yourself, wait, then take them back. While
 	 * waiting, the lock has no holder: clear owner and depth, and restore
-	 * them after. EOWNERDEAD on waking means a holder died meanwhile.
+	 * them after (mp__lock_owner(), mp__lock_set_owner()). EOWNERDEAD on waking means a holder died meanwhile.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	if (!mp__lock_held(c->lock))
@@ -78,12 +78,12 @@ int mp_condition_wait(mp_condition *c, double timeout)
 	unsigned depth = l->depth;
 	for (unsigned i = 1; i < depth; i++)
 		pthread_mutex_unlock(&l->mutex);
-	pid_t owner = l->owner;
-	l->owner = 0;
+	pid_t owner = mp__lock_owner(l);
+	mp__lock_set_owner(l, 0);
 	l->depth = 0;
 	int rc = d.forever ? pthread_cond_wait(c->cond, &l->mutex)
 			   : pthread_cond_timedwait(c->cond, &l->mutex, &d.end);
-	l->owner = owner;
+	mp__lock_set_owner(l, owner);
 	l->depth = depth;
 	for (unsigned i = 1; i < depth; i++)
 		pthread_mutex_lock(&l->mutex);
@@ -120,6 +120,7 @@ int mp_condition_notify(mp_condition *c, unsigned n)
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: only the lock's holder may notify. pthread_cond_signal() wakes
 	 * at least one waiter if there is any: call it n times.
+	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	if (!mp__lock_held(c->lock))
 		return MP_ENOTOWNER;

@@ -51,6 +51,7 @@ int mp_event_set(mp_event *e)
 	struct mp__deadline forever = { .forever = true };
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: under the guard, set the flag and wake every waiter (broadcast).
+	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	mp__guard_lock(&e->shared->guard, &forever);
 	e->shared->flag = true;
@@ -86,6 +87,7 @@ int mp_event_wait(mp_event *e, double timeout)
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: under the guard, wait on `changed` while the flag is down. A
 	 * wait can wake with nothing changed: always test the flag again.
+	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	if (mp__guard_lock(&e->shared->guard, &d) < 0)
 		return MP_ETIMEDOUT;

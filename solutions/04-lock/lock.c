@@ -99,7 +99,7 @@ int mp_lock_acquire(mp_lock *l, double timeout)
 		return -EINVAL;
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: mp__mutex_lock() does the waiting. Then note yourself as the
-	 * holder (my_tid()) and count one more level: the count is what tells
+	 * holder (mp__lock_set_owner() with my_tid()) and count one more level: the count is what tells
 	 * a release, or a condition, that this thread holds the lock. Map the
 	 * answers: ETIMEDOUT, EOWNERDEAD (you hold it: say MP_EOWNERDEAD),
 	 * ENOTRECOVERABLE, EDEADLK (a plain lock taken again by its holder).
@@ -113,7 +113,7 @@ int mp_lock_acquire(mp_lock *l, double timeout)
 			return MP_EUNRECOVERABLE;
 		return -rc;
 	}
-	l->shared->owner = my_tid();
+	mp__lock_set_owner(l->shared, my_tid());
 	l->shared->depth++;
 	if (rc == EOWNERDEAD) {
 		l->shared->depth = 1; /* the dead holder's levels died with it */
@@ -128,14 +128,15 @@ int mp_lock_release(mp_lock *l)
 	if (!l)
 		return -EINVAL;
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: only the holder may release (compare the recorded holder with
+	 * Hint: only the holder may release (compare mp__lock_owner() with
 	 * my_tid(): MP_ENOTOWNER). Count one level down, forget the holder at
-	 * zero, then unlock.
+	 * zero (before the unlock, not after), then unlock.
+	 * Lesson 04, "How a process-shared mutex works".
 	 */
-	if (l->shared->owner != my_tid() || l->shared->depth == 0)
+	if (mp__lock_owner(l->shared) != my_tid() || l->shared->depth == 0)
 		return MP_ENOTOWNER;
 	if (--l->shared->depth == 0)
-		l->shared->owner = 0;
+		mp__lock_set_owner(l->shared, 0);
 	int rc = pthread_mutex_unlock(&l->shared->mutex);
 	return rc == 0 ? 0 : rc == EPERM ? MP_ENOTOWNER : -rc;
 	/* END SOLUTION */
@@ -147,8 +148,9 @@ int mp_lock_mark_consistent(mp_lock *l)
 		return -EINVAL;
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: pthread_mutex_consistent(), by the holder, after MP_EOWNERDEAD.
+	 * Lesson 04, "When the holder dies: robust mutexes".
 	 */
-	if (l->shared->owner != my_tid())
+	if (mp__lock_owner(l->shared) != my_tid())
 		return -EINVAL;
 	return -pthread_mutex_consistent(&l->shared->mutex);
 	/* END SOLUTION */
@@ -156,5 +158,5 @@ int mp_lock_mark_consistent(mp_lock *l)
 
 bool mp__lock_held(const mp_lock *l)
 {
-	return l->shared->owner == my_tid() && l->shared->depth > 0;
+	return mp__lock_owner(l->shared) == my_tid() && l->shared->depth > 0;
 }

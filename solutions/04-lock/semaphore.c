@@ -17,7 +17,7 @@ struct shared {
 	pthread_mutex_t guard;
 	pthread_cond_t nonzero; /* signalled when value goes up */
 	int value;
-	int bound;              /* 0: unbounded */
+	int bound;              /* the most it may hold; -1: unbounded (a bound of 0 is a bound) */
 };
 
 struct mp_semaphore {
@@ -40,7 +40,7 @@ static int semaphore_new(mp_semaphore **out, unsigned value, bool bounded)
 		return rc;
 	}
 	s->shared->value = (int)value;
-	s->shared->bound = bounded ? (int)value : 0;
+	s->shared->bound = bounded ? (int)value : -1;
 	*out = s;
 	return 0;
 }
@@ -100,10 +100,11 @@ int mp_semaphore_release(mp_semaphore *s)
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: under the guard, refuse to go past a bound (MP_EBOUND), add
 	 * one, and wake one waiter.
+	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	mp__guard_lock(&sh->guard, &forever);
 	int rc = 0;
-	if (sh->bound && sh->value >= sh->bound) {
+	if (sh->bound >= 0 && sh->value >= sh->bound) {
 		rc = MP_EBOUND;
 	} else {
 		sh->value++;

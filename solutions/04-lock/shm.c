@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* getentropy() */
 #include <mp.h>
 
+#include "../01-process/fault.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,6 +40,14 @@ static int lock_byte(int fd, short type)
 	return fcntl(fd, F_SETLK, &fl) < 0 ? -errno : 0;
 }
 
+/* mmap() the whole block MAP_SHARED; through the fault seam, so that tests can make it fail. */
+static void *map_block(int fd, size_t size)
+{
+	if (mp__fault("mmap"))
+		return MAP_FAILED;
+	return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+}
+
 static int open_block(mp_shm **out, const char *name, size_t size, bool create)
 {
 	if (!out || (name && (!*name || strchr(name, '/') || strlen(name) > NAME_MAX_LEN)))
@@ -60,7 +70,7 @@ static int open_block(mp_shm **out, const char *name, size_t size, bool create)
 	/* BEGIN SOLUTION stub: free(s); return MP_ETODO;
 	 * Hint: shm_open() with O_CREAT | O_EXCL to create (then ftruncate to
 	 * the size), or O_RDWR alone to attach (then fstat for the size).
-	 * mmap() it MAP_SHARED, and take the "in use" read lock on byte 0.
+	 * Map it with map_block(), and take the "in use" read lock on byte 0.
 	 * If anything fails after creating, unlink the name again.
 	 * Lesson 04, "Named shared memory, and who may remove it".
 	 */
@@ -86,7 +96,7 @@ static int open_block(mp_shm **out, const char *name, size_t size, bool create)
 		size = (size_t)st.st_size;
 	}
 	s->size = size;
-	s->data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	s->data = map_block(s->fd, size);
 	if (s->data == MAP_FAILED) {
 		s->data = NULL;
 		rc = -errno;
@@ -141,6 +151,7 @@ int mp_shm_unlink(mp_shm *s)
 	 * Hint: ask for the write lock on byte 0 without waiting (F_SETLK):
 	 * EAGAIN or EACCES means another process holds its read lock, so
 	 * MP_EBUSY. Otherwise shm_unlink(), and go back to the read lock.
+	 * Lesson 04, "Named shared memory, and who may remove it".
 	 */
 	int rc = lock_byte(s->fd, F_WRLCK);
 	if (rc == -EAGAIN || rc == -EACCES)

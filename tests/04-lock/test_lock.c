@@ -3,12 +3,18 @@
 #include "mp_test.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +38,9 @@ struct job {
 	double timeout;
 	int fd;            /* a pipe's read end, for children that must wait for word from the parent */
 	int fd_close;      /* its write end, which such a child must close, or EOF never comes */
+	int ready;         /* > 0: a pipe's write end, where the child writes a byte once it is set */
+	int expect;        /* the status a child expects from its call */
+	double pause;      /* seconds a child waits before it acts */
 };
 
 static void sleep_ms(int ms)
@@ -140,6 +149,8 @@ MP_TARGET(wait_on_condition)(const void *arg, size_t len)
 	mp_lock *l = mp_condition_lock(j->cond);
 	if (mp_lock_acquire(l, 10) != 0)
 		return 1;
+	if (j->ready > 0 && write(j->ready, "r", 1) != 1) /* while holding the lock: see count_waiters() */
+		return 3;
 	int rc = mp_condition_wait_for(j->cond, counter_positive, n, j->timeout);
 	if (rc == 1)
 		(*n)--;
@@ -640,4 +651,882 @@ MP_TEST(lock, a_killed_user_does_not_pin_a_block_forever, 2, "Named shared memor
 	mp_expect_status(mp_shm_unlink(s), 0);
 	mp_shm_detach(s);
 	close(fds[1]);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Every documented return code, every promise of sync.h and shared.h */
+
+static void no_op_handler(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A storm of signals: SIGALRM every 5 ms, caught by a handler installed
+ * without SA_RESTART, so each one interrupts whatever system call is
+ * sleeping. A wait that lets EINTR through, restarts with the full timeout
+ * or gives up early shows it. Children do not inherit the timer.
+ */
+static void signal_storm(bool on)
+{
+	struct sigaction sa = { .sa_handler = no_op_handler }; /* sa_flags 0: no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval every_5ms = { { 0, 5000 }, { 0, 5000 } }, off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, on ? &every_5ms : &off, NULL);
+}
+
+static void sleep_seconds(double s)
+{
+	sleep_ms((int)(s * 1000));
+}
+
+/* Take the lock j->count times, say so on j->ready, hold it until j->fd closes, wait j->pause, release. */
+MP_TARGET(hold_lock_until_closed)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	close(j->fd_close);
+	for (int i = 0; i < j->count; i++)
+		if (mp_lock_acquire(j->lock, 5) != 0)
+			return 1;
+	if (write(j->ready, "r", 1) != 1)
+		return 2;
+	wait_for_close(j->fd);
+	sleep_seconds(j->pause);
+	for (int i = 0; i < j->count; i++)
+		if (mp_lock_release(j->lock) != 0)
+			return 3;
+	return 0;
+}
+
+/* Exit 0 if acquire(j->timeout) returns j->expect (repairing and releasing what it got). */
+MP_TARGET(acquire_expecting)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	int rc = mp_lock_acquire(j->lock, j->timeout);
+	if (rc != j->expect)
+		return 1;
+	if (rc == MP_EOWNERDEAD && mp_lock_mark_consistent(j->lock) != 0)
+		return 2;
+	if ((rc == 0 || rc == MP_EOWNERDEAD) && mp_lock_release(j->lock) != 0)
+		return 3;
+	return 0;
+}
+
+/* Exit 0 if this process, which does not hold the lock, may neither release nor repair nor take it. */
+MP_TARGET(meddle_with_a_held_lock)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	if (mp_lock_release(j->lock) != MP_ENOTOWNER)
+		return 1;
+	if (mp_lock_mark_consistent(j->lock) != -EINVAL)
+		return 2;
+	if (mp_lock_acquire(j->lock, 0) != MP_ETIMEDOUT)
+		return 3;
+	return 0;
+}
+
+MP_TARGET(release_semaphore_after_a_pause)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	return mp_semaphore_release(j->sem) == 0 ? 0 : 1;
+}
+
+MP_TARGET(set_event_after_a_pause)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	return mp_event_set(j->event) == 0 ? 0 : 1;
+}
+
+/* Notify every 20 ms, under the condition's lock, until j->fd closes (at most 10 s). */
+MP_TARGET(notify_again_and_again)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	close(j->fd_close);
+	mp_lock *l = mp_condition_lock(j->cond);
+	for (int i = 0; i < 500; i++) {
+		struct pollfd p = { .fd = j->fd, .events = POLLIN };
+		if (poll(&p, 1, 0) == 1)
+			return 0; /* EOF: the parent is done */
+		if (mp_lock_acquire(l, 5) != 0 || mp_condition_notify_all(j->cond) != 0 || mp_lock_release(l) != 0)
+			return 1;
+		sleep_ms(20);
+	}
+	return 2;
+}
+
+/* Notify once, j->pause seconds from now. */
+MP_TARGET(notify_after_a_pause)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	mp_lock *l = mp_condition_lock(j->cond);
+	if (mp_lock_acquire(l, 5) != 0 || mp_condition_notify_all(j->cond) != 0 || mp_lock_release(l) != 0)
+		return 1;
+	return 0;
+}
+
+/* Take the condition's lock, make the counter positive, notify, and die holding the lock. */
+MP_TARGET(notify_and_die)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	if (mp_lock_acquire(mp_condition_lock(j->cond), 5) != 0)
+		return 1;
+	if (j->array)
+		((int64_t *)mp_array_data(j->array))[0] = 1;
+	if (mp_condition_notify(j->cond, 1) != 0)
+		return 2;
+	raise(SIGKILL);
+	return 3;
+}
+
+/*
+ * Pass the barrier j->count times; after each pass the action (count_round)
+ * must already have run for this round. Exit with the sum of this party's
+ * arrival indices, or 200 and more on an error.
+ */
+MP_TARGET(pass_the_barrier_rounds)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	int sum = 0;
+	for (int round = 0; round < j->count; round++) {
+		int rc = mp_barrier_wait(j->barrier, j->timeout);
+		if (rc < 0)
+			return 200;
+		if (((volatile int64_t *)mp_array_data(rounds))[0] != round + 1)
+			return 201;
+		sum += rc;
+	}
+	return sum;
+}
+
+MP_TARGET(arrive_after_a_pause)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	int rc = mp_barrier_wait(j->barrier, j->timeout);
+	return rc >= 0 ? rc : rc == MP_EBROKENBARRIER ? 100 : 101;
+}
+
+static bool always(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+/* A child holding @l (@levels times); let_go() makes it release after @pause seconds. */
+struct holder {
+	mp_process *p;
+	int go; /* closing it tells the child to release */
+};
+
+static struct holder hold_in_child(mp_lock *l, int levels, double pause)
+{
+	int go[2], ready[2];
+	mp_test_pipe(go);
+	mp_test_pipe(ready);
+	struct job j = { .lock = l, .count = levels, .fd = go[0], .fd_close = go[1], .ready = ready[1], .pause = pause };
+	mp_process *p = start("hold_lock_until_closed", &j);
+	close(go[0]);
+	close(ready[1]);
+	char c;
+	bool held = mp_test_read(ready[0], &c, 1, 5);
+	close(ready[0]);
+	cr_assert(held, "a child could not take the lock");
+	return (struct holder){ p, go[1] };
+}
+
+static void let_go(struct holder h)
+{
+	close(h.go);
+}
+
+static int kill_holder(struct holder h)
+{
+	mp_process_kill(h.p);
+	int code = finish(h.p);
+	close(h.go);
+	return code;
+}
+
+/* Run @call under a storm of signals and check that it lasted its whole @timeout. */
+#define expect_timed_out_under_signals(call, timeout, want)                                      \
+	do {                                                                                      \
+		signal_storm(true);                                                               \
+		double t0_ = mp_test_now();                                                       \
+		int rc_ = (call);                                                                 \
+		double took_ = mp_test_now() - t0_;                                               \
+		signal_storm(false);                                                              \
+		mp_expect_status(rc_, want);                                                      \
+		cr_assert(took_ >= (timeout) - 0.01 && took_ < (timeout) + 1.5,                   \
+			  "with signals arriving every 5 ms, %s took %.3f s: a wait must last its " \
+			  "whole timeout, no more and no less", #call, took_);                    \
+	} while (0)
+
+/* Wait up to 5 s for *@v to become @want. */
+static bool becomes(volatile int64_t *v, int64_t want)
+{
+	double end = mp_test_now() + 5;
+	while (*v != want && mp_test_now() < end)
+		sleep_ms(2);
+	return *v == want;
+}
+
+MP_TEST(lock, constructors_refuse_bad_arguments, 1, "Sharing memory")
+{
+	mp_lock *l = (mp_lock *)&l;
+	mp_expect_status(mp_lock_new(NULL), -EINVAL);
+	mp_expect_status(mp_rlock_new(NULL), -EINVAL);
+	mp_semaphore *s = (mp_semaphore *)&s;
+	mp_expect_status(mp_semaphore_new(NULL, 1), -EINVAL);
+	mp_expect_status(mp_semaphore_new(&s, (unsigned)INT_MAX + 1), -EINVAL);
+	mp_expect_status(mp_bounded_semaphore_new(&s, (unsigned)INT_MAX + 1), -EINVAL);
+	cr_assert(s == (mp_semaphore *)&s, "a failed constructor must leave *out untouched");
+	mp_expect_status(mp_semaphore_new(&s, INT_MAX), 0);
+	cr_assert_eq(mp_semaphore_value(s), INT_MAX);
+	mp_semaphore_free(s);
+	mp_expect_status(mp_event_new(NULL), -EINVAL);
+	mp_expect_status(mp_condition_new(NULL, NULL), -EINVAL);
+	mp_barrier *b = (mp_barrier *)&b;
+	char long_name[MP_TARGET_NAME_MAX + 2];
+	memset(long_name, 'a', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	mp_expect_status(mp_barrier_new(NULL, 1, NULL), -EINVAL);
+	mp_expect_status(mp_barrier_new(&b, 0, NULL), -EINVAL);
+	mp_expect_status(mp_barrier_new(&b, 2, long_name), -EINVAL);
+	cr_assert(b == (mp_barrier *)&b, "a failed constructor must leave *out untouched");
+	mp_array *a = (mp_array *)&a;
+	mp_expect_status(mp_array_new(NULL, 1, 1, false), -EINVAL);
+	mp_expect_status(mp_array_new(&a, 1, 0, false), -EINVAL);
+	mp_expect_status(mp_array_new(&a, 2, SIZE_MAX / 2 + 1, true), -EINVAL);
+	cr_assert(a == (mp_array *)&a, "a failed constructor must leave *out untouched");
+	mp_expect_status(mp_array_new(&a, 2, 1, false), 0);
+	cr_assert_eq(mp_array_length(a), 1);
+	mp_array_free(a);
+	(void)l;
+}
+
+MP_TEST(lock, constructors_report_a_failed_mmap_and_leak_nothing, 2, "Sharing memory")
+{
+	union {
+		mp_lock *l;
+		mp_semaphore *s;
+		mp_event *e;
+		mp_condition *c;
+		mp_barrier *b;
+		mp_array *a;
+		mp_shm *m;
+		void *p;
+	} out;
+	mp_lock *mine = new_lock(false);
+	mp_shm *named = NULL;
+	mp_expect_status(mp_shm_create(&named, NULL, 100), 0);
+	for (int which = 0; which < 13; which++) {
+		int skip = which == 6 || which == 11 ? 1 : 0; /* the second mmap of the constructor fails */
+		out.p = &out;
+		mp_expect_status(mp_fault_inject("mmap", skip, ENOMEM), 0);
+		int rc = which == 0 ? mp_lock_new(&out.l)
+		       : which == 1 ? mp_rlock_new(&out.l)
+		       : which == 2 ? mp_semaphore_new(&out.s, 1)
+		       : which == 3 ? mp_bounded_semaphore_new(&out.s, 1)
+		       : which == 4 ? mp_event_new(&out.e)
+		       : which == 5 || which == 6 ? mp_condition_new(&out.c, NULL)
+		       : which == 7 ? mp_condition_new(&out.c, mine)
+		       : which == 8 ? mp_barrier_new(&out.b, 2, NULL)
+		       : which == 9 ? mp_array_new(&out.a, 8, 4, false)
+		       : which == 10 || which == 11 ? mp_array_new(&out.a, 8, 4, true)
+		       : which == 12 ? mp_shm_create(&out.m, NULL, 4096)
+		       : mp_shm_attach(&out.m, mp_shm_name(named));
+		mp_fault_clear();
+		cr_assert(rc == -ENOMEM, "constructor %d, with mmap failing, returned %s, expected -ENOMEM", which,
+			  mp_err_name(rc));
+		cr_assert(out.p == &out, "constructor %d failed but changed *out", which);
+	}
+	mp_expect_status(mp_fault_inject("mmap", 0, ENOMEM), 0);
+	mp_expect_status(mp_shm_attach(&out.m, mp_shm_name(named)), -ENOMEM);
+	mp_fault_clear();
+	/* A failed create left no name behind (the check after the test looks in /dev/shm); attach still works. */
+	mp_expect_status(mp_shm_attach(&out.m, mp_shm_name(named)), 0);
+	mp_shm_detach(out.m);
+	mp_expect_status(mp_shm_unlink(named), 0);
+	mp_shm_detach(named);
+	mp_lock_free(mine);
+}
+
+MP_TEST(lock, lock_calls_refuse_bad_arguments, 1, "How a process-shared mutex works")
+{
+	mp_lock *l = new_lock(false);
+	mp_expect_status(mp_lock_acquire(NULL, 0), -EINVAL);
+	mp_expect_status(mp_lock_acquire(l, NAN), -EINVAL);
+	mp_expect_status(mp_lock_release(NULL), -EINVAL);
+	mp_expect_status(mp_lock_mark_consistent(NULL), -EINVAL);
+	mp_expect_status(mp_lock_acquire(l, 0), 0); /* the refused calls took nothing */
+	mp_expect_status(mp_lock_release(l), 0);
+	mp_lock_free(l);
+	mp_lock_free(NULL);
+}
+
+MP_TEST(lock, acquire_honours_its_timeout_under_signals, 3, "How a process-shared mutex works")
+{
+	mp_lock *l = new_lock(false);
+	struct holder h = hold_in_child(l, 1, 0.3);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_lock_acquire(l, 0), MP_ETIMEDOUT);
+	cr_assert(mp_test_now() - t0 < 0.1, "acquire(0) on a held lock must not wait");
+	expect_timed_out_under_signals(mp_lock_acquire(l, 0.3), 0.3, MP_ETIMEDOUT);
+	let_go(h); /* the child releases 0.3 s from now */
+	signal_storm(true);
+	int rc = mp_lock_acquire(l, MP_FOREVER);
+	signal_storm(false);
+	mp_expect_status(rc, 0);
+	cr_assert_eq(finish(h.p), 0);
+	mp_expect_status(mp_lock_release(l), 0);
+	mp_lock_free(l);
+}
+
+MP_TEST(lock, only_the_holder_may_release_or_repair, 2, "When the holder dies: robust mutexes")
+{
+	for (int recursive = 0; recursive < 2; recursive++) {
+		mp_lock *l = new_lock(recursive);
+		mp_expect_status(mp_lock_mark_consistent(l), -EINVAL); /* not held */
+		mp_expect_status(mp_lock_acquire(l, 1), 0);
+		mp_expect_status(mp_lock_mark_consistent(l), -EINVAL); /* held, but nothing to repair */
+		mp_process *p = start("meddle_with_a_held_lock", &(struct job){ .lock = l });
+		cr_assert_eq(finish(p), 0, "a process that does not hold the lock may not release, repair or take it");
+		mp_expect_status(mp_lock_release(l), 0);
+		/* And the other way round: held by a child, refused to the parent. */
+		struct holder h = hold_in_child(l, 1, 0);
+		mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
+		mp_expect_status(mp_lock_mark_consistent(l), -EINVAL);
+		mp_expect_status(mp_lock_acquire(l, 0), MP_ETIMEDOUT);
+		let_go(h);
+		cr_assert_eq(finish(h.p), 0, "the child's release failed: a refused release must change nothing");
+		mp_expect_status(mp_lock_acquire(l, 1), 0);
+		mp_expect_status(mp_lock_release(l), 0);
+		mp_lock_free(l);
+	}
+}
+
+MP_TEST(lock, a_waiting_acquirer_gets_the_lock_when_its_holder_dies, 3, "When the holder dies: robust mutexes")
+{
+	mp_lock *l = new_lock(false);
+	struct holder h = hold_in_child(l, 1, 0);
+	mp_process *waiter = start("acquire_expecting", &(struct job){ .lock = l, .timeout = 10, .expect = MP_EOWNERDEAD });
+	sleep_ms(100); /* the waiter sleeps in acquire by now */
+	cr_assert_eq(kill_holder(h), -SIGKILL);
+	double t0 = mp_test_now();
+	cr_assert_eq(finish(waiter), 0, "a process waiting for a lock whose holder dies must get it, with MP_EOWNERDEAD, "
+		     "then repair and release it");
+	cr_assert(mp_test_now() - t0 < 5, "the waiter must be woken by the death, not by its timeout");
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	mp_expect_status(mp_lock_release(l), 0);
+	mp_lock_free(l);
+}
+
+MP_TEST(lock, an_rlock_left_by_a_dead_holder_is_held_once, 2, "When the holder dies: robust mutexes")
+{
+	mp_lock *l = new_lock(true);
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, l), 0);
+	struct holder h = hold_in_child(l, 3, 0);
+	cr_assert_eq(kill_holder(h), -SIGKILL);
+	mp_expect_status(mp_lock_acquire(l, 1), MP_EOWNERDEAD);
+	mp_expect_status(mp_lock_mark_consistent(l), 0);
+	mp_expect_status(mp_lock_mark_consistent(l), -EINVAL); /* repaired already */
+	/* Held once: a condition wait releases that one level and takes it back. */
+	mp_expect_status(mp_condition_wait(c, 0.05), MP_ETIMEDOUT);
+	mp_expect_status(mp_lock_release(l), 0);
+	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER); /* the dead holder's three levels died with it */
+	mp_process *p = start("acquire_expecting", &(struct job){ .lock = l, .timeout = 1, .expect = 0 });
+	cr_assert_eq(finish(p), 0, "after one release the repaired rlock must be free for others");
+	mp_condition_free(c);
+	mp_lock_free(l);
+}
+
+MP_TEST(lock, an_unrepaired_lock_fails_at_once_for_every_process, 2, "When the holder dies: robust mutexes")
+{
+	mp_lock *l = new_lock(false);
+	struct holder h = hold_in_child(l, 1, 0);
+	cr_assert_eq(kill_holder(h), -SIGKILL);
+	mp_expect_status(mp_lock_acquire(l, 1), MP_EOWNERDEAD);
+	mp_expect_status(mp_lock_release(l), 0); /* without mark_consistent */
+	mp_process *p = start("acquire_expecting", &(struct job){ .lock = l, .timeout = 5, .expect = MP_EUNRECOVERABLE });
+	cr_assert_eq(finish(p), 0, "another process must get MP_EUNRECOVERABLE too");
+	double t0 = mp_test_now();
+	mp_expect_status(mp_lock_acquire(l, MP_FOREVER), MP_EUNRECOVERABLE);
+	mp_expect_status(mp_lock_acquire(l, 5), MP_EUNRECOVERABLE);
+	cr_assert(mp_test_now() - t0 < 1, "MP_EUNRECOVERABLE comes at once, without waiting");
+	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
+	mp_expect_status(mp_lock_mark_consistent(l), -EINVAL);
+	mp_lock_free(l);
+}
+
+MP_TEST(lock, a_semaphore_waits_up_to_its_timeout_under_signals, 2, "Semaphores, events and conditions")
+{
+	mp_semaphore *s = NULL;
+	mp_expect_status(mp_semaphore_new(&s, 0), 0);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_semaphore_acquire(s, 0), MP_ETIMEDOUT);
+	cr_assert(mp_test_now() - t0 < 0.1, "acquire(0) on an empty semaphore must not wait");
+	mp_expect_status(mp_semaphore_acquire(s, NAN), -EINVAL);
+	mp_expect_status(mp_semaphore_acquire(NULL, 0), -EINVAL);
+	mp_expect_status(mp_semaphore_release(NULL), -EINVAL);
+	cr_assert(mp_semaphore_value(NULL) < 0);
+	expect_timed_out_under_signals(mp_semaphore_acquire(s, 0.3), 0.3, MP_ETIMEDOUT);
+	mp_process *p = start("release_semaphore_after_a_pause", &(struct job){ .sem = s, .pause = 0.3 });
+	signal_storm(true);
+	int rc = mp_semaphore_acquire(s, MP_FOREVER);
+	signal_storm(false);
+	mp_expect_status(rc, 0);
+	cr_assert_eq(finish(p), 0);
+	cr_assert_eq(mp_semaphore_value(s), 0);
+	mp_semaphore_free(s);
+	mp_semaphore_free(NULL);
+}
+
+MP_TEST(lock, each_release_wakes_one_waiter, 2, "Semaphores, events and conditions")
+{
+	mp_semaphore *s = NULL;
+	mp_expect_status(mp_semaphore_new(&s, 0), 0);
+	mp_process *p[3];
+	for (int i = 0; i < 3; i++)
+		p[i] = start("take_the_semaphore", &(struct job){ .sem = s, .timeout = 10 });
+	sleep_ms(100);
+	mp_expect_status(mp_semaphore_release(s), 0);
+	mp_expect_status(mp_semaphore_release(s), 0);
+	bool ended[3] = { false };
+	int n_ended = 0;
+	for (double end = mp_test_now() + 5; n_ended < 2 && mp_test_now() < end; sleep_ms(5))
+		for (int i = 0; i < 3; i++)
+			if (!ended[i] && mp_process_join(p[i], 0) == 0)
+				ended[i] = true, n_ended++;
+	cr_assert_eq(n_ended, 2, "two releases must wake two waiters, %d woke", n_ended);
+	sleep_ms(200);
+	for (int i = 0; i < 3; i++)
+		if (!ended[i])
+			mp_expect_status(mp_process_join(p[i], 0), MP_ETIMEDOUT); /* the third has no unit */
+	cr_assert_eq(mp_semaphore_value(s), 0);
+	mp_expect_status(mp_semaphore_release(s), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(finish(p[i]), 0, "each waiter must get a unit");
+	mp_semaphore_free(s);
+}
+
+MP_TEST(lock, a_bounded_semaphore_holds_at_most_its_initial_value, 1, "Semaphores, events and conditions")
+{
+	mp_semaphore *s = NULL;
+	mp_expect_status(mp_bounded_semaphore_new(&s, 3), 0);
+	mp_expect_status(mp_semaphore_release(s), MP_EBOUND);
+	for (int i = 0; i < 3; i++)
+		mp_expect_status(mp_semaphore_acquire(s, 0), 0);
+	mp_expect_status(mp_semaphore_acquire(s, 0), MP_ETIMEDOUT);
+	for (int i = 0; i < 3; i++)
+		mp_expect_status(mp_semaphore_release(s), 0);
+	mp_expect_status(mp_semaphore_release(s), MP_EBOUND);
+	cr_assert_eq(mp_semaphore_value(s), 3, "a refused release must not add a unit");
+	mp_semaphore_free(s);
+	mp_expect_status(mp_bounded_semaphore_new(&s, 0), 0);
+	mp_expect_status(mp_semaphore_release(s), MP_EBOUND);
+	cr_assert_eq(mp_semaphore_value(s), 0);
+	mp_semaphore_free(s);
+	mp_expect_status(mp_semaphore_new(&s, 0), 0);
+	mp_expect_status(mp_semaphore_release(s), 0); /* unbounded: no bound at 0 either */
+	cr_assert_eq(mp_semaphore_value(s), 1);
+	mp_semaphore_free(s);
+}
+
+MP_TEST(lock, event_wait_honours_its_timeout_under_signals, 2, "Semaphores, events and conditions")
+{
+	mp_event *e = NULL;
+	mp_expect_status(mp_event_new(&e), 0);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_event_wait(e, 0), MP_ETIMEDOUT);
+	cr_assert(mp_test_now() - t0 < 0.1, "wait(0) on a clear event must not wait");
+	mp_expect_status(mp_event_wait(e, NAN), -EINVAL);
+	expect_timed_out_under_signals(mp_event_wait(e, 0.3), 0.3, MP_ETIMEDOUT);
+	mp_process *p = start("set_event_after_a_pause", &(struct job){ .event = e, .pause = 0.3 });
+	signal_storm(true);
+	int rc = mp_event_wait(e, MP_FOREVER);
+	signal_storm(false);
+	mp_expect_status(rc, 0);
+	cr_assert_eq(finish(p), 0);
+	mp_event_free(e);
+}
+
+MP_TEST(lock, a_set_event_stays_set_until_cleared, 1, "Semaphores, events and conditions")
+{
+	mp_event *e = NULL;
+	mp_expect_status(mp_event_new(&e), 0);
+	mp_expect_status(mp_event_set(e), 0);
+	mp_expect_status(mp_event_set(e), 0);
+	cr_assert(mp_event_is_set(e));
+	for (int i = 0; i < 3; i++)
+		mp_expect_status(mp_event_wait(e, 0), 0); /* a wait does not consume the flag */
+	mp_process *p = start("wait_for_event", &(struct job){ .event = e, .timeout = 0 });
+	cr_assert_eq(finish(p), 0, "another process must see the flag set");
+	mp_expect_status(mp_event_clear(e), 0);
+	mp_expect_status(mp_event_clear(e), 0);
+	cr_assert(!mp_event_is_set(e));
+	p = start("wait_for_event", &(struct job){ .event = e, .timeout = 0.05 });
+	cr_assert_eq(finish(p), 1, "another process must see the flag cleared");
+	mp_expect_status(mp_event_set(NULL), -EINVAL);
+	mp_expect_status(mp_event_clear(NULL), -EINVAL);
+	mp_expect_status(mp_event_wait(NULL, 0), -EINVAL);
+	cr_assert(!mp_event_is_set(NULL));
+	mp_event_free(e);
+	mp_event_free(NULL);
+}
+
+/*
+ * Start three children that wait on @c for the counter to be positive. Each
+ * writes to the ready pipe while it holds the lock, and the wait releases the
+ * lock only as it sleeps: once the parent has read three bytes and got the
+ * lock, all three are asleep in the wait.
+ */
+static void start_waiters(mp_condition *c, mp_array *counter, mp_process *p[3])
+{
+	int ready[2];
+	mp_test_pipe(ready);
+	struct job j = { .cond = c, .array = counter, .timeout = 10, .ready = ready[1] };
+	for (int i = 0; i < 3; i++)
+		p[i] = start("wait_on_condition", &j);
+	close(ready[1]);
+	char buf[3];
+	cr_assert(mp_test_read(ready[0], buf, 3, 5), "the waiters did not start");
+	close(ready[0]);
+}
+
+MP_TEST(lock, notify_wakes_as_many_waiters_as_asked, 3, "Semaphores, events and conditions")
+{
+	mp_array *counter = new_array(sizeof(int64_t), 1, false);
+	volatile int64_t *n = mp_array_data(counter);
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, NULL), 0);
+	mp_lock *l = mp_condition_lock(c);
+	mp_process *p[3];
+	start_waiters(c, counter, p);
+	static const struct { unsigned notify; int64_t left; } steps[] = { { 1, 2 }, { 0, 2 }, { 2, 0 } };
+	mp_expect_status(mp_lock_acquire(l, 5), 0);
+	*n = 3;
+	for (int i = 0; i < 3; i++) {
+		if (i > 0)
+			mp_expect_status(mp_lock_acquire(l, 5), 0);
+		mp_expect_status(mp_condition_notify(c, steps[i].notify), 0);
+		mp_expect_status(mp_lock_release(l), 0);
+		cr_assert(becomes(n, steps[i].left), "notify(%u) must wake that many waiters: %lld of 3 units left, "
+			  "expected %lld", steps[i].notify, (long long)*n, (long long)steps[i].left);
+		sleep_ms(200);
+		cr_assert_eq(*n, steps[i].left, "notify(%u) woke more waiters than asked", steps[i].notify);
+	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(finish(p[i]), 0);
+	mp_expect_status(mp_condition_notify_all(c), MP_ENOTOWNER);
+	mp_condition_free(c);
+	mp_array_free(counter);
+}
+
+MP_TEST(lock, wait_for_tests_first_and_keeps_one_deadline, 3, "Semaphores, events and conditions")
+{
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, NULL), 0);
+	mp_lock *l = mp_condition_lock(c);
+	mp_expect_status(mp_condition_wait_for(c, never, NULL, 0.01), MP_ENOTOWNER);
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	mp_expect_status(mp_condition_wait_for(NULL, always, NULL, 0), -EINVAL);
+	mp_expect_status(mp_condition_wait_for(c, NULL, NULL, 0), -EINVAL);
+	mp_expect_status(mp_condition_wait_for(c, always, NULL, NAN), -EINVAL);
+	mp_expect_status(mp_condition_wait(c, NAN), -EINVAL);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_condition_wait_for(c, always, NULL, 10), 1);
+	mp_expect_status(mp_condition_wait_for(c, never, NULL, 0), 0);
+	cr_assert(mp_test_now() - t0 < 0.1, "a predicate already true, or a timeout of 0, must not wait");
+	expect_timed_out_under_signals(mp_condition_wait_for(c, never, NULL, 0.3), 0.3, 0);
+	expect_timed_out_under_signals(mp_condition_wait(c, 0.3), 0.3, MP_ETIMEDOUT);
+	/* Woken every 20 ms, a wait_for(0.5) still ends after 0.5 s in all. */
+	int stop[2];
+	mp_test_pipe(stop);
+	mp_process *p = start("notify_again_and_again", &(struct job){ .cond = c, .fd = stop[0], .fd_close = stop[1] });
+	close(stop[0]);
+	t0 = mp_test_now();
+	mp_expect_status(mp_condition_wait_for(c, never, NULL, 0.5), 0);
+	double took = mp_test_now() - t0;
+	close(stop[1]);
+	mp_expect_status(mp_lock_release(l), 0);
+	cr_assert_eq(finish(p), 0, "the notifying child failed");
+	cr_assert(took >= 0.49 && took < 2, "under a stream of notifications wait_for(0.5) took %.3f s: "
+		  "each wait must get only the time left of one deadline", took);
+	/* Woken once half-way, a wait_for(1) waits the rest of its second, not a second more. */
+	p = start("notify_after_a_pause", &(struct job){ .cond = c, .pause = 0.5 });
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	t0 = mp_test_now();
+	mp_expect_status(mp_condition_wait_for(c, never, NULL, 1), 0);
+	took = mp_test_now() - t0;
+	mp_expect_status(mp_lock_release(l), 0);
+	cr_assert_eq(finish(p), 0, "the notifying child failed");
+	cr_assert(took >= 0.99 && took < 1.35, "woken once after 0.5 s, wait_for(1) took %.3f s: after a wake-up, "
+		  "wait only for what is left of the one deadline", took);
+	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER); /* one level, given back after every wait */
+	mp_condition_free(c);
+}
+
+MP_TEST(lock, a_wait_reports_a_notifier_that_died_holding_the_lock, 2, "Semaphores, events and conditions")
+{
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, NULL), 0);
+	mp_lock *l = mp_condition_lock(c);
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	mp_process *p = start("notify_and_die", &(struct job){ .cond = c });
+	mp_expect_status(mp_condition_wait(c, 5), MP_EOWNERDEAD);
+	cr_assert_eq(finish(p), -SIGKILL);
+	mp_expect_status(mp_lock_mark_consistent(l), 0); /* this process holds it again, and repairs */
+	mp_expect_status(mp_lock_release(l), 0);
+	mp_expect_status(mp_lock_release(l), 0); /* both levels came back */
+	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
+	p = start("acquire_expecting", &(struct job){ .lock = l, .timeout = 1, .expect = 0 });
+	cr_assert_eq(finish(p), 0, "once repaired and released the lock is free for others");
+	mp_condition_free(c);
+}
+
+MP_TEST(lock, condition_calls_refuse_a_lock_held_elsewhere, 1, "Semaphores, events and conditions")
+{
+	mp_lock *l = new_lock(false); /* a plain lock works too */
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, l), 0);
+	struct holder h = hold_in_child(l, 1, 0);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_condition_wait(c, 1), MP_ENOTOWNER);
+	cr_assert(mp_test_now() - t0 < 0.5, "a wait without the lock is refused at once");
+	mp_expect_status(mp_condition_notify(c, 1), MP_ENOTOWNER);
+	mp_expect_status(mp_condition_notify_all(c), MP_ENOTOWNER);
+	let_go(h);
+	cr_assert_eq(finish(h.p), 0);
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	mp_expect_status(mp_condition_wait(c, 0.05), MP_ETIMEDOUT);
+	mp_expect_status(mp_condition_notify_all(c), 0);
+	mp_expect_status(mp_lock_release(l), 0);
+	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
+	mp_expect_status(mp_condition_wait(NULL, 0), -EINVAL);
+	mp_expect_status(mp_condition_notify(NULL, 1), -EINVAL);
+	mp_expect_status(mp_condition_notify_all(NULL), -EINVAL);
+	cr_assert_null(mp_condition_lock(NULL));
+	mp_condition_free(c);
+	mp_condition_free(NULL);
+	mp_lock_free(l);
+}
+
+MP_TEST(lock, a_barrier_of_one_passes_at_once, 1, "Barriers")
+{
+	rounds = new_array(sizeof(int64_t), 1, false);
+	mp_barrier *b = NULL;
+	mp_expect_status(mp_barrier_new(&b, 1, "count_round"), 0);
+	for (int i = 0; i < 3; i++)
+		mp_expect_status(mp_barrier_wait(b, 0), 0);
+	cr_assert_eq(*(int64_t *)mp_array_data(rounds), 3, "the action runs at every pass, by the last (here the only) party");
+	cr_assert(!mp_barrier_broken(b) && mp_barrier_n_waiting(b) == 0 && mp_barrier_parties(b) == 1);
+	mp_barrier_free(b);
+	mp_expect_status(mp_barrier_new(&b, 1, "fail_action"), 0);
+	mp_expect_status(mp_barrier_wait(b, 0), MP_EBROKENBARRIER);
+	cr_assert(mp_barrier_broken(b), "a failed action leaves the barrier broken");
+	mp_expect_status(mp_barrier_wait(b, 0), MP_EBROKENBARRIER);
+	mp_barrier_free(b);
+	mp_expect_status(mp_barrier_wait(NULL, 0), -EINVAL);
+	mp_expect_status(mp_barrier_abort(NULL), -EINVAL);
+	mp_expect_status(mp_barrier_reset(NULL), -EINVAL);
+	cr_assert(mp_barrier_parties(NULL) == 0 && mp_barrier_n_waiting(NULL) == 0 && !mp_barrier_broken(NULL));
+	mp_barrier_free(NULL);
+	mp_array_free(rounds);
+}
+
+MP_TEST(lock, a_barrier_serves_round_after_round, 3, "Barriers")
+{
+	rounds = new_array(sizeof(int64_t), 1, false);
+	mp_barrier *b = NULL;
+	mp_expect_status(mp_barrier_new(&b, 3, "count_round"), 0);
+	enum { ROUNDS = 20 };
+	struct job j = { .barrier = b, .timeout = 10, .count = ROUNDS };
+	mp_process *p[2] = { start("pass_the_barrier_rounds", &j), start("pass_the_barrier_rounds", &j) };
+	int sum = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		int rc = mp_barrier_wait(b, 10);
+		cr_assert(rc >= 0 && rc < 3, "round %d: wait returned %s", round, mp_err_name(rc));
+		cr_assert_eq(*(volatile int64_t *)mp_array_data(rounds), round + 1,
+			     "round %d: the action must have run once per round before anyone goes on", round);
+		sum += rc;
+	}
+	for (int i = 0; i < 2; i++) {
+		int code = finish(p[i]);
+		cr_assert(code < 200, "a party failed a round (%s)", code == 200 ? "wait failed" : "the action had not run");
+		sum += code;
+	}
+	cr_assert_eq(sum, ROUNDS * 3, "each round's arrival indices must be 0, 1 and 2, once each");
+	cr_assert(!mp_barrier_broken(b) && mp_barrier_n_waiting(b) == 0);
+	mp_barrier_free(b);
+	mp_array_free(rounds);
+}
+
+/* One full round of @b (3 parties): two children and this process; the indices must be 0, 1, 2. */
+static void pass_one_round(mp_barrier *b)
+{
+	mp_process *p[2];
+	for (int i = 0; i < 2; i++)
+		p[i] = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	int mine = mp_barrier_wait(b, 10);
+	cr_assert(mine >= 0 && mine < 3, "a round after a reset: wait returned %s", mp_err_name(mine));
+	int sum = mine;
+	for (int i = 0; i < 2; i++) {
+		int code = finish(p[i]);
+		cr_assert(code >= 0 && code < 3, "a round after a reset: a child's wait failed (%d)", code);
+		sum += code;
+	}
+	cr_assert_eq(sum, 3, "the arrival indices must be 0, 1 and 2, once each");
+}
+
+MP_TEST(lock, reset_breaks_the_waiters_and_makes_the_barrier_new, 2, "Barriers")
+{
+	mp_barrier *b = NULL;
+	mp_expect_status(mp_barrier_new(&b, 3, NULL), 0);
+	mp_process *p = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	double end = mp_test_now() + 5;
+	while (mp_barrier_n_waiting(b) != 1 && mp_test_now() < end)
+		sleep_ms(2);
+	cr_assert_eq(mp_barrier_n_waiting(b), 1);
+	mp_expect_status(mp_barrier_reset(b), 0);
+	cr_assert_eq(finish(p), 100, "a reset must wake the waiter with MP_EBROKENBARRIER");
+	cr_assert(!mp_barrier_broken(b) && mp_barrier_n_waiting(b) == 0, "after a reset the barrier is as new");
+	pass_one_round(b);
+	pass_one_round(b);
+	mp_expect_status(mp_barrier_abort(b), 0);
+	cr_assert(mp_barrier_broken(b));
+	double t0 = mp_test_now();
+	mp_expect_status(mp_barrier_wait(b, 5), MP_EBROKENBARRIER);
+	cr_assert(mp_test_now() - t0 < 0.5, "a wait on a broken barrier must fail at once");
+	mp_expect_status(mp_barrier_reset(b), 0);
+	cr_assert(!mp_barrier_broken(b));
+	pass_one_round(b);
+	mp_barrier_free(b);
+}
+
+MP_TEST(lock, barrier_wait_honours_its_timeout_under_signals, 2, "Barriers")
+{
+	mp_barrier *b = NULL;
+	mp_expect_status(mp_barrier_new(&b, 2, NULL), 0);
+	mp_expect_status(mp_barrier_wait(b, NAN), -EINVAL);
+	cr_assert_eq(mp_barrier_n_waiting(b), 0, "a refused wait does not count as an arrival");
+	expect_timed_out_under_signals(mp_barrier_wait(b, 0.3), 0.3, MP_ETIMEDOUT);
+	cr_assert(mp_barrier_broken(b) && mp_barrier_n_waiting(b) == 0);
+	mp_expect_status(mp_barrier_reset(b), 0);
+	mp_process *p = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10, .pause = 0.3 });
+	signal_storm(true);
+	int rc = mp_barrier_wait(b, MP_FOREVER);
+	signal_storm(false);
+	mp_expect_status(rc, 0); /* first to arrive */
+	cr_assert_eq(finish(p), 1, "the child arrived last: its index is 1");
+	mp_barrier_free(b);
+}
+
+MP_TEST(lock, an_array_with_a_lock_has_a_reentrant_lock_of_its_own, 2, "Sharing memory")
+{
+	mp_array *a = new_array(sizeof(double), 1, true), *b = new_array(sizeof(double), 1, true);
+	cr_assert(*(double *)mp_array_data(a) == 0.0, "a new value is zero");
+	mp_lock *la = mp_array_lock(a), *lb = mp_array_lock(b);
+	cr_assert(la && lb && la != lb, "each Array comes with a lock of its own");
+	mp_expect_status(mp_lock_acquire(la, 1), 0);
+	mp_expect_status(mp_lock_acquire(la, 1), 0); /* re-entrant, as Python's */
+	mp_process *p = start("try_lock", &(struct job){ .lock = lb, .timeout = 1 });
+	cr_assert_eq(finish(p), 1, "holding one array's lock must not hold another's");
+	mp_expect_status(mp_lock_release(la), 0);
+	p = start("try_lock", &(struct job){ .lock = la, .timeout = 0.05 });
+	cr_assert_eq(finish(p), 0, "held once more, the array's lock keeps others out");
+	mp_expect_status(mp_lock_release(la), 0);
+	cr_assert_null(mp_array_data(NULL));
+	cr_assert_eq(mp_array_length(NULL), 0);
+	cr_assert_null(mp_array_lock(NULL));
+	mp_array_free(NULL);
+	mp_array_free(a);
+	mp_array_free(b);
+}
+
+MP_TEST(lock, named_memory_checks_its_arguments, 1, "Named shared memory, and who may remove it")
+{
+	mp_shm *s = (mp_shm *)&s;
+	char name[256];
+	int prefix = snprintf(name, sizeof name, "mp-%d-", (int)getpid());
+	memset(name + prefix, 'n', 201 - (size_t)prefix);
+	name[201] = '\0';
+	mp_expect_status(mp_shm_create(&s, name, 10), -EINVAL); /* 201 characters: too long */
+	mp_expect_status(mp_shm_create(&s, NULL, 0), -EINVAL);
+	mp_expect_status(mp_shm_create(NULL, NULL, 10), -EINVAL);
+	mp_expect_status(mp_shm_attach(&s, NULL), -EINVAL);
+	mp_expect_status(mp_shm_attach(&s, "a/b"), -EINVAL);
+	mp_expect_status(mp_shm_attach(&s, ""), -EINVAL);
+	cr_assert(s == (mp_shm *)&s, "a failed create or attach must leave *out untouched");
+	name[200] = '\0';
+	mp_expect_status(mp_shm_create(&s, name, 10), 0); /* 200: the longest allowed */
+	cr_assert_str_eq(mp_shm_name(s), name);
+	mp_expect_status(mp_shm_unlink(s), 0);
+	mp_expect_status(mp_shm_unlink(s), -ENOENT);
+	mp_shm_detach(s);
+	mp_expect_status(mp_shm_unlink(NULL), -EINVAL);
+	cr_assert(mp_shm_size(NULL) == 0 && mp_shm_data(NULL) == NULL && strcmp(mp_shm_name(NULL), "") == 0);
+	mp_shm_detach(NULL);
+}
+
+MP_TEST(lock, an_attached_block_is_the_same_memory_and_outlives_its_name, 2, "Named shared memory, and who may remove it")
+{
+	mp_shm *s = NULL, *t = NULL, *other = NULL;
+	mp_expect_status(mp_shm_create(&s, NULL, 10000), 0);
+	mp_expect_status(mp_shm_create(&other, NULL, 10), 0);
+	cr_assert_str_neq(mp_shm_name(s), mp_shm_name(other), "two fresh names must differ");
+	unsigned char *p = mp_shm_data(s);
+	for (int i = 0; i < 10000; i++)
+		cr_assert_eq(p[i], 0, "a new block is zero-filled");
+	mp_expect_status(mp_shm_attach(&t, mp_shm_name(s)), 0);
+	cr_assert_eq(mp_shm_size(t), 10000, "attach must find the creator's size");
+	cr_assert_str_eq(mp_shm_name(t), mp_shm_name(s));
+	p[9999] = 7;
+	cr_assert_eq(((unsigned char *)mp_shm_data(t))[9999], 7, "two attachments are the same memory");
+	mp_expect_status(mp_shm_unlink(s), 0);
+	mp_shm *again = NULL;
+	mp_expect_status(mp_shm_attach(&again, mp_shm_name(s)), -ENOENT);
+	((unsigned char *)mp_shm_data(t))[0] = 9; /* unlinked, still attached: the memory stays */
+	cr_assert_eq(p[0], 9);
+	mp_shm_detach(t);
+	mp_shm_detach(s);
+	mp_expect_status(mp_shm_unlink(other), 0);
+	mp_shm_detach(other);
+}
+
+MP_TEST(lock, a_block_not_yet_sized_cannot_be_attached, 1, "Named shared memory, and who may remove it")
+{
+	char name[64];
+	snprintf(name, sizeof name, "/mp-%d-unsized", (int)getpid());
+	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+	cr_assert(fd >= 0, "shm_open: %s", strerror(errno));
+	close(fd);
+	mp_shm *s = (mp_shm *)&s;
+	int rc = mp_shm_attach(&s, name + 1);
+	shm_unlink(name);
+	mp_expect_status(rc, -EINVAL);
+	cr_assert(s == (mp_shm *)&s);
+	mp_expect_status(mp_shm_create(&s, name + 1, 1), 0); /* the name is free again */
+	mp_expect_status(mp_shm_unlink(s), 0);
+	mp_shm_detach(s);
 }
