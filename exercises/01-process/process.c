@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "deadline.h"
+#include "fault.h"
 #include "sentinel.h"
 
 #include <errno.h>
@@ -201,8 +202,9 @@ static int reap(mp_process *p, int flags)
 	 * Hint: mp__wait_child(..., WEXITED | flags) fills a siginfo_t (it is
 	 * waitid() on the sentinel); retry on EINTR. With WNOHANG, info.si_pid
 	 * stays 0 while the child runs. info.si_code says how it ended
-	 * (CLD_EXITED, or killed by the signal info.si_status). Then close the
-	 * sentinel, mark the process ENDED and call forget_child().
+	 * (CLD_EXITED, or killed by the signal info.si_status). Then, in this
+	 * order: keep the exit code, mark the process ENDED, close the
+	 * sentinel, and call forget_child() last (it may free the object).
 	 * Lesson 01, "Reaping: wait and zombies".
 	 */
 	return MP_ETODO;
@@ -250,6 +252,12 @@ static void at_exit(void)
 	end_children();
 }
 
+/* fork() through the fault seam (fault.h): the tests make it fail with EAGAIN. */
+static pid_t fork_or_fault(void)
+{
+	return mp__fault("fork") ? -1 : fork();
+}
+
 int mp_process_start(mp_process *p)
 {
 	if (!p)
@@ -265,10 +273,12 @@ int mp_process_start(mp_process *p)
 
 	/* TODO: your code goes here.
 	 * Hint: register at_exit() with atexit() the first time. Then
-	 * mp__watch_prepare(), flush stdio, remember getpid(), fork(). The
-	 * child calls become_child(). The parent gets the child's sentinel
-	 * from mp__watch_child() (write that one in sentinel.c), records pid,
-	 * parent and sentinel, marks p RUNNING and pushes it on `children`.
+	 * mp__watch_prepare(), flush stdio, remember getpid(), and fork with
+	 * fork_or_fault() (fork() through the seam the tests use to make it
+	 * fail). The child calls become_child(). The parent gets the child's
+	 * sentinel from mp__watch_child() (write that one in sentinel.c),
+	 * records pid, parent and sentinel, marks p RUNNING and pushes it on
+	 * `children`.
 	 * Lesson 01, "Starting a child".
 	 */
 	return MP_ETODO;
@@ -330,8 +340,9 @@ static int send_signal(mp_process *p, int sig)
 
 	/* TODO: your code goes here.
 	 * Hint: mp__signal_child() (write it in sentinel.c). ESRCH means the
-	 * child has already exited: not an error. Lesson 01, "Signals:
-	 * terminate and kill".
+	 * child is gone, reaped behind the library's back (SIGCHLD ignored):
+	 * nothing is left to stop, so it is not an error. Lesson 01,
+	 * "Signals: terminate and kill".
 	 */
 	return MP_ETODO;
 }
@@ -356,6 +367,8 @@ int mp_process_sentinel(mp_process *p)
 		return -ECHILD;
 	if (p == parent && p->sentinel < 0)
 		return mp__have_pidfd() ? -EMFILE : -ENOSYS; /* no descriptor, or no pidfds here */
+	if (p != self && p->sentinel < 0)
+		return MP_ENOTCHILD; /* a copy of another process's child: its sentinel was closed at our fork */
 	if (p->sentinel < 0) {
 		/* The current process: a pidfd on ourselves, opened on first use. */
 		int fd = mp__watch_self();
@@ -412,6 +425,7 @@ int mp_cpu_count(void)
 {
 	/* TODO: your code goes here.
 	 * Hint: sysconf() knows how many processors are online.
+	 * Lesson 01, "Names, current and parent process".
 	 */
 	return MP_ETODO;
 }

@@ -22,6 +22,7 @@ static struct target *lookup(const char *name)
 {
 	/* TODO: your code goes here.
 	 * Hint: walk the list from `targets` and compare names with strcmp().
+	 * Lesson 01, "Targets have names".
 	 */
 	return NULL;
 }

@@ -46,7 +46,7 @@ int mp_process_set_name(mp_process *p, const char *name);
  * Mark a child daemonic, or not, before it starts. A daemonic child is
  * terminated when its parent exits normally (a non-daemonic one is joined),
  * and may not start children of its own.
- * @return 0; `MP_ESTARTED` once the process has started.
+ * @return 0; `MP_ESTARTED` once the process has started; `-EINVAL` for a NULL process.
  */
 int mp_process_set_daemon(mp_process *p, bool daemon);
 
@@ -65,7 +65,9 @@ int mp_process_set_parent_death_signal(mp_process *p, int sig);
  * nothing buffered is printed twice.
  * @return 0; `MP_ESTARTED` if it was started before; `MP_EDAEMONIC` when
  *         called from a daemonic process; `-EAGAIN`, `-ENOMEM` or `-EMFILE`
- *         when the system refuses a new process or descriptor.
+ *         when the system refuses a new process or descriptor (then no child
+ *         is left behind, and the object is not started); `-EINVAL` for a
+ *         NULL process.
  */
 int mp_process_start(mp_process *p);
 
@@ -125,7 +127,8 @@ bool mp_process_is_daemon(const mp_process *p);
  * A descriptor that becomes readable (for poll(), select() or epoll) when the
  * process ends: Python's `sentinel`. It belongs to the object; do not close it.
  * @return the descriptor; `MP_ENOTSTARTED`; `-ECHILD` once the child is reaped;
- *         or a negated errno if the kernel cannot give one.
+ *         `MP_ENOTCHILD` for a child of another process (a copy inherited
+ *         through fork); or a negated errno if the kernel cannot give one.
  */
 int mp_process_sentinel(mp_process *p);
 

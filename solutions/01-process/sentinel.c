@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* pidfd_open(), pidfd_send_signal(), P_PIDFD, pipe2() */
 #include <mp.h>
 
+#include "fault.h"
 #include "sentinel.h"
 
 #include <errno.h>
@@ -51,6 +52,15 @@ void mp__watch_in_child(int pipe_fds[2])
 		close(pipe_fds[0]);
 }
 
+/*
+ * pidfd_open() on a new child, through the fault seam (fault.h): the tests
+ * make it fail, to check that the child is then killed and reaped.
+ */
+static int pidfd_open_or_fault(pid_t pid)
+{
+	return mp__fault("pidfd_open") ? -1 : pidfd_open(pid, 0);
+}
+
 int mp__watch_child(pid_t pid, int pipe_fds[2], bool *is_pidfd)
 {
 	*is_pidfd = pipe_fds[0] < 0;
@@ -59,13 +69,14 @@ int mp__watch_child(pid_t pid, int pipe_fds[2], bool *is_pidfd)
 		return pipe_fds[0];
 	}
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: pidfd_open(pid, 0). Can the child exit and its pid be reused
-	 * before this call? Not while nobody reaps it. If pidfd_open() fails,
-	 * kill the child with SIGKILL, waitpid() for it, and return -errno
-	 * (save errno first: kill and waitpid may change it).
-	 * Lesson 01, "Starting a child".
+	 * Hint: pidfd_open_or_fault(pid), which is pidfd_open(pid, 0) through
+	 * the seam the tests use to make it fail. Can the child exit and its
+	 * pid be reused before this call? Not while nobody reaps it. If it
+	 * fails, kill the child with SIGKILL, waitpid() for it (retry on
+	 * EINTR), and return -errno (save errno first: kill and waitpid may
+	 * change it). Lesson 01, "Starting a child".
 	 */
-	int fd = pidfd_open(pid, 0);
+	int fd = pidfd_open_or_fault(pid);
 	if (fd >= 0)
 		return fd;
 	int err = errno;
@@ -123,6 +134,7 @@ int mp__wait_child(pid_t pid, int sentinel, bool is_pidfd, siginfo_t *info, int 
 	}
 	/* BEGIN SOLUTION stub: errno = ENOSYS; return -1;
 	 * Hint: waitid() with P_PIDFD waits for the process the pidfd names.
+	 * Lesson 01, "Reaping: wait and zombies".
 	 */
 	return waitid(P_PIDFD, (id_t)sentinel, info, flags);
 	/* END SOLUTION */

@@ -2,18 +2,33 @@
 #define _GNU_SOURCE
 #include "mp_test.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <mp/fault.h>
+
 #define MP_LESSON "lessons/01-process.md"
+
+/*
+ * "Returns promptly": a bound loose enough for a loaded machine, tight enough
+ * to tell a wait in the kernel from a loop that naps half a second. Slower
+ * runs (valgrind, sanitizers) scale it with their timeouts.
+ */
+#define PROMPT (0.2 * MP_TEST_TIMEOUT_SCALE)
 
 /*
  * Targets. They run in the children, where the rule of these tests is: no
@@ -36,6 +51,37 @@ static void write_all(int fd, const void *buf, size_t len)
 		buf = (const char *)buf + n;
 		len -= (size_t)n;
 	}
+}
+
+static void no_op_handler(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A SIGALRM every 5 ms, caught by a handler installed without SA_RESTART: each
+ * one cuts a blocking system call short with EINTR. Timers are not inherited
+ * through fork(), so only the calling process is interrupted.
+ */
+static void interrupt_often(void)
+{
+	struct sigaction sa = { .sa_handler = no_op_handler };
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval every_5ms = { { 0, 5000 }, { 0, 5000 } };
+	setitimer(ITIMER_REAL, &every_5ms, NULL);
+}
+
+static void stop_interrupting(void)
+{
+	struct itimerval off = { 0 };
+	setitimer(ITIMER_REAL, &off, NULL);
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 /* Block until every write end of the pipe is closed. */
@@ -123,9 +169,18 @@ MP_TARGET(join_a_sibling)(const void *arg, size_t len)
 {
 	(void)len;
 	mp_process *sibling = *(mp_process *const *)arg; /* our copy of the parent's object */
-	int rc = mp_process_join(sibling, 0);
-	int rc2 = mp_process_terminate(sibling);
-	return rc == MP_ENOTCHILD && rc2 == MP_ENOTCHILD ? 0 : 1;
+	int code = 12345;
+	if (mp_process_join(sibling, 0) != MP_ENOTCHILD)
+		return 1;
+	if (mp_process_terminate(sibling) != MP_ENOTCHILD || mp_process_kill(sibling) != MP_ENOTCHILD)
+		return 2;
+	if (mp_process_exitcode(sibling, &code) != MP_ENOTCHILD || code != 12345)
+		return 3;
+	if (mp_process_sentinel(sibling) != MP_ENOTCHILD)
+		return 4;
+	if (!mp_process_is_alive(sibling)) /* it runs: ours to ask, not ours to reap */
+		return 5;
+	return 0;
 }
 
 struct names {
@@ -194,6 +249,7 @@ MP_TARGET(leave_children)(const void *arg, size_t len)
 	/* Freed but not joined: ending the target must see to both children. */
 	mp_process_free(daemon);
 	mp_process_free(worker);
+	interrupt_often(); /* the wait for the worker must outlast signals */
 	return 0;
 }
 
@@ -218,6 +274,111 @@ MP_TARGET(print_line)(const void *arg, size_t len)
 	(void)arg;
 	(void)len;
 	printf("child\n");
+	return 0;
+}
+
+
+/* A child that waits forever, for signals only. */
+MP_TARGET(block_until_eof_forever)(const void *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	for (;;)
+		pause();
+	return 0;
+}
+
+struct timed_end {
+	int fd;         /* where to write the time the target ended */
+	double seconds; /* how long to sleep first */
+};
+
+/* Sleeps, then writes the monotonic time (the same clock in every process) just before it returns. */
+MP_TARGET(sleep_then_say_when)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct timed_end *t = arg;
+	struct timespec pause = { 0, (long)(t->seconds * 1e9) };
+	while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
+		;
+	double end = now();
+	write_all(t->fd, &end, sizeof end);
+	return 0;
+}
+
+/* What a child must not hold: a pidfd on @pid, or a descriptor on the pipe @fifo (0: none). */
+struct not_held {
+	pid_t pid;
+	ino_t fifo;
+};
+
+/* The lowest descriptor of this process that is a pidfd on @n->pid or an end of @n->fifo; -1 if none. */
+static int holder_of(const struct not_held *n)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -2;
+	int found = -1, self = dirfd(d);
+	for (struct dirent *e; found < 0 && (e = readdir(d));) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd == self)
+			continue;
+		struct stat st;
+		if (n->fifo && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_ino == n->fifo)
+			found = fd;
+		char path[64], line[128];
+		snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+		FILE *f = fopen(path, "re");
+		while (f && found < 0 && fgets(line, sizeof line, f)) {
+			int pid;
+			if (sscanf(line, "Pid: %d", &pid) == 1 && pid == n->pid)
+				found = fd; /* a pidfd's fdinfo names the process it refers to */
+		}
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+MP_TARGET(hold_no_handle_on)(const void *arg, size_t len)
+{
+	(void)len;
+	int fd = holder_of(arg);
+	return fd == -1 ? 0 : fd == -2 ? 255 : 1 + (fd & 0x7f);
+}
+
+/* Runs hold_no_handle_on in a child of its own, about its grandparent (the test), and passes on its code. */
+MP_TARGET(start_a_grandchild_that_checks_its_fds)(const void *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	struct not_held n = { .pid = getppid() };
+	mp_process *g = NULL;
+	int code = 254;
+	if (mp_process_new(&g, "hold_no_handle_on", &n, sizeof n) == 0 && mp_process_start(g) == 0 &&
+	    mp_process_join(g, 5) == 0)
+		mp_process_exitcode(g, &code);
+	mp_process_free(g);
+	return code;
+}
+
+/* The current process's own sentinel, seen from inside a child. */
+MP_TARGET(check_own_sentinel)(const void *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	mp_process *me = mp_current_process();
+	int fd = mp_process_sentinel(me);
+	if (fd == -ENOSYS)
+		return 4; /* no pidfds here */
+	if (fd < 0)
+		return 1;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, 0) != 0)
+		return 2; /* readable while we run */
+	if (mp_process_sentinel(me) != fd)
+		return 3; /* opened once, then kept */
 	return 0;
 }
 
@@ -267,9 +428,156 @@ static void close_pipe(struct ends e)
 	close(e.w);
 }
 
-static void no_op_handler(int sig)
+
+
+/* Whether this kernel (or valgrind) knows pidfd_open(). */
+static bool have_pidfds(void)
 {
-	(void)sig;
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || errno != ENOSYS;
+}
+
+/* True if this process has no child at all, running or zombie (a zombie found is reaped). */
+static bool no_child_left(void)
+{
+	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+/* Wait up to @timeout seconds for @pid to end; false (and @status untouched) if it still runs. */
+static bool wait_pid_within(pid_t pid, double timeout, int *status)
+{
+	double end = mp_test_now() + timeout;
+	do {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		usleep(2000); /* the test's own wait for a raw pid: a short poll is fine here */
+	} while (mp_test_now() < end);
+	return false;
+}
+
+/* ------------------------------------------------------------------------- */
+/* What you will build: one return convention */
+
+MP_TEST(process, bad_arguments_get_the_codes_the_header_promises, 2, "What you will build")
+{
+	mp_process *p = new_process("exit_with", NULL, 0);
+	mp_process *q = (mp_process *)&q;
+	int code = 12345;
+
+	mp_expect_status(mp_process_new(NULL, "exit_with", NULL, 0), -EINVAL);
+	mp_expect_status(mp_process_new(&q, NULL, NULL, 0), -EINVAL);
+	mp_expect_status(mp_process_new(&q, "exit_with", NULL, sizeof(int)), -EINVAL);
+	cr_assert(q == (mp_process *)&q, "a failed mp_process_new must leave *out untouched");
+
+	mp_expect_status(mp_process_set_name(NULL, "x"), -EINVAL);
+	mp_expect_status(mp_process_set_name(p, NULL), -EINVAL);
+	mp_expect_status(mp_process_set_name(p, ""), -EINVAL);
+	cr_assert_str_eq(mp_process_name(p), "Process-1", "a refused name must change nothing");
+	mp_expect_status(mp_process_set_daemon(NULL, true), -EINVAL);
+	mp_expect_status(mp_process_set_parent_death_signal(NULL, SIGTERM), -EINVAL);
+	mp_expect_status(mp_process_set_parent_death_signal(p, -1), -EINVAL);
+	mp_expect_status(mp_process_set_parent_death_signal(p, NSIG), -EINVAL);
+	mp_expect_status(mp_process_set_parent_death_signal(p, NSIG - 1), 0); /* the last real-time signal */
+	mp_expect_status(mp_process_set_parent_death_signal(p, 0), 0);
+
+	mp_expect_status(mp_process_start(NULL), -EINVAL);
+	mp_expect_status(mp_process_join(NULL, 0), -EINVAL);
+	mp_expect_status(mp_process_exitcode(NULL, &code), -EINVAL);
+	mp_expect_status(mp_process_exitcode(p, NULL), -EINVAL);
+	mp_expect_status(mp_process_terminate(NULL), -EINVAL);
+	mp_expect_status(mp_process_kill(NULL), -EINVAL);
+	mp_expect_status(mp_process_kill(p), MP_ENOTSTARTED);
+	mp_expect_status(mp_process_sentinel(NULL), -EINVAL);
+	cr_assert(!mp_process_is_alive(NULL), "NULL is not alive");
+	cr_assert(mp_target_find(NULL) == NULL, "mp_target_find(NULL) must be NULL");
+
+	mp_expect_status(mp_process_exitcode(mp_current_process(), &code), MP_ERUNNING);
+	cr_assert_eq(code, 12345, "the current process runs: no exit code may be written");
+	mp_process_free(NULL);
+	mp_process_free(mp_current_process()); /* owned by the library: ignored */
+	cr_assert_str_eq(mp_process_name(mp_current_process()), "MainProcess");
+	mp_process_free(p);
+
+	/* Only the objects made count toward the default names. */
+	p = new_process("exit_with", NULL, 0);
+	cr_assert_str_eq(mp_process_name(p), "Process-2", "failed calls of mp_process_new must not use up a number");
+	mp_process_free(p);
+}
+
+/* Every code of error.h, its name, and a few words its sentence must hold. */
+static const struct {
+	int code;
+	const char *name, *words;
+} codes[] = {
+	{ MP_ETODO, "MP_ETODO", "not written yet" },
+	{ MP_ETIMEDOUT, "MP_ETIMEDOUT", "timeout passed" },
+	{ MP_ESTARTED, "MP_ESTARTED", "already been started" },
+	{ MP_ENOTSTARTED, "MP_ENOTSTARTED", "not been started" },
+	{ MP_ERUNNING, "MP_ERUNNING", "still running" },
+	{ MP_EJOINSELF, "MP_EJOINSELF", "join itself" },
+	{ MP_ENOTCHILD, "MP_ENOTCHILD", "started a child" },
+	{ MP_EDAEMONIC, "MP_EDAEMONIC", "daemonic" },
+	{ MP_ENOTARGET, "MP_ENOTARGET", "no target" },
+	{ MP_EEMPTY, "MP_EEMPTY", "no message" },
+	{ MP_EFULL, "MP_EFULL", "no room" },
+	{ MP_ECLOSED, "MP_ECLOSED", "closed the queue" },
+	{ MP_EEOF, "MP_EEOF", "every writer is gone" },
+	{ MP_ETYPE, "MP_ETYPE", "type" },
+	{ MP_EBADMSG, "MP_EBADMSG", "well-formed" },
+	{ MP_ETASKDONE, "MP_ETASKDONE", "task_done" },
+	{ MP_EBROKEN, "MP_EBROKEN", "lost its place" },
+	{ MP_EAUTH, "MP_EAUTH", "authentication failed" },
+	{ MP_EOWNERDEAD, "MP_EOWNERDEAD", "died holding it" },
+	{ MP_EUNRECOVERABLE, "MP_EUNRECOVERABLE", "unusable" },
+	{ MP_ENOTOWNER, "MP_ENOTOWNER", "does not hold" },
+	{ MP_EBOUND, "MP_EBOUND", "released more often" },
+	{ MP_EBROKENBARRIER, "MP_EBROKENBARRIER", "barrier" },
+	{ MP_EBUSY, "MP_EBUSY", "still uses it" },
+};
+
+MP_TEST(process, every_code_has_its_own_sentence_and_name, 1, "What you will build")
+{
+	/* Start from codes that this stage's functions really return. */
+	mp_process *p = new_process("exit_with", NULL, 0);
+	mp_expect_status(mp_process_join(p, 0), MP_ENOTSTARTED);
+	mp_process_free(p);
+
+	size_t n = sizeof codes / sizeof codes[0];
+	for (size_t i = 0; i < n; i++) {
+		const char *sentence = mp_strerror(codes[i].code), *name = mp_err_name(codes[i].code);
+		cr_assert(sentence && strstr(sentence, codes[i].words),
+			  "mp_strerror(%s) must say \"...%s...\"; it said \"%s\"", codes[i].name, codes[i].words,
+			  sentence ? sentence : "(null)");
+		cr_assert(name && strcmp(name, codes[i].name) == 0, "mp_err_name(%d) must be \"%s\", not \"%s\"",
+			  codes[i].code, codes[i].name, name ? name : "(null)");
+		for (size_t k = 0; k < i; k++)
+			cr_assert(strcmp(mp_strerror(codes[k].code), sentence) != 0,
+				  "%s and %s must not share a sentence", codes[k].name, codes[i].name);
+	}
+	cr_assert_str_eq(mp_strerror(0), "success");
+	cr_assert_str_eq(mp_err_name(0), "0");
+	int errnos[] = { EPERM, ENOMEM, EINVAL, EMFILE, 4095 };
+	for (size_t i = 0; i < sizeof errnos / sizeof errnos[0]; i++)
+		cr_assert_str_eq(mp_strerror(-errnos[i]), strerror(errnos[i]),
+				 "a negated errno must get the C library's sentence (errno %d)", errnos[i]);
+	const char *einval = mp_err_name(-EINVAL), *enomem = mp_err_name(-ENOMEM);
+	cr_assert(strcmp(einval, "-EINVAL") == 0 && strcmp(enomem, "-ENOMEM") == 0,
+		  "two names asked for at once must both stay right: got \"%s\" and \"%s\"", einval, enomem);
+
+	/* Codes that are neither: past both ends of the library's table, and -4096, no errno. */
+	int unknown[] = { -4096, MP_EBUSY + 1, MP_ETODO - 1, INT_MIN };
+	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+		const char *sentence = mp_strerror(unknown[i]);
+		cr_assert(sentence, "mp_strerror must never return NULL");
+		if (unknown[i] == -4096)
+			cr_assert_str_neq(sentence, strerror(4096), "-4096 is no negated errno: they are all above it");
+		for (size_t k = 0; k < n; k++)
+			cr_assert(strcmp(sentence, mp_strerror(codes[k].code)) != 0,
+				  "the unknown code %d got the sentence of %s", unknown[i], codes[k].name);
+		cr_assert_str_eq(mp_err_name(unknown[i]), "an unknown code");
+	}
 }
 
 /* ------------------------------------------------------------------------- */
@@ -397,6 +705,80 @@ MP_TEST(process, stdio_buffers_are_not_printed_twice, 2, "Starting a child")
 	cr_assert(!strstr(first + 1, "parent-before-fork"),
 		  "a line buffered before fork() was printed twice: flush stdio before forking.\n%s", buf);
 	cr_assert(strstr(buf, "child\n"), "the child's line is missing: flush before _exit().\n%s", buf);
+}
+
+MP_TEST(process, a_failed_pidfd_open_leaves_no_child_behind, 2, "Starting a child")
+{
+	if (!have_pidfds())
+		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19): "
+			     "the sentinel is a pipe, and there is no pidfd_open() to fail");
+	int errs[] = { EMFILE, ENOMEM };
+	for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+		mp_process *p = new_process("block_until_eof_forever", NULL, 0);
+		mp_expect_status(mp_fault_inject("pidfd_open", 0, errs[i]), 0);
+		int rc = mp_process_start(p);
+		mp_fault_clear();
+		mp_expect_status(rc, -errs[i]);
+		cr_assert(no_child_left(), "when pidfd_open() fails after the fork, the child must be killed "
+			  "with SIGKILL and reaped with waitpid() before mp_process_start() returns");
+		cr_assert_eq(mp_process_pid(p), 0, "a process whose start failed has no pid");
+		cr_assert(!mp_process_is_alive(p), "a process whose start failed is not alive");
+		mp_expect_status(mp_process_join(p, 0), MP_ENOTSTARTED);
+		mp_process_free(p);
+	}
+}
+
+MP_TEST(process, a_failed_fork_leaves_nothing_behind, 1, "Starting a child")
+{
+	mp_process *p = new_process("exit_with", &(int){ 0 }, sizeof(int));
+	mp_expect_status(mp_fault_inject("fork", 0, EAGAIN), 0);
+	int rc = mp_process_start(p);
+	mp_fault_clear();
+	mp_expect_status(rc, -EAGAIN);
+	cr_assert(no_child_left(), "fork() failed: there can be no child");
+	cr_assert_eq(mp_process_pid(p), 0, "a process whose start failed has no pid");
+	mp_expect_status(mp_process_join(p, 0), MP_ENOTSTARTED);
+	mp_process_free(p);
+	/* The harness then checks that what mp__watch_prepare() opened was closed. */
+}
+
+/* ------------------------------------------------------------------------- */
+/* The child's side of fork */
+
+MP_TEST(process, a_child_holds_no_sentinel_of_its_siblings, 2, "The child's side of fork")
+{
+	struct ends e = new_pipe();
+	mp_process *first = start("block_until_eof", &e, sizeof e);
+	struct not_held n = { .pid = mp_process_pid(first) };
+	int fd = mp_process_sentinel(first);
+	cr_assert(fd >= 0, "mp_process_sentinel: %s", mp_strerror(fd));
+	struct stat st;
+	cr_assert(fstat(fd, &st) == 0);
+	if (S_ISFIFO(st.st_mode))
+		n.fifo = st.st_ino; /* no pidfds: the sentinel is a pipe */
+	cr_assert(holder_of(&n) == fd, "the test's check does not see the sentinel it must look for");
+
+	for (int i = 0; i < 2; i++) { /* a second sibling, after the first has come and gone */
+		mp_process *second = start("hold_no_handle_on", &n, sizeof n);
+		int code = join_and_exitcode(second);
+		cr_assert_eq(code, 0, "a child holds its sibling's sentinel (as its descriptor %d): in the child, "
+			     "close the sentinels of the parent's other children", code - 1);
+		mp_process_free(second);
+	}
+	close(e.w);
+	cr_assert_eq(join_and_exitcode(first), 0);
+	mp_process_free(first);
+	close(e.r);
+}
+
+MP_TEST(process, a_grandchild_holds_no_sentinel_of_its_grandparent, 1, "The child's side of fork")
+{
+	mp_process *p = start("start_a_grandchild_that_checks_its_fds", NULL, 0);
+	int code = join_and_exitcode(p);
+	cr_assert(code != 254, "the child could not start and join a grandchild");
+	cr_assert_eq(code, 0, "a grandchild holds a pidfd on the test process (its descriptor %d): the "
+		     "grandparent's object is nothing to a new child, free it (and its sentinel)", code - 1);
+	mp_process_free(p);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -542,6 +924,24 @@ MP_TEST(process, active_children_lists_the_running_and_reaps_the_rest, 2, "Reapi
 	close(e.r);
 }
 
+MP_TEST(process, active_children_counts_past_the_room_it_was_given, 1, "Reaping: wait and zombies")
+{
+	struct ends e = new_pipe();
+	mp_process *a = start("block_until_eof", &e, sizeof e);
+	mp_process *b = start("block_until_eof", &e, sizeof e);
+	mp_process *list[2] = { NULL, (mp_process *)&list };
+	int n = mp_active_children(list, 1);
+	cr_assert_eq(n, 2, "two children run: mp_active_children must say 2 even with room for 1, said %d", n);
+	cr_assert(list[0] == a || list[0] == b, "the one place given must hold a running child");
+	cr_assert(list[1] == (mp_process *)&list, "mp_active_children wrote past the room it was given");
+	close(e.w);
+	cr_assert_eq(join_and_exitcode(a), 0);
+	cr_assert_eq(join_and_exitcode(b), 0);
+	mp_process_free(a);
+	mp_process_free(b);
+	close(e.r);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Waiting with a timeout */
 
@@ -576,29 +976,56 @@ MP_TEST(process, join_wakes_as_soon_as_the_child_ends, 2, "Waiting with a timeou
 	mp_process_free(p);
 }
 
+MP_TEST(process, join_returns_promptly_once_the_child_ends, 2, "Waiting with a timeout")
+{
+	/* Several pauses, so that a loop that naps between checks is caught whatever its phase. */
+	double pauses[] = { 0.05, 0.12, 0.2 }, timeouts[] = { MP_FOREVER, 30 };
+	int fds[2];
+	mp_test_pipe(fds);
+	for (size_t i = 0; i < sizeof pauses / sizeof pauses[0]; i++) {
+		for (size_t k = 0; k < 2; k++) {
+			struct timed_end t = { fds[1], pauses[i] };
+			mp_process *p = start("sleep_then_say_when", &t, sizeof t);
+			mp_expect_status(mp_process_join(p, timeouts[k]), 0);
+			double back = now(), ended;
+			cr_assert(mp_test_read(fds[0], &ended, sizeof ended, 0), "the child never said when it ended");
+			cr_assert(back - ended < PROMPT, "join(p, %g) returned %.3f s after the child ended: it must "
+				  "sleep in the kernel until the sentinel is readable, not nap between checks",
+				  timeouts[k], back - ended);
+			cr_assert_eq(join_and_exitcode(p), 0);
+			mp_process_free(p);
+		}
+	}
+	close(fds[0]);
+	close(fds[1]);
+}
+
 MP_TEST(process, join_is_not_cut_short_by_signals, 2, "Waiting with a timeout")
 {
-	/* A timer interrupts every system call 100 times a second, without SA_RESTART. */
-	struct sigaction sa = { .sa_handler = no_op_handler };
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval every_10ms = { { 0, 10000 }, { 0, 10000 } };
-	setitimer(ITIMER_REAL, &every_10ms, NULL);
-
 	struct ends e = new_pipe();
 	mp_process *p = start("block_until_eof", &e, sizeof e);
+	interrupt_often();
 	double t0 = mp_test_now();
 	int rc = mp_process_join(p, 0.3);
 	double took = mp_test_now() - t0;
+	stop_interrupting();
 	mp_expect_status(rc, MP_ETIMEDOUT);
 	cr_assert(took >= 0.29 && took < 2.0, "with signals arriving, join(p, 0.3) took %.3f s: on EINTR, wait "
 		  "again for the time that is left", took);
 	close(e.w);
-	mp_expect_status(mp_process_join(p, MP_FOREVER), 0);
-
-	struct itimerval off = { 0 };
-	setitimer(ITIMER_REAL, &off, NULL);
+	cr_assert_eq(join_and_exitcode(p), 0);
 	mp_process_free(p);
 	close(e.r);
+
+	/* A join without limit, with signals all the way until the child ends 0.2 s later. */
+	double pause = 0.2;
+	p = start("sleep_seconds", &pause, sizeof pause);
+	interrupt_often();
+	rc = mp_process_join(p, MP_FOREVER);
+	stop_interrupting();
+	mp_expect_status(rc, 0);
+	cr_assert_eq(join_and_exitcode(p), 3, "join(p, MP_FOREVER) returned before the child ended");
+	mp_process_free(p);
 }
 
 MP_TEST(process, join_refuses_a_nan_timeout, 1, "Waiting with a timeout")
@@ -732,6 +1159,18 @@ MP_TEST(process, cpu_count_is_the_number_of_online_cpus, 1, "Names, current and 
 		     n < 0 ? mp_strerror(n) : "a wrong count");
 }
 
+MP_TEST(process, the_current_process_has_a_sentinel_of_its_own, 1, "Names, current and parent process")
+{
+	mp_process *p = start("check_own_sentinel", NULL, 0);
+	int code = join_and_exitcode(p);
+	mp_process_free(p);
+	if (code == 4)
+		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19): "
+			     "the current process has no sentinel");
+	cr_assert_eq(code, 0, "in a child, mp_process_sentinel(mp_current_process()) must give one descriptor, "
+		     "not readable while the process runs (code %d: 1 none, 2 readable, 3 not the same twice)", code);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Daemon children */
 
@@ -776,21 +1215,91 @@ MP_TEST(process, an_ending_child_terminates_its_daemons_and_joins_the_rest, 3, "
 	close_pipe(e[1]);
 }
 
+MP_TEST(process, the_main_program_stops_its_daemons_and_joins_the_rest_at_exit, 3, "Daemon children")
+{
+	struct ends e[2] = { new_pipe(), new_pipe() }; /* e[0]: the daemon blocks on it; e[1]: reports */
+	pid_t main_program = fork();
+	cr_assert(main_program >= 0);
+	if (main_program == 0) {
+		/*
+		 * A main program of its own (no cr_assert here): it starts a daemon and
+		 * a worker, then ends with exit(), which runs the library's exit handler.
+		 * Neither child has a parent-death signal, so only that handler can
+		 * stop or wait for them.
+		 */
+		mp_process *daemon = NULL, *worker = NULL;
+		if (mp_process_new(&daemon, "block_until_eof", &e[0], sizeof e[0]) != 0 ||
+		    mp_process_set_daemon(daemon, true) != 0 || mp_process_set_parent_death_signal(daemon, 0) != 0 ||
+		    mp_process_start(daemon) != 0)
+			_exit(2);
+		if (mp_process_new(&worker, "write_after_pause", &e[1], sizeof e[1]) != 0 ||
+		    mp_process_set_parent_death_signal(worker, 0) != 0 || mp_process_start(worker) != 0)
+			_exit(2);
+		pid_t pids[2] = { mp_process_pid(daemon), mp_process_pid(worker) };
+		write_all(e[1].w, pids, sizeof pids);
+		interrupt_often(); /* the exit handler's wait must outlast signals */
+		exit(0);
+	}
+	pid_t pids[2];
+	cr_assert(mp_test_read(e[1].r, pids, sizeof pids, 5), "the main program could not start its children");
+	int status;
+	cr_assert(wait_pid_within(main_program, 5, &status), "the main program did not end within 5 s of its exit()");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the main program's exit status was 0x%x", status);
+	char mark = 0;
+	cr_assert(mp_test_read(e[1].r, &mark, 1, 0) && mark == 'N',
+		  "the main program exited before its non-daemonic child had finished: the first "
+		  "mp_process_start() must register an exit handler (atexit) that joins every child");
+	cr_assert(!mp_test_pid_running(pids[0]),
+		  "the daemonic child %d still runs after the main program exited: the exit handler must "
+		  "terminate daemonic children", (int)pids[0]);
+	for (int i = 0; i < 2; i++)
+		cr_assert(waitpid(pids[i], NULL, WNOHANG) < 0 && errno == ECHILD,
+			  "child %d was not reaped by the main program before it exited", (int)pids[i]);
+	close_pipe(e[0]);
+	close_pipe(e[1]);
+}
+
 /* ------------------------------------------------------------------------- */
 /* When the parent dies */
+
+/*
+ * A pthread_atfork() handler: it runs in the new child before fork() returns
+ * there, so before become_child() can call prctl(). It holds the child there
+ * until its parent, the middle, has died and the child has been handed to a
+ * new parent (end-of-file on a pipe would come too early: a dying process
+ * closes its files before its children are handed on). So the race of "When
+ * the parent dies" goes the wrong way every time.
+ */
+static pid_t the_middle; /* in a middle process: its own pid, noted before it forks */
+
+static void hold_the_child_until_its_parent_dies(void)
+{
+	while (getppid() == the_middle)
+		usleep(1000); /* the test kills the middle within moments */
+}
+
+enum middle_options {
+	DIES_BEFORE_PRCTL = 1, /* the child reaches prctl() only once the middle is dead */
+	IGNORES_THE_SIGNAL = 2 /* the death signal is ignored (and so in the child too) */
+};
 
 /*
  * Fork a middle process that starts a child running @target with @death_signal
  * (or the default when negative) and sends us its pid, then waits to be
  * killed. Returns the middle's pid; the child's is put in @child.
  */
-static pid_t start_middle(const char *target, int death_signal, pid_t *child)
+static pid_t start_middle(const char *target, int death_signal, int options, pid_t *child)
 {
 	int fds[2];
 	mp_test_pipe(fds);
 	pid_t middle = fork();
 	cr_assert(middle >= 0);
 	if (middle == 0) {
+		the_middle = getpid();
+		if ((options & DIES_BEFORE_PRCTL) && pthread_atfork(NULL, NULL, hold_the_child_until_its_parent_dies) != 0)
+			_exit(3);
+		if (options & IGNORES_THE_SIGNAL)
+			signal(death_signal, SIG_IGN);
 		mp_process *p = NULL;
 		pid_t pid = -1;
 		if (mp_process_new(&p, target, NULL, 0) == 0 &&
@@ -815,7 +1324,7 @@ static pid_t start_middle(const char *target, int death_signal, pid_t *child)
 MP_TEST(process, a_child_dies_with_its_parent, 3, "When the parent dies")
 {
 	pid_t child;
-	pid_t middle = start_middle("block_until_eof_forever", -1, &child);
+	pid_t middle = start_middle("block_until_eof_forever", -1, 0, &child);
 	kill(middle, SIGKILL);
 	mp_test_wait_pid(middle, 5);
 	/* We are a subreaper (see mp_test.h), so the orphan is now our child. */
@@ -825,17 +1334,41 @@ MP_TEST(process, a_child_dies_with_its_parent, 3, "When the parent dies")
 		  "its wait status was 0x%x", status);
 }
 
+MP_TEST(process, a_parent_that_dies_before_the_child_s_prctl_still_ends_it, 2, "When the parent dies")
+{
+	pid_t child;
+	pid_t middle = start_middle("block_until_eof_forever", -1, DIES_BEFORE_PRCTL, &child);
+	kill(middle, SIGKILL);
+	mp_test_wait_pid(middle, 5);
+	int status;
+	cr_assert(wait_pid_within(child, 5, &status),
+		  "the parent died before the child's prctl(PR_SET_PDEATHSIG), and the child lives on: after the "
+		  "prctl, compare getppid() with the parent's pid noted before the fork, and raise the signal");
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+		  "the child whose parent died first should die of SIGTERM; its wait status was 0x%x", status);
+
+	/* The same race, with the signal ignored: raise() returns, and the child must end all the same. */
+	middle = start_middle("block_until_eof_forever", SIGUSR1, DIES_BEFORE_PRCTL | IGNORES_THE_SIGNAL, &child);
+	kill(middle, SIGKILL);
+	mp_test_wait_pid(middle, 5);
+	cr_assert(wait_pid_within(child, 5, &status),
+		  "the parent died first and the child ignores its death signal: when raise() returns, the child "
+		  "must _exit(128 + signal)");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGUSR1,
+		  "expected exit status %d (128 + SIGUSR1), the wait status was 0x%x", 128 + SIGUSR1, status);
+}
+
 MP_TEST(process, parent_death_signal_can_be_chosen_or_turned_off, 2, "When the parent dies")
 {
 	pid_t child;
-	pid_t middle = start_middle("block_until_eof_forever", SIGUSR1, &child);
+	pid_t middle = start_middle("block_until_eof_forever", SIGUSR1, 0, &child);
 	kill(middle, SIGKILL);
 	mp_test_wait_pid(middle, 5);
 	int status = mp_test_wait_pid(child, 5);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1,
 		  "with the parent-death signal set to SIGUSR1, the orphan should die of it (status 0x%x)", status);
 
-	middle = start_middle("block_until_eof_forever", 0, &child);
+	middle = start_middle("block_until_eof_forever", 0, 0, &child);
 	kill(middle, SIGKILL);
 	mp_test_wait_pid(middle, 5);
 	usleep(200 * 1000);
@@ -848,7 +1381,7 @@ MP_TEST(process, parent_death_signal_can_be_chosen_or_turned_off, 2, "When the p
 MP_TEST(process, a_child_can_watch_its_parent_s_sentinel, 2, "When the parent dies")
 {
 	pid_t child;
-	pid_t middle = start_middle("watch_parent", 0, &child);
+	pid_t middle = start_middle("watch_parent", 0, 0, &child);
 	kill(middle, SIGKILL);
 	mp_test_wait_pid(middle, 5);
 	int status = mp_test_wait_pid(child, 5);
@@ -858,14 +1391,4 @@ MP_TEST(process, a_child_can_watch_its_parent_s_sentinel, 2, "When the parent di
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42,
 		  "the sentinel of mp_parent_process() must become readable when the parent dies "
 		  "(the child exited with status 0x%x; 2 means no sentinel)", status);
-}
-
-/* A child that waits forever on a pipe nobody will write to. */
-MP_TARGET(block_until_eof_forever)(const void *arg, size_t len)
-{
-	(void)arg;
-	(void)len;
-	for (;;)
-		pause();
-	return 0;
 }
