@@ -34,7 +34,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate
+	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples
 
 all: test
 
@@ -57,6 +57,7 @@ help:
 	@echo "  make check-unsolved      fail if an untouched exercise passes any test"
 	@echo "  make docs                API and lesson pages with Doxygen (build/docs)"
 	@echo "  make bench               benchmarks against CPython"
+	@echo "  make examples            the tutorials' Python programs beside their C twins, run and compared"
 	@echo "  make fuzz                fuzz the frame decoder and the handshake (FUZZ_SECONDS each)"
 	@echo "  make release             a learner's copy without solutions (build/release)"
 	@echo "  make mutate STAGE=01     plant small bugs in a stage's solution: do its tests catch them?"
@@ -265,6 +266,10 @@ docs: setup
 
 bench: lib
 	@sh bench/run.sh $(STAGE)
+
+# `make examples`: the tutorials' Python programs and their C twins, run and compared.
+examples: lib
+	@sh examples/run.sh
 
 # `make fuzz`: libFuzzer on stage 03's frame decoder and handshake, FUZZ_SECONDS each (needs clang).
 FUZZ_SECONDS ?= 30
