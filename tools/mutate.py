@@ -214,6 +214,18 @@ def tests_pass(tree, stage, limit):
     return run(cmd, tree).returncode == 0
 
 
+def remove_orphan_blocks():
+    """A mutant can stop a test before it unlinks its shared memory: remove blocks whose
+    maker (the pid in "mp-PID-...") is gone, so that a long run does not fill /dev/shm."""
+    for name in os.listdir("/dev/shm"):
+        m = re.match(r"mp-(\d+)-", name)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+            except OSError:
+                pass
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -290,6 +302,7 @@ def main():
         finally:
             with open(target, "w") as f:
                 f.write(original)
+            remove_orphan_blocks()
         print(f"[{i}/{len(chosen)}] {m.path}:{m.line_no} {m.kind}: {verdict}", flush=True)
     build(tree, stage)  # leave the scratch tree as the repository is
 
