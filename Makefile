@@ -34,7 +34,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples
+	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install
 
 all: test
 
@@ -57,6 +57,7 @@ help:
 	@echo "  make check-unsolved      fail if an untouched exercise passes any test"
 	@echo "  make docs                API and lesson pages with Doxygen (build/docs)"
 	@echo "  make bench               benchmarks against CPython"
+	@echo "  make install PREFIX=...  headers, libmp.a and mp.pc for pkg-config (make uninstall removes them)"
 	@echo "  make examples            the tutorials' Python programs beside their C twins, run and compared"
 	@echo "  make fuzz                fuzz the frame decoder and the handshake (FUZZ_SECONDS each)"
 	@echo "  make release             a learner's copy without solutions (build/release)"
@@ -266,6 +267,43 @@ docs: setup
 
 bench: lib
 	@sh bench/run.sh $(STAGE)
+
+# `make install PREFIX=/usr/local DESTDIR=`: the headers, the static library and a pkg-config
+# file, so that `cc prog.c $(pkg-config --cflags --libs mp)` works. `make uninstall` (with the
+# same PREFIX and DESTDIR) removes exactly those files. (No shared library yet: the objects
+# would have to be built a second time, with -fPIC.)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION  = 0.$(words $(STAGES))
+HEADERS  = $(notdir $(wildcard include/mp/*.h))
+installed = $(DESTDIR)$(PREFIX)/include/mp.h $(addprefix $(DESTDIR)$(PREFIX)/include/mp/,$(HEADERS)) \
+	$(DESTDIR)$(PREFIX)/lib/libmp.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/mp.pc
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include/mp $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/mp.h $(DESTDIR)$(PREFIX)/include/mp.h
+	install -m 644 $(addprefix include/mp/,$(HEADERS)) $(DESTDIR)$(PREFIX)/include/mp/
+	install -m 644 build/solutions/lib/libmp.a $(DESTDIR)$(PREFIX)/lib/libmp.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/mp.pc.in \
+		| grep -v '^#' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mp.pc
+
+uninstall:
+	rm -f $(installed)
+	-rmdir $(DESTDIR)$(PREFIX)/include/mp 2>/dev/null
+
+# Installs into a scratch prefix, builds an example with pkg-config alone, uninstalls.
+check-install:
+	@rm -rf build/install-check
+	@$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/build/install-check >/dev/null
+	@PKG_CONFIG_PATH=$(CURDIR)/build/install-check/lib/pkgconfig; export PKG_CONFIG_PATH; \
+		$(CC) -o build/install-check/hello examples/01-process/hello.c $$(pkg-config --cflags --libs mp) \
+		&& [ "$$(build/install-check/hello)" = "hello bob" ] \
+		|| { echo "check-install: an example does not build and run against the installed library"; exit 1; }
+	@rm build/install-check/hello
+	@$(MAKE) --no-print-directory uninstall PREFIX=$(CURDIR)/build/install-check >/dev/null
+	@left=$$(find build/install-check -type f); [ -z "$$left" ] \
+		|| { echo "check-install: uninstall left $$left"; exit 1; }
+	@echo "check-install: installed, built hello.c with pkg-config, uninstalled: nothing left"
 
 # `make examples`: the tutorials' Python programs and their C twins, run and compared.
 examples: lib
