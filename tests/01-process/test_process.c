@@ -742,6 +742,43 @@ MP_TEST(process, a_failed_fork_leaves_nothing_behind, 1, "Starting a child")
 	/* The harness then checks that what mp__watch_prepare() opened was closed. */
 }
 
+MP_TEST(process, the_fault_seam_fails_the_call_it_is_armed_for, 1, "Starting a child")
+{
+	mp_process *p[4];
+	for (int i = 0; i < 4; i++)
+		p[i] = new_process("exit_with", &(int){ i }, sizeof(int));
+
+	mp_expect_status(mp_fault_inject(NULL, 0, EAGAIN), -EINVAL);
+	mp_expect_status(mp_fault_inject("fork", -1, EAGAIN), -EINVAL);
+	mp_expect_status(mp_fault_inject("fork", 0, 0), -EINVAL);
+	static const char *const names[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i" };
+	int armed = 0;
+	while (armed < 9 && mp_fault_inject(names[armed], 0, EIO) == 0)
+		armed++;
+	cr_assert(armed >= 1 && armed < 9, "arming ever more calls must end in -ENOSPC (armed %d)", armed);
+	mp_expect_status(mp_fault_inject(names[armed], 0, EIO), -ENOSPC);
+	mp_fault_clear();
+	mp_expect_status(mp_fault_inject("a", 0, EIO), 0); /* room again once cleared */
+	mp_fault_clear();
+
+	/* One fork lets through, the next fails, the one after works again: a fault fires once. */
+	mp_expect_status(mp_fault_inject("fork", 1, EAGAIN), 0);
+	mp_expect_status(mp_fault_inject("fork", 1, ENOMEM), 0); /* arming again replaces */
+	mp_expect_status(mp_process_start(p[0]), 0);
+	mp_expect_status(mp_process_start(p[1]), -ENOMEM);
+	mp_expect_status(mp_process_start(p[1]), 0);
+	mp_expect_status(mp_fault_inject("fork", 0, EAGAIN), 0);
+	mp_fault_clear(); /* disarmed: nothing fails */
+	mp_expect_status(mp_process_start(p[2]), 0);
+	mp_expect_status(mp_fault_inject("no_such_call", 0, EAGAIN), 0);
+	mp_expect_status(mp_process_start(p[3]), 0); /* a fault of another call is not this one's */
+	mp_fault_clear();
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(join_and_exitcode(p[i]), i);
+		mp_process_free(p[i]);
+	}
+}
+
 /* ------------------------------------------------------------------------- */
 /* The child's side of fork */
 
@@ -1026,6 +1063,41 @@ MP_TEST(process, join_is_not_cut_short_by_signals, 2, "Waiting with a timeout")
 	mp_expect_status(rc, 0);
 	cr_assert_eq(join_and_exitcode(p), 3, "join(p, MP_FOREVER) returned before the child ended");
 	mp_process_free(p);
+}
+
+/* Sleep until the monotonic clock is @at (0 to 1) of the way through its current second. */
+static void wait_for_the_clock_to_reach(double at)
+{
+	for (;;) {
+		double t = now(), fraction = t - floor(t);
+		if (fraction >= at && fraction < at + 0.05)
+			return;
+		double wait = at - fraction + (fraction > at ? 1 : 0);
+		usleep((useconds_t)(wait * 1e6));
+	}
+}
+
+MP_TEST(process, a_timed_join_lasts_its_timeout_across_a_second_boundary, 1, "Waiting with a timeout")
+{
+	struct ends e = new_pipe();
+	mp_process *p = start("block_until_eof", &e, sizeof e);
+	/* 0.9 s into a second, a 0.3 s deadline falls in the next one: its nanoseconds carry over. */
+	for (int i = 0; i < 2; i++) {
+		wait_for_the_clock_to_reach(0.9);
+		interrupt_often(); /* each EINTR computes the time left again, across the boundary */
+		double t0 = now();
+		int rc = mp_process_join(p, 0.3);
+		double took = now() - t0;
+		stop_interrupting();
+		mp_expect_status(rc, MP_ETIMEDOUT);
+		cr_assert(took >= 0.29 && took < 0.3 + 2 * PROMPT,
+			  "join(p, 0.3) started 0.9 s into a second took %.3f s: a deadline's nanoseconds must carry "
+			  "into its seconds (and borrow from them when the time left is counted)", took);
+	}
+	close(e.w);
+	cr_assert_eq(join_and_exitcode(p), 0);
+	mp_process_free(p);
+	close(e.r);
 }
 
 MP_TEST(process, join_refuses_a_nan_timeout, 1, "Waiting with a timeout")
