@@ -896,6 +896,8 @@ MP_TEST(queue, bad_arguments_are_refused_and_change_nothing, 1, "Typed messages 
 	mp_expect_status(mp_queue_task_done(NULL), -EINVAL);
 	mp_expect_status(mp_queue_join(NULL, 0), -EINVAL);
 	cr_assert(mp_queue_fileno(NULL) < 0, "fileno(NULL) must be an error, not a descriptor");
+	cr_assert(mp_queue_qsize(NULL) == 0 && mp_queue_empty(NULL) && !mp_queue_full(NULL),
+		  "no queue holds nothing: qsize 0, empty, not full");
 	cr_assert(mp_queue_fileno(plain) >= 0);
 	mp_queue_free(q);
 	mp_queue_free(plain);
@@ -1168,5 +1170,25 @@ MP_TEST(queue, empty_full_and_qsize_follow_an_unbounded_queue, 1, "Timeouts: emp
 	int put = fill_kernel_buffer(q);
 	cr_assert(mp_queue_full(q), "a kernel buffer that refuses a put is full");
 	cr_assert_eq(mp_queue_qsize(q), (size_t)put);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_failed_get_takes_nothing, 2, "Getting: one recvmsg(), then trust nothing")
+{
+	mp_queue *q = new_queue(1);
+	mp_expect_status(mp_queue_put_int(q, 5, 0), 0);
+	for (int forever = 0; forever < 2; forever++) {
+		int64_t v = 0;
+		mp_expect_status(mp_fault_inject("recvmsg", 0, ENOMEM), 0);
+		int rc = mp_queue_get_int(q, &v, forever ? MP_FOREVER : 1);
+		mp_fault_clear();
+		cr_assert(rc == -ENOMEM, "with recvmsg() failing (ENOMEM), get returned %s, expected -ENOMEM", mp_err_name(rc));
+		cr_assert_eq(mp_queue_qsize(q), 1, "a get that failed must not count a message out");
+		mp_expect_status(mp_queue_put_int(q, 6, 0), MP_EFULL); /* nor give back a place it never freed */
+	}
+	int64_t v = 0;
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert_eq(v, 5, "the message is still there after a failed get");
+	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEMPTY);
 	mp_queue_free(q);
 }
