@@ -114,9 +114,11 @@ bool mp_queue_empty(const mp_queue *q);
 
 /**
  * Whether the queue is full. For a bounded queue: no place is free right now
- * (approximate, as qsize). For an unbounded one: the kernel's buffer is
- * filling up; Linux reports that once a quarter of it is in use, so a put may
- * still go through without waiting.
+ * (approximate, as qsize), whether or not this process has closed it. For
+ * an unbounded one: the kernel's buffer is filling up; Linux reports that
+ * once a quarter of it is in use, so a put may still go through without
+ * waiting; false once this process has closed it (a put would not wait: it
+ * fails with `MP_ECLOSED`).
  */
 bool mp_queue_full(const mp_queue *q);
 

@@ -568,18 +568,20 @@ size_t mp_queue_qsize(const mp_queue *q)
 bool mp_queue_empty(const mp_queue *q)
 {
 	/* Bytes waiting in the socket (all messages together); ours are never empty. */
-	int next = 0;
+	int next;
 	return !q || ioctl(q->rd, FIONREAD, &next) < 0 || next == 0;
 }
 
 bool mp_queue_full(const mp_queue *q)
 {
-	if (!q || q->wr < 0)
+	if (!q)
 		return false;
 	if (q->free_rd >= 0) {
-		int places = 0;
+		int places;
 		return ioctl(q->free_rd, FIONREAD, &places) == 0 && places == 0;
 	}
+	if (q->wr < 0)
+		return false; /* closed here: a put of ours fails at once, it never waits */
 	struct pollfd p = { .fd = q->wr, .events = POLLOUT };
 	return poll(&p, 1, 0) == 0;
 }

@@ -916,7 +916,7 @@ MP_TEST(queue, a_message_of_the_wrong_type_is_removed_and_the_queue_goes_on, 2, 
 	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_ETYPE);
 	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
 	cr_assert_eq(v, 11, "after MP_ETYPE the next get takes the next message");
-	mp_expect_status(mp_queue_get_double(q, &d, 0), MP_ETYPE);
+	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_ETYPE);
 	mp_expect_status(mp_queue_get_str(q, &s, 0), MP_ETYPE);
 	cr_assert_eq(mp_queue_qsize(q), 0, "a message refused with MP_ETYPE is removed all the same");
 	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEMPTY);
@@ -975,6 +975,10 @@ MP_TEST(queue, a_bounded_queue_holds_exactly_maxsize, 3, "Bounded queues: a pipe
 			cr_assert_eq(v, (int64_t)k);
 		}
 		cr_assert(mp_queue_empty(q) && !mp_queue_full(q) && mp_queue_qsize(q) == 0);
+		for (size_t k = 0; k < max; k++)
+			mp_expect_status(mp_queue_put_int(q, (int64_t)k, 0), 0);
+		mp_expect_status(mp_queue_close(q), 0);
+		cr_assert(mp_queue_full(q), "a bounded queue stays full when this process closes it");
 		mp_queue_free(q);
 	}
 	/* Three producers at once fill it to exactly its bound, not one more. */
@@ -1170,6 +1174,8 @@ MP_TEST(queue, empty_full_and_qsize_follow_an_unbounded_queue, 1, "Timeouts: emp
 	int put = fill_kernel_buffer(q);
 	cr_assert(mp_queue_full(q), "a kernel buffer that refuses a put is full");
 	cr_assert_eq(mp_queue_qsize(q), (size_t)put);
+	mp_expect_status(mp_queue_close(q), 0);
+	cr_assert(!mp_queue_full(q), "closed here, an unbounded queue is not full: a put would not wait");
 	mp_queue_free(q);
 }
 

@@ -1530,3 +1530,58 @@ MP_TEST(lock, a_block_not_yet_sized_cannot_be_attached, 1, "Named shared memory,
 	mp_expect_status(mp_shm_unlink(s), 0);
 	mp_shm_detach(s);
 }
+
+/* Exit 0 if the wait ends as it should: at once with the flag seen, or after its whole timeout. */
+MP_TARGET(wait_for_event_timed)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	double t0 = mp_test_now();
+	int rc = mp_event_wait(j->event, j->timeout);
+	double took = mp_test_now() - t0;
+	if (rc == 0)
+		return 0;
+	return rc == MP_ETIMEDOUT && took >= j->timeout - 0.01 ? 0 : 1;
+}
+
+MP_TEST(lock, a_waiter_that_wakes_to_a_cleared_event_sleeps_again, 1, "Semaphores, events and conditions")
+{
+	mp_event *e = NULL;
+	mp_expect_status(mp_event_new(&e), 0);
+	for (int round = 0; round < 5; round++) {
+		mp_process *p = start("wait_for_event_timed", &(struct job){ .event = e, .timeout = 0.5 });
+		sleep_ms(50);
+		mp_expect_status(mp_event_set(e), 0);
+		mp_expect_status(mp_event_clear(e), 0); /* most often before the waiter wakes */
+		cr_assert_eq(finish(p), 0, "round %d: a waiter woken with the flag down again must go back to sleep "
+			     "for the rest of its timeout, not give up early", round);
+	}
+	mp_event_free(e);
+}
+
+MP_TARGET(take_the_semaphore_or_time_out)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	int rc = mp_semaphore_acquire(j->sem, j->timeout);
+	return rc == 0 ? 0 : rc == MP_ETIMEDOUT ? 1 : 2;
+}
+
+MP_TEST(lock, a_unit_taken_before_the_waiter_wakes_is_not_taken_twice, 2, "Semaphores, events and conditions")
+{
+	mp_semaphore *s = NULL;
+	mp_expect_status(mp_semaphore_new(&s, 0), 0);
+	for (int round = 0; round < 5; round++) {
+		mp_process *p = start("take_the_semaphore_or_time_out", &(struct job){ .sem = s, .timeout = 0.3 });
+		sleep_ms(50);
+		mp_expect_status(mp_semaphore_release(s), 0);
+		int mine = mp_semaphore_acquire(s, 0); /* most often this takes the unit first */
+		int code = finish(p);
+		cr_assert(code == 0 || code == 1, "round %d: the waiter's acquire failed (%d)", round, code);
+		int taken = (mine == 0) + (code == 0);
+		cr_assert_eq(taken, 1, "round %d: one release gave %d units: a waiter that wakes to find the unit "
+			     "gone must wait again", round, taken);
+		cr_assert_eq(mp_semaphore_value(s), 0, "round %d: the value went to %d", round, mp_semaphore_value(s));
+	}
+	mp_semaphore_free(s);
+}
