@@ -875,7 +875,7 @@ static int kill_holder(struct holder h)
 		double took_ = mp_test_now() - t0_;                                               \
 		signal_storm(false);                                                              \
 		mp_expect_status(rc_, want);                                                      \
-		cr_assert(took_ >= (timeout) - 0.01 && took_ < (timeout) + 1.5,                   \
+		cr_assert(took_ >= (timeout) - 0.01 && took_ < (timeout) + 1.5 * MP_TEST_TIMEOUT_SCALE, \
 			  "with signals arriving every 5 ms, %s took %.3f s: a wait must last its " \
 			  "whole timeout, no more and no less", #call, took_);                    \
 	} while (0)
@@ -989,7 +989,7 @@ MP_TEST(lock, acquire_honours_its_timeout_under_signals, 3, "How a process-share
 	struct holder h = hold_in_child(l, 1, 0.3);
 	double t0 = mp_test_now();
 	mp_expect_status(mp_lock_acquire(l, 0), MP_ETIMEDOUT);
-	cr_assert(mp_test_now() - t0 < 0.1, "acquire(0) on a held lock must not wait");
+	cr_assert(mp_test_now() - t0 < 0.1 * MP_TEST_TIMEOUT_SCALE, "acquire(0) on a held lock must not wait");
 	expect_timed_out_under_signals(mp_lock_acquire(l, 0.3), 0.3, MP_ETIMEDOUT);
 	let_go(h); /* the child releases 0.3 s from now */
 	signal_storm(true);
@@ -1034,7 +1034,7 @@ MP_TEST(lock, a_waiting_acquirer_gets_the_lock_when_its_holder_dies, 3, "When th
 	double t0 = mp_test_now();
 	cr_assert_eq(finish(waiter), 0, "a process waiting for a lock whose holder dies must get it, with MP_EOWNERDEAD, "
 		     "then repair and release it");
-	cr_assert(mp_test_now() - t0 < 5, "the waiter must be woken by the death, not by its timeout");
+	cr_assert(mp_test_now() - t0 < 5 * MP_TEST_TIMEOUT_SCALE, "the waiter must be woken by the death, not by its timeout");
 	mp_expect_status(mp_lock_acquire(l, 1), 0);
 	mp_expect_status(mp_lock_release(l), 0);
 	mp_lock_free(l);
@@ -1072,7 +1072,7 @@ MP_TEST(lock, an_unrepaired_lock_fails_at_once_for_every_process, 2, "When the h
 	double t0 = mp_test_now();
 	mp_expect_status(mp_lock_acquire(l, MP_FOREVER), MP_EUNRECOVERABLE);
 	mp_expect_status(mp_lock_acquire(l, 5), MP_EUNRECOVERABLE);
-	cr_assert(mp_test_now() - t0 < 1, "MP_EUNRECOVERABLE comes at once, without waiting");
+	cr_assert(mp_test_now() - t0 < 1 * MP_TEST_TIMEOUT_SCALE, "MP_EUNRECOVERABLE comes at once, without waiting");
 	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
 	mp_expect_status(mp_lock_mark_consistent(l), -EINVAL);
 	mp_lock_free(l);
@@ -1084,7 +1084,7 @@ MP_TEST(lock, a_semaphore_waits_up_to_its_timeout_under_signals, 2, "Semaphores,
 	mp_expect_status(mp_semaphore_new(&s, 0), 0);
 	double t0 = mp_test_now();
 	mp_expect_status(mp_semaphore_acquire(s, 0), MP_ETIMEDOUT);
-	cr_assert(mp_test_now() - t0 < 0.1, "acquire(0) on an empty semaphore must not wait");
+	cr_assert(mp_test_now() - t0 < 0.1 * MP_TEST_TIMEOUT_SCALE, "acquire(0) on an empty semaphore must not wait");
 	mp_expect_status(mp_semaphore_acquire(s, NAN), -EINVAL);
 	mp_expect_status(mp_semaphore_acquire(NULL, 0), -EINVAL);
 	mp_expect_status(mp_semaphore_release(NULL), -EINVAL);
@@ -1158,7 +1158,7 @@ MP_TEST(lock, event_wait_honours_its_timeout_under_signals, 2, "Semaphores, even
 	mp_expect_status(mp_event_new(&e), 0);
 	double t0 = mp_test_now();
 	mp_expect_status(mp_event_wait(e, 0), MP_ETIMEDOUT);
-	cr_assert(mp_test_now() - t0 < 0.1, "wait(0) on a clear event must not wait");
+	cr_assert(mp_test_now() - t0 < 0.1 * MP_TEST_TIMEOUT_SCALE, "wait(0) on a clear event must not wait");
 	mp_expect_status(mp_event_wait(e, NAN), -EINVAL);
 	expect_timed_out_under_signals(mp_event_wait(e, 0.3), 0.3, MP_ETIMEDOUT);
 	mp_process *p = start("set_event_after_a_pause", &(struct job){ .event = e, .pause = 0.3 });
@@ -1256,7 +1256,7 @@ MP_TEST(lock, wait_for_tests_first_and_keeps_one_deadline, 3, "Semaphores, event
 	double t0 = mp_test_now();
 	mp_expect_status(mp_condition_wait_for(c, always, NULL, 10), 1);
 	mp_expect_status(mp_condition_wait_for(c, never, NULL, 0), 0);
-	cr_assert(mp_test_now() - t0 < 0.1, "a predicate already true, or a timeout of 0, must not wait");
+	cr_assert(mp_test_now() - t0 < 0.1 * MP_TEST_TIMEOUT_SCALE, "a predicate already true, or a timeout of 0, must not wait");
 	expect_timed_out_under_signals(mp_condition_wait_for(c, never, NULL, 0.3), 0.3, 0);
 	expect_timed_out_under_signals(mp_condition_wait(c, 0.3), 0.3, MP_ETIMEDOUT);
 	/* Woken every 20 ms, a wait_for(0.5) still ends after 0.5 s in all. */
@@ -1270,7 +1270,7 @@ MP_TEST(lock, wait_for_tests_first_and_keeps_one_deadline, 3, "Semaphores, event
 	close(stop[1]);
 	mp_expect_status(mp_lock_release(l), 0);
 	cr_assert_eq(finish(p), 0, "the notifying child failed");
-	cr_assert(took >= 0.49 && took < 2, "under a stream of notifications wait_for(0.5) took %.3f s: "
+	cr_assert(took >= 0.49 && took < 0.5 + 1.5 * MP_TEST_TIMEOUT_SCALE, "under a stream of notifications wait_for(0.5) took %.3f s: "
 		  "each wait must get only the time left of one deadline", took);
 	/* Woken once half-way, a wait_for(1) waits the rest of its second, not a second more. */
 	p = start("notify_after_a_pause", &(struct job){ .cond = c, .pause = 0.5 });
@@ -1280,7 +1280,7 @@ MP_TEST(lock, wait_for_tests_first_and_keeps_one_deadline, 3, "Semaphores, event
 	took = mp_test_now() - t0;
 	mp_expect_status(mp_lock_release(l), 0);
 	cr_assert_eq(finish(p), 0, "the notifying child failed");
-	cr_assert(took >= 0.99 && took < 1.35, "woken once after 0.5 s, wait_for(1) took %.3f s: after a wake-up, "
+	cr_assert(took >= 0.99 && took < 1 + 0.35 * MP_TEST_TIMEOUT_SCALE, "woken once after 0.5 s, wait_for(1) took %.3f s: after a wake-up, "
 		  "wait only for what is left of the one deadline", took);
 	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER); /* one level, given back after every wait */
 	mp_condition_free(c);
@@ -1313,7 +1313,7 @@ MP_TEST(lock, condition_calls_refuse_a_lock_held_elsewhere, 1, "Semaphores, even
 	struct holder h = hold_in_child(l, 1, 0);
 	double t0 = mp_test_now();
 	mp_expect_status(mp_condition_wait(c, 1), MP_ENOTOWNER);
-	cr_assert(mp_test_now() - t0 < 0.5, "a wait without the lock is refused at once");
+	cr_assert(mp_test_now() - t0 < 0.5 * MP_TEST_TIMEOUT_SCALE, "a wait without the lock is refused at once");
 	mp_expect_status(mp_condition_notify(c, 1), MP_ENOTOWNER);
 	mp_expect_status(mp_condition_notify_all(c), MP_ENOTOWNER);
 	let_go(h);
@@ -1417,7 +1417,7 @@ MP_TEST(lock, reset_breaks_the_waiters_and_makes_the_barrier_new, 2, "Barriers")
 	cr_assert(mp_barrier_broken(b));
 	double t0 = mp_test_now();
 	mp_expect_status(mp_barrier_wait(b, 5), MP_EBROKENBARRIER);
-	cr_assert(mp_test_now() - t0 < 0.5, "a wait on a broken barrier must fail at once");
+	cr_assert(mp_test_now() - t0 < 0.5 * MP_TEST_TIMEOUT_SCALE, "a wait on a broken barrier must fail at once");
 	mp_expect_status(mp_barrier_reset(b), 0);
 	cr_assert(!mp_barrier_broken(b));
 	pass_one_round(b);
