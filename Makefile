@@ -34,7 +34,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install
+	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom
 
 all: test
 
@@ -61,6 +61,7 @@ help:
 	@echo "  make examples            the tutorials' Python programs beside their C twins, run and compared"
 	@echo "  make fuzz                fuzz the frame decoder and the handshake (FUZZ_SECONDS each)"
 	@echo "  make release             a learner's copy without solutions (build/release)"
+	@echo "  make gradescope          Gradescope's autograder zip (make check-classroom runs it as Gradescope would)"
 	@echo "  make mutate STAGE=01     plant small bugs in a stage's solution: do its tests catch them?"
 
 # Installs Criterion, valgrind and Doxygen through apt if they are missing.
@@ -336,9 +337,24 @@ release:
 	@for s in $(STAGES); do cp build/solutions/lib/libmp-$$s.a build/release/reference/ && \
 		strip --strip-debug build/release/reference/libmp-$$s.a || exit 1; done
 	@cp docs/reference-README.md build/release/reference/README.md
+	@mkdir -p build/release/.github/workflows && tools/classroom/workflow.sh > build/release/.github/workflows/classroom.yml
 	@echo "release: build/release (no solutions/; the reference compiled in reference/)"
 	@tools/check-release.sh build/release
 	@rm -rf build/release/build
+
+# `make gradescope`: Gradescope's autograder zip: the learner's copy with the held-back tests,
+# setup.sh and run_autograder at its top (tools/classroom/). `make check-classroom` runs it, and
+# the GitHub Classroom workflow of the learner's copy, as those services would.
+gradescope: release
+	@rm -rf build/gradescope build/gradescope.zip && mkdir -p build/gradescope
+	@cp -r build/release/. build/gradescope/
+	@git ls-files 'tests/*/held_back*' | tar -cf - -T - | tar -xf - -C build/gradescope
+	@cp tools/classroom/setup.sh tools/classroom/run_autograder build/gradescope/
+	@cd build/gradescope && zip -qr ../gradescope.zip .
+	@echo "gradescope: build/gradescope.zip (upload it as the autograder)"
+
+check-classroom: gradescope
+	@python3 tools/classroom/check.py build/gradescope.zip
 
 ci: check-exercises test check-unsolved memcheck docs release
 
