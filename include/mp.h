@@ -23,5 +23,6 @@
 #include "mp/listener.h"
 #include "mp/sync.h"
 #include "mp/shared.h"
+#include "mp/pool.h"
 
 #endif

@@ -1,0 +1,475 @@
+/* pool.c: the pool's thread: start workers, hand out chunks, collect answers, replace the dead. */
+#define _GNU_SOURCE /* eventfd(), strsignal(), pthread_sigmask() */
+#include "pool_internal.h"
+
+#include "../01-process/fault.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/*
+ * Stage 01 keeps one list of children per process and is not written for
+ * threads: every call of it made by a pool (from the pool's own thread)
+ * takes this lock, so two pools never start or reap workers at once.
+ */
+static pthread_mutex_t processes = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned workers_started; /* for the workers' names, under `processes` */
+
+/* Tell the pool's thread that something changed: a new job, close, terminate. */
+static void wake(struct mp_pool *pool)
+{
+	uint64_t one = 1;
+	/* A full counter already wakes the thread: nothing to do when this fails. */
+	(void)!write(pool->wake, &one, sizeof one);
+}
+
+int mp__pool_start_worker(struct mp_pool *pool, struct worker *w)
+{
+	int sv[2];
+	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+
+	size_t len = sizeof(struct worker_arg) + pool->initarg_len;
+	struct worker_arg *wa = calloc(1, len);
+	mp_process *p = NULL;
+	int rc = wa ? 0 : -ENOMEM;
+	if (rc == 0) {
+		wa->fd = sv[1];
+		wa->parent_fd = sv[0];
+		wa->maxtasks = pool->maxtasksperchild;
+		strcpy(wa->initializer, pool->initializer);
+		wa->initarg_len = pool->initarg_len;
+		if (pool->initarg_len)
+			memcpy(wa + 1, pool->initarg, pool->initarg_len);
+		rc = mp_process_new(&p, MP__POOL_WORKER_TARGET, wa, len);
+	}
+	free(wa);
+	if (rc == 0) {
+		/* Daemonic: a task may not start processes, and the workers are ours to stop. */
+		mp_process_set_daemon(p, true);
+		/*
+		 * SIGKILL, not SIGTERM, when we die: a task may catch SIGTERM. The
+		 * "parent" this watches is the thread that forks, this pool's thread,
+		 * which lives exactly as long as the workers should.
+		 */
+		mp_process_set_parent_death_signal(p, SIGKILL);
+		pthread_mutex_lock(&processes);
+		char name[32];
+		snprintf(name, sizeof name, "PoolWorker-%u", ++workers_started);
+		mp_process_set_name(p, name);
+		rc = mp_process_start(p);
+		pthread_mutex_unlock(&processes);
+	}
+	close(sv[1]); /* the worker's end: it has its copy now */
+	if (rc == 0)
+		rc = mp_conn_from_fd(&w->conn, sv[0], true, true);
+	else
+		close(sv[0]);
+	if (rc == 0) {
+		w->sentinel = mp_process_sentinel(p);
+		rc = w->sentinel < 0 ? w->sentinel : 0;
+	}
+	if (rc < 0) {
+		if (mp_process_pid(p)) {
+			pthread_mutex_lock(&processes);
+			mp_process_kill(p);
+			mp_process_join(p, MP_FOREVER);
+			pthread_mutex_unlock(&processes);
+		}
+		mp_process_free(p);
+		mp_conn_free(w->conn);
+		w->conn = NULL;
+		return rc;
+	}
+	w->process = p;
+	w->job = NULL;
+	w->tasks = 0;
+	w->conn_done = false;
+	return 0;
+}
+
+/* Reap the worker of slot @w (it has ended, or is about to) and empty the slot. Returns its exit code. */
+static int reap_worker(struct worker *w)
+{
+	int code = 0;
+	pthread_mutex_lock(&processes);
+	mp_process_join(w->process, MP_FOREVER);
+	mp_process_exitcode(w->process, &code);
+	mp_process_free(w->process);
+	pthread_mutex_unlock(&processes);
+	mp_conn_free(w->conn);
+	w->process = NULL;
+	w->conn = NULL;
+	w->sentinel = -1;
+	return code;
+}
+
+/* Send the chunk [first, first + count) of @job to the idle worker @w. */
+static int send_chunk(struct worker *w, struct mp_result *job, size_t first, size_t count)
+{
+	size_t name_len = strlen(job->task);
+	size_t len = sizeof(struct run_header) + name_len + count * job->in_size;
+	char *msg = malloc(len);
+	if (!msg)
+		return -ENOMEM;
+	struct run_header h = { .kind = MSG_RUN, .name_len = (uint32_t)name_len,
+				.count = count, .size = job->in_size };
+	memcpy(msg, &h, sizeof h);
+	memcpy(msg + sizeof h, job->task, name_len);
+	if (count * job->in_size > 0)
+		memcpy(msg + sizeof h + name_len, job->in + first * job->in_size, count * job->in_size);
+	int rc = mp_conn_send_bytes(w->conn, msg, len);
+	free(msg);
+	return rc;
+}
+
+/*
+ * Hand a chunk to every idle worker while work waits. Lock held. A worker
+ * about to retire (it has run its maxtasksperchild chunks) gets nothing: it
+ * exits, and its replacement takes the work.
+ */
+static void dispatch(struct mp_pool *pool)
+{
+	for (unsigned i = 0; i < pool->nworkers && pool->queue; i++) {
+		struct worker *w = &pool->workers[i];
+		if (!w->process || w->job || w->conn_done ||
+		    (pool->maxtasksperchild && w->tasks >= pool->maxtasksperchild))
+			continue;
+		/* TODO: your code goes here.
+		 * Hint: take the job at the head of pool->queue; its next chunk is
+		 * the records [job->next, job->next + chunksize), fewer at the end.
+		 * Advance job->next; once every record is handed out, take the job
+		 * off the queue. Record the chunk in the slot (w->job, w->first,
+		 * w->count) BEFORE sending it, so that a worker that dies at once
+		 * still fails the right records. If send_chunk() fails because
+		 * the worker has gone, leave it: its sentinel will say how it died.
+		 * Lesson 05, "How tasks and results flow".
+		 */
+		return;
+	}
+}
+
+/*
+ * Read the answers of worker @w to its chunk. Lock held (dropped while
+ * callbacks run). An error (end-of-file, a message cut short) means the
+ * worker is dying: its sentinel will say how, and fail the chunk.
+ */
+static void collect(struct worker *w)
+{
+	void *msg;
+	size_t len;
+	if (mp_conn_recv_bytes(w->conn, &msg, &len) < 0) {
+		w->conn_done = true; /* stop watching it: only the sentinel is left to hear */
+		return;
+	}
+	struct mp_result *job = w->job;
+	if (!job) {
+		free(msg); /* an answer nobody asked for: cannot happen with our workers */
+		return;
+	}
+	const char *p = msg, *end = p + len;
+	size_t answered = 0;
+	while (answered < w->count && (size_t)(end - p) >= sizeof(struct answer_header)) {
+		struct answer_header h;
+		memcpy(&h, p, sizeof h);
+		p += sizeof h;
+		if (h.len > (size_t)(end - p))
+			break;
+		mp__result_answer(job, w->first + answered, h.status, p, h.len);
+		p += h.len;
+		answered++;
+	}
+	if (answered < w->count)
+		mp__result_fail_records(job, w->first + answered, w->count - answered, MP_EBADMSG,
+					"the worker's answer was cut short");
+	free(msg);
+	w->job = NULL;
+	w->tasks++;
+	mp__result_finish_if_done(job);
+}
+
+/* Worker @w has ended: read what it sent before dying, fail what it held, free the slot. Lock held. */
+static void bury(struct worker *w)
+{
+	/* TODO: your code goes here.
+	 * Hint: first collect() any answer still waiting in the socket (a
+	 * worker that retires answers, then exits). Then reap_worker() for
+	 * its exit code. If it still held a chunk, fail those records with
+	 * MP_EWORKERDIED and a message that says which worker, which task and
+	 * how it died ("killed by signal 9 (Killed)", or "exited with status
+	 * 3"): strsignal() names a signal. Then finish the job if that was
+	 * its last chunk.
+	 * Lesson 05, "When a worker dies".
+	 */
+	return;
+}
+
+/* mp_pool_terminate(): kill every worker, fail everything not done. Lock held. */
+static void terminate_all(struct mp_pool *pool)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct worker *w = &pool->workers[i];
+		if (!w->process)
+			continue;
+		pthread_mutex_lock(&processes);
+		mp_process_kill(w->process);
+		pthread_mutex_unlock(&processes);
+		struct mp_result *job = w->job;
+		w->job = NULL;
+		reap_worker(w);
+		if (job) {
+			mp__result_fail_records(job, w->first, w->count, MP_ETERMINATED,
+						"the pool was terminated before the task finished");
+			mp__result_finish_if_done(job);
+		}
+	}
+	while (pool->queue) {
+		struct mp_result *job = pool->queue;
+		pool->queue = job->next_queued;
+		job->next_queued = NULL;
+		size_t first = job->next;
+		job->next = job->n;
+		mp__result_fail_records(job, first, job->n - first, MP_ETERMINATED,
+					"the pool was terminated before the task started");
+		mp__result_finish_if_done(job);
+	}
+	pool->queue_tail = NULL;
+}
+
+/* After mp_pool_close() and the last job: ask every worker to exit, and reap it. Lock held. */
+static void stop_workers(struct mp_pool *pool)
+{
+	struct run_header stop = { .kind = MSG_STOP };
+	for (unsigned i = 0; i < pool->nworkers; i++)
+		if (pool->workers[i].process && !pool->workers[i].conn_done)
+			mp_conn_send_bytes(pool->workers[i].conn, &stop, sizeof stop);
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct worker *w = &pool->workers[i];
+		if (!w->process)
+			continue;
+		pthread_mutex_lock(&processes);
+		if (mp_process_join(w->process, 5.0) == MP_ETIMEDOUT)
+			mp_process_kill(w->process); /* a task left something running: no more waiting */
+		pthread_mutex_unlock(&processes);
+		reap_worker(w);
+	}
+}
+
+/* The pool's thread. Only it touches the worker slots. */
+static void *pool_thread(void *arg)
+{
+	struct mp_pool *pool = arg;
+	size_t nfds = 1 + 2 * (size_t)pool->nworkers;
+	struct pollfd *fds = calloc(nfds, sizeof *fds);
+
+	pthread_mutex_lock(&pool->lock);
+	int rc = fds ? 0 : -ENOMEM;
+	for (unsigned i = 0; i < pool->nworkers && rc == 0; i++)
+		rc = mp__pool_start_worker(pool, &pool->workers[i]);
+	pool->start_error = rc;
+	pool->started = true;
+	pthread_cond_broadcast(&pool->changed);
+	if (rc < 0)
+		pool->state = TERMINATING;
+
+	for (;;) {
+		if (pool->state == TERMINATING) {
+			terminate_all(pool);
+			break;
+		}
+		if (pool->state == CLOSED && pool->jobs == 0) {
+			stop_workers(pool);
+			break;
+		}
+		dispatch(pool);
+
+		/* Watch the wake-up counter, and each worker's socket and sentinel. */
+		bool empty_slot = false;
+		fds[0] = (struct pollfd){ .fd = pool->wake, .events = POLLIN };
+		for (unsigned i = 0; i < pool->nworkers; i++) {
+			struct worker *w = &pool->workers[i];
+			empty_slot |= !w->process;
+			fds[1 + 2 * i] = (struct pollfd){ .fd = w->process && !w->conn_done ? mp_conn_fileno(w->conn) : -1,
+							  .events = POLLIN };
+			fds[2 + 2 * i] = (struct pollfd){ .fd = w->process ? w->sentinel : -1, .events = POLLIN };
+		}
+		pthread_mutex_unlock(&pool->lock);
+		/* An empty slot (a worker that could not start) is tried again every 100 ms. */
+		int n = poll(fds, nfds, empty_slot ? 100 : -1);
+		pthread_mutex_lock(&pool->lock);
+		if (n < 0)
+			continue; /* EINTR; nothing else can fail with these arguments */
+		if (fds[0].revents) {
+			uint64_t count;
+			(void)!read(pool->wake, &count, sizeof count);
+		}
+		for (unsigned i = 0; i < pool->nworkers; i++) {
+			struct worker *w = &pool->workers[i];
+			if (w->process && !w->conn_done && fds[1 + 2 * i].revents)
+				collect(w);
+			if (w->process && fds[2 + 2 * i].revents)
+				bury(w);
+			/* A dead worker is replaced while the pool has work, or may get some. */
+			if (!w->process && (pool->state == RUNNING || (pool->state == CLOSED && pool->jobs > 0)))
+				mp__pool_start_worker(pool, w);
+		}
+	}
+	pool->state = FINISHED;
+	pthread_cond_broadcast(&pool->changed);
+	pthread_mutex_unlock(&pool->lock);
+	free(fds);
+	return NULL;
+}
+
+int mp__pool_submit(struct mp_pool *pool, struct mp_result *job)
+{
+	if (pool->state != RUNNING)
+		return MP_EPOOLCLOSED;
+	job->next_queued = NULL;
+	if (pool->queue_tail)
+		pool->queue_tail->next_queued = job;
+	else
+		pool->queue = job;
+	pool->queue_tail = job;
+	pool->jobs++;
+	wake(pool);
+	return 0;
+}
+
+static void pool_destroy(struct mp_pool *pool)
+{
+	if (pool->wake >= 0)
+		close(pool->wake);
+	pthread_cond_destroy(&pool->changed);
+	pthread_mutex_destroy(&pool->join_lock);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool->workers);
+	free(pool->initarg);
+	free(pool);
+}
+
+int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *options)
+{
+	static const struct mp_pool_options defaults;
+	if (!out)
+		return -EINVAL;
+	if (!options)
+		options = &defaults;
+	if (mp_process_is_daemon(mp_current_process()))
+		return MP_EDAEMONIC; /* a worker's task: it could not start the workers anyway */
+	/* The workers' target, registered here: an archive's member that nothing calls is never linked. */
+	int rc = mp_target_register(MP__POOL_WORKER_TARGET, mp__pool_worker_main);
+	if (rc < 0)
+		return rc;
+	if (options->initializer && (strlen(options->initializer) > MP_TASK_NAME_MAX ||
+				     !mp_task_find(options->initializer)))
+		return MP_ENOTASK;
+	if (!options->initarg && options->initarg_len)
+		return -EINVAL;
+	if (nworkers == 0) {
+		int n = mp_cpu_count();
+		if (n < 0)
+			return n;
+		nworkers = (unsigned)n;
+	}
+
+	/* TODO: your code goes here.
+	 * Hint: allocate the pool and its nworkers slots (sentinels at -1), a
+	 * mutex, a condition on CLOCK_MONOTONIC (mp_result_wait() waits on it
+	 * with a deadline), the wake-up eventfd (through the fault seam:
+	 * mp__fault("eventfd")), and copy the options. Start pool_thread()
+	 * with every signal blocked (a signal meant for the caller must not
+	 * land there), wait until it says `started`, and hand back its
+	 * start_error: on failure, join it and free everything.
+	 * Lesson 05, "The pool's thread".
+	 */
+	return MP_ETODO;
+}
+
+unsigned mp_pool_workers(const mp_pool *pool)
+{
+	return pool ? pool->nworkers : 0;
+}
+
+size_t mp_pool_default_chunksize(const mp_pool *pool, size_t n)
+{
+	if (!pool)
+		return 0;
+	/* TODO: your code goes here.
+	 * Hint: Python's map divides the records by four times the workers,
+	 * and rounds up. Lesson 05, "Chunks".
+	 */
+	return 0;
+}
+
+int mp_pool_close(mp_pool *pool)
+{
+	if (!pool)
+		return -EINVAL;
+	pthread_mutex_lock(&pool->lock);
+	if (pool->state == RUNNING)
+		pool->state = CLOSED;
+	wake(pool);
+	pthread_mutex_unlock(&pool->lock);
+	return 0;
+}
+
+/* Wait for the pool's thread to end (once). */
+static int join_thread(mp_pool *pool)
+{
+	if (pthread_equal(pthread_self(), pool->thread))
+		return -EDEADLK; /* a callback: the thread would wait for itself */
+	pthread_mutex_lock(&pool->join_lock);
+	if (!pool->joined) {
+		pthread_join(pool->thread, NULL);
+		pool->joined = true;
+	}
+	pthread_mutex_unlock(&pool->join_lock);
+	return 0;
+}
+
+int mp_pool_terminate(mp_pool *pool)
+{
+	if (!pool)
+		return -EINVAL;
+	if (pthread_equal(pthread_self(), pool->thread))
+		return -EDEADLK;
+	pthread_mutex_lock(&pool->lock);
+	if (pool->state == RUNNING || pool->state == CLOSED)
+		pool->state = TERMINATING;
+	wake(pool);
+	pthread_mutex_unlock(&pool->lock);
+	return join_thread(pool);
+}
+
+int mp_pool_join(mp_pool *pool)
+{
+	if (!pool)
+		return -EINVAL;
+	pthread_mutex_lock(&pool->lock);
+	bool running = pool->state == RUNNING;
+	pthread_mutex_unlock(&pool->lock);
+	return running ? MP_EPOOLRUNNING : join_thread(pool);
+}
+
+void mp_pool_free(mp_pool *pool)
+{
+	if (!pool)
+		return;
+	if (mp_pool_terminate(pool) < 0)
+		return; /* from a callback: freeing the pool under its own thread cannot be done */
+	/* Threads still inside mp_result_wait() on this pool's condition must leave it first. */
+	pthread_mutex_lock(&pool->lock);
+	while (pool->waiters > 0)
+		pthread_cond_wait(&pool->changed, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+	pool_destroy(pool);
+}

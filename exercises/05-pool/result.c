@@ -1,0 +1,170 @@
+/* result.c: a submitted call's outcome (Python's AsyncResult): recorded by the pool's thread, awaited by the caller. */
+#define _GNU_SOURCE
+#include "pool_internal.h"
+
+#include "../01-process/deadline.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mp_result *mp__result_new(struct mp_pool *pool, const char *task)
+{
+	struct mp_result *job = calloc(1, sizeof *job);
+	if (!job)
+		return NULL;
+	job->pool = pool;
+	job->refs = 2; /* the caller's handle, and the pool's until the job is done */
+	strcpy(job->task, task);
+	return job;
+}
+
+static void destroy(struct mp_result *job)
+{
+	free(job->in_copy);
+	free(job->data);
+	free(job->error);
+	free(job);
+}
+
+/*
+ * The last reference frees the job. The two holders are the caller and the
+ * pool's thread, on different threads and not always under one lock (the
+ * pool may be gone when the caller lets go), so the count is atomic.
+ */
+void mp__result_unref(struct mp_result *job)
+{
+	if (__atomic_sub_fetch(&job->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		destroy(job);
+}
+
+/* Keep the failure of the record of lowest index: the one Python's map would raise. */
+static void record_failure(struct mp_result *job, size_t i, int code, const char *message, size_t len)
+{
+	if (job->code != 0 && job->failed_index <= i)
+		return;
+	char *copy = strndup(message ? message : "", message ? len : 0);
+	free(job->error);
+	job->error = copy;
+	job->code = code;
+	job->failed_index = i;
+}
+
+void mp__result_fail_records(struct mp_result *job, size_t first, size_t count, int code,
+			     const char *message)
+{
+	if (count == 0)
+		return;
+	record_failure(job, first, code, message, message ? strlen(message) : 0);
+	job->pending -= count;
+}
+
+void mp__result_answer(struct mp_result *job, size_t i, int status, const void *bytes, size_t len)
+{
+	job->pending--;
+	if (status != 0) {
+		record_failure(job, i, status == MP_ENOTASK ? MP_ENOTASK : MP_ETASKFAILED, bytes, len);
+	} else if (job->is_map) {
+		if (len == job->out_size) {
+			if (len)
+				memcpy(job->out + i * job->out_size, bytes, len);
+		} else {
+			char why[MP_TASK_NAME_MAX + 96];
+			int n = snprintf(why, sizeof why, "task '%s' gave back %zu bytes where map expects %zu",
+					 job->task, len, job->out_size);
+			record_failure(job, i, MP_ETYPE, why, (size_t)n);
+		}
+	} else {
+		/* A NUL after the bytes, so that an answer that is text can be printed as it is. */
+		char *copy = malloc(len + 1);
+		if (!copy) {
+			record_failure(job, i, -ENOMEM, "no memory for the answer", 24);
+			return;
+		}
+		memcpy(copy, bytes, len);
+		copy[len] = '\0';
+		free(job->data);
+		job->data = copy;
+		job->len = len;
+	}
+}
+
+void mp__result_finish_if_done(struct mp_result *job)
+{
+	struct mp_pool *pool = job->pool;
+	if (job->pending > 0 || job->ready)
+		return;
+	/*
+	 * Callbacks run before the result is ready, without the lock (a callback
+	 * may submit more work), and only ever on the pool's thread: so two of
+	 * them never run at once, and once get() returns, the callback is done.
+	 */
+	const struct mp_callbacks *cb = &job->callbacks;
+	if ((job->code == 0 && cb->on_success) || (job->code != 0 && cb->on_error)) {
+		pthread_mutex_unlock(&pool->lock);
+		if (job->code == 0)
+			cb->on_success(job->data, job->len, cb->arg);
+		else
+			cb->on_error(job->code, job->error ? job->error : "", cb->arg);
+		pthread_mutex_lock(&pool->lock);
+	}
+	__atomic_store_n(&job->ready, true, __ATOMIC_RELEASE);
+	pool->jobs--;
+	pthread_cond_broadcast(&pool->changed);
+	mp__result_unref(job);
+}
+
+int mp_result_wait(mp_result *r, double timeout)
+{
+	if (!r)
+		return -EINVAL;
+	struct mp__deadline d;
+	if (mp__deadline_start(&d, timeout) < 0)
+		return -EINVAL;
+	/* Once ready, the outcome never changes and the pool may be gone: no lock needed. */
+	if (__atomic_load_n(&r->ready, __ATOMIC_ACQUIRE))
+		return 0;
+	/* TODO: your code goes here.
+	 * Hint: under pool->lock, wait on pool->changed until r->ready, with
+	 * pthread_cond_timedwait() and the deadline's `end` (the condition
+	 * runs on CLOCK_MONOTONIC) unless d.forever. Count yourself in
+	 * pool->waiters meanwhile, and broadcast when you leave: mp_pool_free()
+	 * waits for the waiters before it destroys the condition.
+	 * Lesson 05, "Results: waiting for an outcome".
+	 */
+	return MP_ETODO;
+}
+
+int mp_result_get(mp_result *r, double timeout, const void **data, size_t *len)
+{
+	int rc = mp_result_wait(r, timeout);
+	if (rc < 0)
+		return rc;
+	if (data)
+		*data = r->code == 0 ? r->data : NULL;
+	if (len)
+		*len = r->code == 0 ? r->len : 0;
+	return r->code;
+}
+
+bool mp_result_ready(const mp_result *r)
+{
+	return r && __atomic_load_n(&r->ready, __ATOMIC_ACQUIRE);
+}
+
+bool mp_result_successful(const mp_result *r)
+{
+	return mp_result_ready(r) && r->code == 0;
+}
+
+const char *mp_result_error(const mp_result *r)
+{
+	return mp_result_ready(r) && r->error ? r->error : "";
+}
+
+void mp_result_free(mp_result *r)
+{
+	if (r)
+		mp__result_unref(r);
+}

@@ -1,0 +1,145 @@
+/* pool_internal.h: what the files of stage 05 share: jobs, workers and the messages between them (internal). */
+#ifndef MP_POOL_INTERNAL_H
+#define MP_POOL_INTERNAL_H
+
+#include <mp.h>
+
+#include <pthread.h>
+#include <stdint.h>
+
+/*
+ * A job is one submission: one call for mp_pool_apply_async(), n records for
+ * mp_pool_map(). mp_result is the job: the caller's handle on it.
+ * Every field below `pool` is guarded by pool->lock, except where noted.
+ */
+struct mp_result {
+	struct mp_pool *pool;
+	int refs;                      /* the caller's handle + the pool's, until it is done */
+	char task[MP_TASK_NAME_MAX + 1];
+	struct mp_callbacks callbacks; /* zeroed when none */
+
+	/* The input: records in_size bytes each; owned (a copy) for apply, the caller's for map. */
+	const char *in;
+	void *in_copy;                 /* what to free: the copy, or NULL */
+	size_t n, in_size;
+	size_t chunksize;
+	size_t next;                   /* the first record not yet handed to a worker */
+	size_t pending;                /* records handed out or waiting, not yet answered */
+
+	/* The output: for map, n records of out_size in the caller's array; for apply, data. */
+	char *out;
+	size_t out_size;
+	bool is_map;
+	void *data;                    /* apply's answer, from malloc() */
+	size_t len;
+
+	int code;                      /* 0, or the failure of the record of lowest index */
+	size_t failed_index;
+	char *error;                   /* its message, from malloc(); NULL when none */
+	bool ready;                    /* the outcome is final; callbacks have run */
+	struct mp_result *next_queued; /* link in pool->queue while records wait for a worker */
+};
+
+/* One worker process and what it holds. Owned by the pool's thread. */
+struct worker {
+	mp_process *process;     /* NULL for an empty slot */
+	mp_conn *conn;           /* our end of the worker's socket pair */
+	int sentinel;            /* readable when the worker ends */
+	struct mp_result *job;   /* the job of the chunk it runs; NULL when idle */
+	size_t first, count;     /* that chunk: records [first, first + count) */
+	unsigned tasks;          /* chunks it has answered, for maxtasksperchild */
+	bool conn_done;          /* its socket gave end-of-file or an error: only the sentinel is left */
+};
+
+enum pool_state {
+	RUNNING,     /* takes work */
+	CLOSED,      /* mp_pool_close(): finishes what it has, then the workers exit */
+	TERMINATING, /* mp_pool_terminate(): kill the workers, fail what is left */
+	FINISHED,    /* the pool's thread has ended: every job is done */
+};
+
+struct mp_pool {
+	pthread_mutex_t lock;         /* guards what the caller and the pool's thread share */
+	pthread_cond_t changed;       /* broadcast when a job becomes ready or the state changes */
+	enum pool_state state;
+	int start_error;              /* the first workers' start: 0, or why it failed */
+	bool started;                 /* the pool's thread has started its first workers */
+	struct mp_result *queue;      /* jobs with records waiting for a worker, oldest first */
+	struct mp_result *queue_tail;
+	size_t jobs;                  /* jobs not yet done */
+	int wake;                     /* eventfd: written when there is news for the pool's thread */
+
+	int waiters;                  /* threads inside mp_result_wait(): mp_pool_free() waits for them */
+
+	pthread_t thread;
+	pthread_mutex_t join_lock;    /* one thread at a time joins `thread` */
+	bool joined;                  /* the thread has been joined */
+	unsigned nworkers;
+	struct worker *workers;       /* nworkers slots; only the pool's thread touches them */
+	char initializer[MP_TASK_NAME_MAX + 1];
+	void *initarg;
+	size_t initarg_len;
+	unsigned maxtasksperchild;
+};
+
+/*
+ * The messages. Parent to worker: a chunk,
+ *	u32 kind (RUN or STOP), u32 name length, u64 count, u64 record size, name, records
+ * Worker to parent: the answers to the chunk, for each record in order
+ *	i32 status (0, or the task's failure code), u64 length, bytes (the answer, or the message)
+ * Integers are in the host's byte order: both ends are the same program.
+ */
+enum { MSG_RUN = 1, MSG_STOP = 2 };
+
+struct run_header {
+	uint32_t kind;
+	uint32_t name_len;
+	uint64_t count;
+	uint64_t size;
+};
+
+struct answer_header {
+	int32_t status;
+	uint32_t pad;
+	uint64_t len;
+};
+
+/* What a task writes into, in the worker (task.c). */
+struct mp_task_out {
+	void *data;     /* the answer, from malloc(); NULL for none */
+	size_t len;
+	char *message;  /* the failure's message, from malloc(); NULL for none */
+};
+
+/* Start the worker process of slot @w (pool.c). */
+int mp__pool_start_worker(struct mp_pool *pool, struct worker *w);
+
+/* The worker's target (worker.c), registered under this name by mp_pool_new(). */
+#define MP__POOL_WORKER_TARGET "mp__pool_worker"
+int mp__pool_worker_main(const void *arg, size_t len);
+
+/* What the worker process gets as its target's argument. */
+struct worker_arg {
+	int fd;                       /* its end of the socket pair */
+	int parent_fd;                /* the parent's end, which the worker closes */
+	unsigned maxtasks;            /* 0: no limit */
+	char initializer[MP_TASK_NAME_MAX + 1];
+	size_t initarg_len;           /* the bytes follow */
+};
+
+/* Results (result.c). Called with pool->lock held unless noted. */
+struct mp_result *mp__result_new(struct mp_pool *pool, const char *task);
+/* Record the answers to records [first, first + count) of @job; may make it done. */
+void mp__result_fail_records(struct mp_result *job, size_t first, size_t count, int code,
+			     const char *message);
+/* One answer: the record @i's status and bytes. */
+void mp__result_answer(struct mp_result *job, size_t i, int status, const void *bytes, size_t len);
+/* If every record of @job is answered: run its callbacks (drops the lock), mark it ready. */
+void mp__result_finish_if_done(struct mp_result *job);
+/* Drop one reference (the lock held). */
+void mp__result_unref(struct mp_result *job);
+
+/* Queue a job for the workers and wake the pool's thread (pool.c; lock held). */
+int mp__pool_submit(struct mp_pool *pool, struct mp_result *job);
+
+#endif

@@ -1,0 +1,166 @@
+/* worker.c: the worker process: take a chunk, run the task on each record, send the answers back. */
+#define _GNU_SOURCE
+#include "pool_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A buffer that grows as answers are added to it. */
+struct buffer {
+	char *bytes;
+	size_t len, cap;
+};
+
+static int append(struct buffer *b, const void *bytes, size_t len)
+{
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + len)
+			cap *= 2;
+		char *grown = realloc(b->bytes, cap);
+		if (!grown)
+			return -ENOMEM;
+		b->bytes = grown;
+		b->cap = cap;
+	}
+	memcpy(b->bytes + b->len, bytes, len);
+	b->len += len;
+	return 0;
+}
+
+/*
+ * Run @fn on one record and append its answer to @reply: a status, a length,
+ * then the bytes the task gave back, or the message it failed with.
+ */
+static int answer_one(mp_task_fn fn, const char *name, const void *record, size_t size,
+		      struct buffer *reply)
+{
+	/* BEGIN SOLUTION stub: return MP_ETODO;
+	 * Hint: call fn(record, size, &out) with a zeroed mp_task_out. A
+	 * status of 0 sends out.data and out.len; any other status sends the
+	 * message instead (out.message, or one of your own when the task gave
+	 * none, naming the task and what it returned). Append a struct
+	 * answer_header, then the bytes; free what the task allocated.
+	 * Lesson 05, "How tasks and results flow".
+	 */
+	mp_task_out out = { 0 };
+	int status = fn(record, size, &out);
+	char own[MP_TASK_NAME_MAX + 128];
+	const void *bytes = out.data;
+	size_t len = out.len;
+	if (status != 0) {
+		if (!out.message) {
+			snprintf(own, sizeof own, "task '%s' returned %d (%s)", name, status,
+				 mp_strerror(status));
+			bytes = own;
+		} else {
+			bytes = out.message;
+		}
+		len = strlen(bytes);
+	}
+	struct answer_header h = { .status = status, .len = len };
+	int rc = append(reply, &h, sizeof h);
+	if (rc == 0 && len > 0)
+		rc = append(reply, bytes, len);
+	free(out.data);
+	free(out.message);
+	return rc;
+	/* END SOLUTION */
+}
+
+/* One chunk: @msg is a struct run_header, the task's name, then the records. */
+static int run_chunk(mp_conn *conn, const char *msg, size_t len)
+{
+	struct run_header h;
+	memcpy(&h, msg, sizeof h);
+	char name[MP_TASK_NAME_MAX + 1];
+	if (h.name_len > MP_TASK_NAME_MAX || sizeof h + h.name_len + h.count * h.size != len)
+		return MP_EBADMSG;
+	memcpy(name, msg + sizeof h, h.name_len);
+	name[h.name_len] = '\0';
+	const char *records = msg + sizeof h + h.name_len;
+
+	mp_task_fn fn = mp_task_find(name);
+	struct buffer reply = { 0 };
+	int rc = 0;
+	for (uint64_t i = 0; i < h.count && rc == 0; i++) {
+		if (fn) {
+			rc = answer_one(fn, name, records + i * h.size, h.size, &reply);
+		} else {
+			/* Only under spawn could a worker lack a task its parent has. */
+			char why[MP_TASK_NAME_MAX + 64];
+			int n = snprintf(why, sizeof why, "no task is registered as '%s' in the worker", name);
+			struct answer_header a = { .status = MP_ENOTASK, .len = (uint64_t)n };
+			rc = append(&reply, &a, sizeof a);
+			if (rc == 0)
+				rc = append(&reply, why, (size_t)n);
+		}
+	}
+	if (rc == 0)
+		rc = mp_conn_send_bytes(conn, reply.bytes, reply.len);
+	free(reply.bytes);
+	return rc;
+}
+
+/*
+ * The worker's target. It gets its end of the socket pair and the pool's
+ * settings as bytes (struct worker_arg, then the initializer's argument), so
+ * it needs nothing from the parent's memory but the task table.
+ */
+int mp__pool_worker_main(const void *arg, size_t len)
+{
+	struct worker_arg wa;
+	if (len < sizeof wa)
+		return 2;
+	memcpy(&wa, arg, sizeof wa);
+	/* The pool's thread blocks every signal; its children must not inherit that. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close(wa.parent_fd); /* the parent's end, copied by fork(): ours is wa.fd */
+
+	mp_conn *conn;
+	if (mp_conn_from_fd(&conn, wa.fd, true, true) < 0)
+		return 2;
+	if (wa.initializer[0]) {
+		mp_task_out out = { 0 };
+		int rc = mp_task_find(wa.initializer)((const char *)arg + sizeof wa, wa.initarg_len, &out);
+		free(out.data);
+		free(out.message);
+		if (rc != 0) {
+			mp_conn_free(conn);
+			return 1; /* as Python's worker: it dies, and the pool starts another */
+		}
+	}
+
+	/* BEGIN SOLUTION stub: mp_conn_free(conn); return 3;
+	 * Hint: loop: receive a message (mp_conn_recv_bytes); stop on an error
+	 * (end-of-file: the pool is gone) or on a MSG_STOP; else run_chunk()
+	 * it, free it, and stop after wa.maxtasks chunks when that is not 0.
+	 * Free the connection and return 0.
+	 * Lesson 05, "The worker's loop".
+	 */
+	unsigned done = 0;
+	for (;;) {
+		void *msg;
+		size_t n;
+		if (mp_conn_recv_bytes(conn, &msg, &n) < 0)
+			break;
+		struct run_header h = { 0 };
+		if (n >= sizeof h)
+			memcpy(&h, msg, sizeof h);
+		int rc = h.kind == MSG_RUN ? run_chunk(conn, msg, n) : MP_EEOF;
+		free(msg);
+		if (rc < 0)
+			break;
+		if (wa.maxtasks && ++done >= wa.maxtasks)
+			break; /* retire: the pool starts a fresh worker in our place */
+	}
+	mp_conn_free(conn);
+	return 0;
+	/* END SOLUTION */
+}

@@ -1,0 +1,755 @@
+/* test_pool.c: stage 05, Pool and AsyncResult: what Python's Pool does, and what it should when a worker dies. */
+#define _GNU_SOURCE
+#include "mp_test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mp/fault.h>
+
+#define MP_LESSON "lessons/05-pool.md"
+
+/* "Returns promptly", loose enough for a loaded machine; slower runs scale it. */
+#define PROMPT (0.5 * MP_TEST_TIMEOUT_SCALE)
+
+/*
+ * Tasks. They run in the workers, where no cr_assert may run: they answer
+ * through the bytes they give back, or fail with a message.
+ */
+
+static void nap(double seconds)
+{
+	struct timespec ts = { (time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* An int64 in, its square out. */
+MP_TASK(square)(const void *in, size_t len, mp_task_out *out)
+{
+	int64_t x;
+	if (len != sizeof x)
+		return mp_task_fail(out, "square wants 8 bytes, got %zu", len);
+	memcpy(&x, in, sizeof x);
+	x *= x;
+	return mp_task_return(out, &x, sizeof x);
+}
+
+/* The bytes in, reversed. */
+MP_TASK(reverse)(const void *in, size_t len, mp_task_out *out)
+{
+	char *r = malloc(len + 1);
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++)
+		r[i] = ((const char *)in)[len - 1 - i];
+	int rc = mp_task_return(out, r, len);
+	free(r);
+	return rc;
+}
+
+/* Sleeps the double it gets, then answers "slept". */
+MP_TASK(sleeper)(const void *in, size_t len, mp_task_out *out)
+{
+	double s = 0;
+	if (len == sizeof s)
+		memcpy(&s, in, sizeof s);
+	nap(s);
+	return mp_task_return(out, "slept", 5);
+}
+
+/* The worker's pid, as an int32. */
+MP_TASK(whoami)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	int32_t pid = getpid();
+	return mp_task_return(out, &pid, sizeof pid);
+}
+
+/* Fails with a message naming its int64 input when it ends in 3; else squares it. */
+MP_TASK(picky)(const void *in, size_t len, mp_task_out *out)
+{
+	int64_t x;
+	memcpy(&x, in, sizeof x);
+	if (x % 10 == 3)
+		return mp_task_fail(out, "I do not like %lld", (long long)x);
+	return square(in, len, out);
+}
+
+/* Fails without a word. */
+MP_TASK(mute)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	(void)out;
+	return 42;
+}
+
+/* Gives back 3 bytes, whatever map expects. */
+MP_TASK(three_bytes)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	return mp_task_return(out, "abc", 3);
+}
+
+enum death { BY_SIGKILL, BY_SEGFAULT, BY_ABORT, BY_EXIT };
+
+/* Dies the way its int says. raise(SIGSEGV) stands for a bad pointer: valgrind would count a real one. */
+MP_TASK(die)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)len;
+	(void)out;
+	int how;
+	memcpy(&how, in, sizeof how);
+	switch (how) {
+	case BY_SIGKILL: raise(SIGKILL); break;
+	case BY_SEGFAULT: signal(SIGSEGV, SIG_DFL); raise(SIGSEGV); break;
+	case BY_ABORT: abort();
+	case BY_EXIT: _exit(3);
+	}
+	return 0;
+}
+
+/* Writes its pid to the descriptor it gets, then sleeps: the test kills it from outside. */
+MP_TASK(report_and_wait)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)len;
+	int fd;
+	memcpy(&fd, in, sizeof fd);
+	int32_t pid = getpid();
+	if (write(fd, &pid, sizeof pid) != sizeof pid)
+		return mp_task_fail(out, "cannot report");
+	nap(30);
+	return 0;
+}
+
+MP_TARGET(nothing)(const void *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	return 0;
+}
+
+/* Tries to start a process, then a pool, and answers both codes. */
+MP_TASK(start_a_child)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	int32_t codes[2] = { 0, 0 };
+	mp_process *p;
+	codes[0] = mp_process_new(&p, "nothing", NULL, 0);
+	if (codes[0] == 0) {
+		codes[0] = mp_process_start(p);
+		if (codes[0] == 0)
+			mp_process_join(p, MP_FOREVER);
+		mp_process_free(p);
+	}
+	mp_pool *pool = NULL;
+	codes[1] = mp_pool_new(&pool, 1, NULL);
+	mp_pool_free(pool);
+	return mp_task_return(out, codes, sizeof codes);
+}
+
+static int32_t initialized = -1; /* set in each worker by `remember` */
+
+MP_TASK(remember)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)out;
+	if (len == sizeof initialized)
+		memcpy(&initialized, in, len);
+	return 0;
+}
+
+MP_TASK(recall)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	return mp_task_return(out, &initialized, sizeof initialized);
+}
+
+/* Helpers for the test process. */
+
+static mp_pool *pool_of(unsigned n, const struct mp_pool_options *options)
+{
+	mp_pool *pool = NULL;
+	mp_expect_status(mp_pool_new(&pool, n, options), 0);
+	cr_assert(pool, "mp_pool_new() returned 0 but gave no pool");
+	return pool;
+}
+
+static mp_result *submit(mp_pool *pool, const char *task, const void *in, size_t len,
+			 const struct mp_callbacks *cb)
+{
+	mp_result *r = NULL;
+	mp_expect_status(mp_pool_apply_async(pool, task, in, len, cb, &r), 0);
+	cr_assert(r, "mp_pool_apply_async() returned 0 but gave no result");
+	return r;
+}
+
+static int64_t get_int64(mp_result *r)
+{
+	const void *data = NULL;
+	size_t len = 0;
+	mp_expect_status(mp_result_get(r, MP_FOREVER, &data, &len), 0);
+	cr_assert(len == sizeof(int64_t) && data, "the answer should be 8 bytes, got %zu", len);
+	int64_t x;
+	memcpy(&x, data, sizeof x);
+	return x;
+}
+
+/* What a callback saw: the thread, whether another callback ran at the same time. */
+struct seen {
+	pthread_mutex_t lock;
+	pthread_t thread;
+	int calls, successes, errors, inside, overlaps, threads;
+	int64_t sum;
+	int last_code;
+	char last_message[256];
+};
+
+static void note_thread(struct seen *s)
+{
+	if (__atomic_add_fetch(&s->inside, 1, __ATOMIC_SEQ_CST) > 1)
+		__atomic_add_fetch(&s->overlaps, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&s->lock);
+	if (s->calls++ == 0)
+		s->thread = pthread_self();
+	else if (!pthread_equal(s->thread, pthread_self()))
+		s->threads++;
+	pthread_mutex_unlock(&s->lock);
+	nap(0.001); /* long enough for a second callback to overlap, if one could */
+	__atomic_sub_fetch(&s->inside, 1, __ATOMIC_SEQ_CST);
+}
+
+static void on_success(const void *data, size_t len, void *arg)
+{
+	struct seen *s = arg;
+	note_thread(s);
+	int64_t x = 0;
+	if (len == sizeof x)
+		memcpy(&x, data, sizeof x);
+	__atomic_add_fetch(&s->sum, x, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&s->successes, 1, __ATOMIC_SEQ_CST);
+}
+
+static void on_error(int code, const char *message, void *arg)
+{
+	struct seen *s = arg;
+	note_thread(s);
+	pthread_mutex_lock(&s->lock);
+	s->last_code = code;
+	snprintf(s->last_message, sizeof s->last_message, "%s", message);
+	pthread_mutex_unlock(&s->lock);
+	__atomic_add_fetch(&s->errors, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The tests. */
+
+MP_TEST(pool, apply_gives_back_the_task_answer, 2, "How tasks and results flow")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	void *out = NULL;
+	size_t len = 0;
+	mp_expect_status(mp_pool_apply(pool, "reverse", "stressed", 8, &out, &len), 0);
+	cr_assert(len == 8 && memcmp(out, "desserts", 8) == 0, "apply(reverse, \"stressed\") should give \"desserts\", got %zu bytes \"%.*s\"", len, (int)len, (char *)out);
+	cr_assert(((char *)out)[len] == '\0', "apply's answer should have a NUL after it");
+	free(out);
+	/* An empty input and an empty answer are bytes like any other. */
+	mp_expect_status(mp_pool_apply(pool, "reverse", NULL, 0, &out, &len), 0);
+	cr_assert(len == 0, "reverse of nothing should be nothing, got %zu bytes", len);
+	free(out);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, default_pool_has_one_worker_a_cpu, 1, "The pool's thread")
+{
+	mp_pool *pool = pool_of(0, NULL);
+	cr_assert(mp_pool_workers(pool) == (unsigned)mp_cpu_count(), "a pool of 0 workers should have mp_cpu_count() = %d, has %u", mp_cpu_count(), mp_pool_workers(pool));
+	mp_result *r = submit(pool, "whoami", NULL, 0, NULL);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), 0);
+	mp_result_free(r);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, bad_arguments_and_unknown_tasks_are_refused, 2, "Tasks: functions with names, bytes in and out")
+{
+	mp_expect_status(mp_task_register(NULL, square), -EINVAL);
+	mp_expect_status(mp_task_register("", square), -EINVAL);
+	mp_expect_status(mp_task_register("square", reverse), -EEXIST);
+	mp_expect_status(mp_task_register("square", square), 0);
+	char long_name[MP_TASK_NAME_MAX + 2];
+	memset(long_name, 'x', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	mp_expect_status(mp_task_register(long_name, square), -ENAMETOOLONG);
+	cr_assert(mp_task_find("square") == square && mp_task_find("no such task") == NULL, "mp_task_find() should find what MP_TASK() registered, and nothing else");
+
+	mp_pool *pool = NULL;
+	struct mp_pool_options bad = { .initializer = "no such task" };
+	mp_expect_status(mp_pool_new(&pool, 1, &bad), MP_ENOTASK);
+	mp_expect_status(mp_pool_new(NULL, 1, NULL), -EINVAL);
+	pool = pool_of(1, NULL);
+	mp_result *r = NULL;
+	mp_expect_status(mp_pool_apply_async(pool, "no such task", NULL, 0, NULL, &r), MP_ENOTASK);
+	mp_expect_status(mp_pool_apply_async(pool, "square", NULL, 4, NULL, &r), -EINVAL);
+	int64_t x = 2, y;
+	mp_expect_status(mp_pool_map(pool, "no such task", &x, 1, sizeof x, &y, sizeof y, 0, NULL), MP_ENOTASK);
+	mp_expect_status(mp_pool_join(pool), MP_EPOOLRUNNING);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, apply_async_result_is_ready_and_successful_once_done, 2, "Results: waiting for an outcome")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	int64_t x = 12;
+	mp_result *r = submit(pool, "square", &x, sizeof x, NULL);
+	mp_expect_status(mp_result_wait(r, MP_FOREVER), 0);
+	cr_assert(mp_result_ready(r) && mp_result_successful(r), "once waited for, the result should be ready and successful");
+	cr_assert(strcmp(mp_result_error(r), "") == 0, "a successful result has no error, got \"%s\"", mp_result_error(r));
+	cr_assert(get_int64(r) == 144, "square(12) should be 144");
+	cr_assert(get_int64(r) == 144, "a result can be read again");
+	mp_result_free(r);
+	mp_result_free(NULL);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, get_with_a_timeout_returns_while_the_task_runs, 2, "Results: waiting for an outcome")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	double s = 0.6;
+	mp_result *r = submit(pool, "sleeper", &s, sizeof s, NULL);
+	double t0 = mp_test_now();
+	mp_expect_status(mp_result_get(r, 0.05, NULL, NULL), MP_ETIMEDOUT);
+	mp_expect_status(mp_result_wait(r, 0), MP_ETIMEDOUT);
+	double waited = mp_test_now() - t0;
+	cr_assert(waited >= 0.04 && waited < PROMPT, "get(0.05 s) on a running task should time out after about 0.05 s, took %.3f s", waited);
+	cr_assert(!mp_result_ready(r) && !mp_result_successful(r), "a running task's result is neither ready nor successful");
+	mp_expect_status(mp_result_wait(r, 0.0 / 0.0), -EINVAL);
+	const void *data;
+	size_t len;
+	mp_expect_status(mp_result_get(r, MP_FOREVER, &data, &len), 0);
+	cr_assert(len == 5 && memcmp(data, "slept", 5) == 0, "the sleeper should answer \"slept\"");
+	mp_result_free(r);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, callbacks_run_on_one_thread_never_two_at_once, 3, "Callbacks")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	struct seen s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mp_callbacks cb = { on_success, on_error, &s };
+	enum { N = 60 };
+	mp_result *r[N];
+	for (int64_t i = 0; i < N; i++)
+		r[i] = submit(pool, i % 10 == 3 ? "picky" : "square", &i, sizeof i, &cb);
+	int64_t want = 0;
+	for (int i = 0; i < N; i++) {
+		mp_result_wait(r[i], MP_FOREVER);
+		want += i % 10 == 3 ? 0 : (int64_t)i * i;
+		mp_result_free(r[i]);
+	}
+	/* Every result is ready only after its callback returned: the counts are final now. */
+	cr_assert(s.successes == N - 6 && s.errors == 6, "expected %d success and 6 error callbacks, got %d and %d", N - 6, s.successes, s.errors);
+	cr_assert(s.sum == want, "the success callbacks should see every answer: sum %lld, expected %lld", (long long)s.sum, (long long)want);
+	cr_assert(s.threads == 0, "every callback should run on the same thread (the pool's); %d ran elsewhere", s.threads);
+	cr_assert(!pthread_equal(s.thread, pthread_self()), "callbacks run on the pool's thread, not the caller's");
+	cr_assert(s.overlaps == 0, "two callbacks ran at the same time %d times", s.overlaps);
+	cr_assert(s.last_code == MP_ETASKFAILED && strncmp(s.last_message, "I do not like ", 14) == 0, "the error callback should get MP_ETASKFAILED and the task's message, got %d \"%s\"", s.last_code, s.last_message);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, map_keeps_the_order_whatever_the_chunk_size, 3, "Chunks")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 1000 };
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i - 500;
+	size_t sizes[] = { 0, 1, 7, 250, N, 5000 };
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		memset(out, 0xff, sizeof out);
+		mp_expect_status(mp_pool_map(pool, "square", in, N, sizeof in[0], out, sizeof out[0], sizes[k], NULL), 0);
+		for (int i = 0; i < N; i++)
+			cr_assert(out[i] == in[i] * in[i], "chunk size %zu: out[%d] should be %lld, is %lld", sizes[k], i, (long long)(in[i] * in[i]), (long long)out[i]);
+	}
+	mp_expect_status(mp_pool_map(pool, "square", NULL, 0, sizeof in[0], NULL, sizeof out[0], 0, NULL), 0);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, default_chunk_size_is_pythons, 1, "Chunks")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	size_t n[] = { 0, 1, 8, 9, 100, 1000000 }, want[] = { 0, 1, 1, 2, 13, 125000 };
+	for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
+		cr_assert(mp_pool_default_chunksize(pool, n[i]) == want[i], "with 2 workers, %zu records go in chunks of ceil(%zu / 8) = %zu, not %zu", n[i], n[i], want[i], mp_pool_default_chunksize(pool, n[i]));
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, a_chunk_runs_in_one_worker, 2, "Chunks")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 24, CHUNK = 4 };
+	char in[N] = { 0 };
+	int32_t pid[N];
+	mp_expect_status(mp_pool_map(pool, "whoami", in, N, 1, pid, sizeof pid[0], CHUNK, NULL), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert(pid[i] == pid[i - i % CHUNK], "records %d and %d are in one chunk: one worker should run both", i - i % CHUNK, i);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, a_failing_task_gives_its_message_to_the_caller, 3, "How errors travel back")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	int64_t x = 13;
+	mp_result *r = submit(pool, "picky", &x, sizeof x, NULL);
+	const void *data = &x;
+	mp_expect_status(mp_result_get(r, MP_FOREVER, &data, NULL), MP_ETASKFAILED);
+	cr_assert(data == NULL, "a failed result gives no data");
+	cr_assert(mp_result_ready(r) && !mp_result_successful(r), "a failed result is ready and not successful");
+	cr_assert(strcmp(mp_result_error(r), "I do not like 13") == 0, "the caller should get the task's own message, got \"%s\"", mp_result_error(r));
+	mp_result_free(r);
+
+	r = submit(pool, "mute", NULL, 0, NULL);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_ETASKFAILED);
+	cr_assert(strstr(mp_result_error(r), "mute") && strstr(mp_result_error(r), "42"), "a task that fails without a message: the error should name it and what it returned, got \"%s\"", mp_result_error(r));
+	mp_result_free(r);
+
+	void *out;
+	size_t len;
+	mp_expect_status(mp_pool_apply(pool, "picky", &x, sizeof x, &out, &len), MP_ETASKFAILED);
+	cr_assert(out && strcmp(out, "I do not like 13") == 0, "apply gives the message of a failed call in *out, got \"%s\"", out ? (char *)out : "(null)");
+	free(out);
+	x = 14;
+	r = submit(pool, "picky", &x, sizeof x, NULL);
+	cr_assert(get_int64(r) == 196, "after a failed call, the pool goes on: picky(14) should be 196");
+	mp_result_free(r);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, map_reports_the_first_failed_record_and_does_the_rest, 3, "How errors travel back")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 100 };
+	int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	size_t sizes[] = { 1, 0, 10 };
+	for (size_t k = 0; k < 3; k++) {
+		struct mp_map_failure f = { .index = 999 };
+		memset(out, 0, sizeof out);
+		mp_expect_status(mp_pool_map(pool, "picky", in, N, sizeof in[0], out, sizeof out[0], sizes[k], &f), MP_ETASKFAILED);
+		cr_assert(f.index == 3 && strcmp(f.message, "I do not like 3") == 0, "chunk size %zu: the first failure is record 3, \"I do not like 3\"; got %zu, \"%s\"", sizes[k], f.index, f.message);
+		for (int i = 0; i < N; i++)
+			if (i % 10 != 3)
+				cr_assert(out[i] == (int64_t)i * i, "chunk size %zu: the records that succeed are answered all the same; out[%d] = %lld", sizes[k], i, (long long)out[i]);
+	}
+	struct mp_map_failure f;
+	char small[4] = { 0 };
+	int64_t big[4];
+	mp_expect_status(mp_pool_map(pool, "three_bytes", small, 4, 1, big, sizeof big[0], 0, &f), MP_ETYPE);
+	cr_assert(f.index == 0 && strstr(f.message, "3 bytes"), "an answer of the wrong size fails its record with MP_ETYPE, saying so; got %zu, \"%s\"", f.index, f.message);
+	mp_pool_free(pool);
+}
+
+/* Runs the `die` task as record @victim of 12 calls on 2 workers: only it must fail, and the pool must go on. */
+static void only_the_dead_workers_task_fails(enum death how, const char *want)
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 12, VICTIM = 5 };
+	mp_result *r[N];
+	for (int64_t i = 0; i < N; i++) {
+		int h = how;
+		r[i] = i == VICTIM ? submit(pool, "die", &h, sizeof h, NULL) : submit(pool, "square", &i, sizeof i, NULL);
+	}
+	for (int i = 0; i < N; i++) {
+		if (i == VICTIM) {
+			mp_expect_status(mp_result_get(r[i], MP_FOREVER, NULL, NULL), MP_EWORKERDIED);
+			cr_assert(strstr(mp_result_error(r[i]), want) && strstr(mp_result_error(r[i]), "die"), "the dead worker's task should fail with \"%s\" and the task's name in its error, got \"%s\"", want, mp_result_error(r[i]));
+		} else {
+			cr_assert(get_int64(r[i]) == (int64_t)i * i, "task %d did not run in the dead worker: it should succeed", i);
+		}
+		mp_result_free(r[i]);
+	}
+	/* The pool replaced the worker and goes on. */
+	for (int64_t i = 0; i < 4; i++) {
+		mp_result *again = submit(pool, "square", &i, sizeof i, NULL);
+		cr_assert(get_int64(again) == i * i, "after a worker died, the pool should still run tasks");
+		mp_result_free(again);
+	}
+	int64_t in[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, out[8];
+	mp_expect_status(mp_pool_map(pool, "square", in, 8, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+	cr_assert(out[7] == 64, "after a worker died, the pool should still map");
+	mp_pool_free(pool);
+}
+
+MP_TEST(death, sigkill_fails_only_that_task, 3, "When a worker dies")
+{
+	only_the_dead_workers_task_fails(BY_SIGKILL, "killed by signal 9");
+}
+
+MP_TEST(death, segfault_fails_only_that_task, 2, "When a worker dies")
+{
+	only_the_dead_workers_task_fails(BY_SEGFAULT, "killed by signal 11");
+}
+
+MP_TEST(death, abort_fails_only_that_task, 2, "When a worker dies")
+{
+	only_the_dead_workers_task_fails(BY_ABORT, "killed by signal 6");
+}
+
+MP_TEST(death, exit_inside_a_task_fails_only_that_task, 2, "When a worker dies")
+{
+	only_the_dead_workers_task_fails(BY_EXIT, "exited with status 3");
+}
+
+MP_TEST(death, worker_killed_from_outside_mid_task, 3, "When a worker dies")
+{
+	int fds[2];
+	mp_test_pipe(fds); /* before the pool: its workers inherit the writing end */
+	mp_pool *pool = pool_of(2, NULL);
+	for (int round = 0; round < 3; round++) {
+		mp_result *victim = submit(pool, "report_and_wait", &fds[1], sizeof fds[1], NULL);
+		int32_t pid;
+		cr_assert(mp_test_read(fds[0], &pid, sizeof pid, 5.0 * MP_TEST_TIMEOUT_SCALE), "the task should report its worker's pid");
+		int64_t x = round;
+		mp_result *other = submit(pool, "square", &x, sizeof x, NULL);
+		kill(pid, SIGKILL);
+		mp_expect_status(mp_result_get(victim, MP_FOREVER, NULL, NULL), MP_EWORKERDIED);
+		char want[64];
+		snprintf(want, sizeof want, "worker %d", (int)pid);
+		cr_assert(strstr(mp_result_error(victim), want) && strstr(mp_result_error(victim), "signal 9"), "the error should name the worker (%s) and SIGKILL, got \"%s\"", want, mp_result_error(victim));
+		cr_assert(get_int64(other) == x * x, "the other task should complete");
+		mp_result_free(victim);
+		mp_result_free(other);
+	}
+	close(fds[0]);
+	close(fds[1]);
+	mp_pool_free(pool);
+}
+
+MP_TEST(death, a_dead_worker_is_replaced, 2, "When a worker dies")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	void *out;
+	size_t len;
+	mp_expect_status(mp_pool_apply(pool, "whoami", NULL, 0, &out, &len), 0);
+	int32_t before = *(int32_t *)out;
+	free(out);
+	int how = BY_SIGKILL;
+	mp_expect_status(mp_pool_apply(pool, "die", &how, sizeof how, &out, &len), MP_EWORKERDIED);
+	free(out);
+	mp_expect_status(mp_pool_apply(pool, "whoami", NULL, 0, &out, &len), 0);
+	int32_t after = *(int32_t *)out;
+	free(out);
+	cr_assert(after != before && !mp_test_pid_running(before), "a new worker (not %d) should run the next task", (int)before);
+	mp_pool_free(pool);
+}
+
+MP_TEST(death, a_chunk_in_a_dead_worker_fails_and_the_map_completes, 2, "When a worker dies")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 16 };
+	int in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i == 9 ? BY_SIGKILL : -1; /* -1: the die task returns without dying */
+	struct mp_map_failure f;
+	mp_expect_status(mp_pool_map(pool, "die", in, N, sizeof in[0], out, 0, 4, &f), MP_EWORKERDIED);
+	cr_assert(f.index == 8 && strstr(f.message, "signal 9"), "the chunk [8, 12) died with its worker: the first failure is record 8, by signal 9; got %zu, \"%s\"", f.index, f.message);
+	mp_pool_free(pool);
+}
+
+MP_TEST(lifetime, terminate_with_tasks_in_flight_returns_promptly, 3, "Close, terminate, join")
+{
+	for (int round = 0; round < 2; round++) {
+		mp_pool *pool = pool_of(2, NULL);
+		struct seen s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+		struct mp_callbacks cb = { on_success, on_error, &s };
+		enum { N = 8 };
+		mp_result *r[N];
+		double sleep = 20;
+		for (int i = 0; i < N; i++)
+			r[i] = submit(pool, "sleeper", &sleep, sizeof sleep, &cb);
+		nap(0.05);
+		double t0 = mp_test_now();
+		mp_expect_status(mp_pool_terminate(pool), 0);
+		double took = mp_test_now() - t0;
+		cr_assert(took < PROMPT, "terminate with tasks in flight should return promptly, took %.3f s", took);
+		for (int i = 0; i < N; i++) {
+			mp_expect_status(mp_result_get(r[i], 0, NULL, NULL), MP_ETERMINATED);
+			cr_assert(strstr(mp_result_error(r[i]), "terminated"), "the error should say the pool was terminated, got \"%s\"", mp_result_error(r[i]));
+			mp_result_free(r[i]);
+		}
+		cr_assert(s.errors == N, "every call's error callback should have run, %d did", s.errors);
+		mp_result *late = NULL;
+		mp_expect_status(mp_pool_apply_async(pool, "square", NULL, 0, NULL, &late), MP_EPOOLCLOSED);
+		mp_expect_status(mp_pool_join(pool), 0);
+		mp_expect_status(mp_pool_terminate(pool), 0);
+		mp_pool_free(pool);
+	}
+}
+
+MP_TEST(lifetime, close_then_join_finishes_every_task, 2, "Close, terminate, join")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 20 };
+	mp_result *r[N];
+	double s = 0.01;
+	for (int i = 0; i < N; i++)
+		r[i] = submit(pool, "sleeper", &s, sizeof s, NULL);
+	mp_expect_status(mp_pool_close(pool), 0);
+	mp_result *late = NULL;
+	mp_expect_status(mp_pool_apply_async(pool, "sleeper", &s, sizeof s, NULL, &late), MP_EPOOLCLOSED);
+	int64_t x = 3, y;
+	mp_expect_status(mp_pool_map(pool, "square", &x, 1, sizeof x, &y, sizeof y, 0, NULL), MP_EPOOLCLOSED);
+	mp_expect_status(mp_pool_join(pool), 0);
+	for (int i = 0; i < N; i++) {
+		cr_assert(mp_result_successful(r[i]), "after close and join, task %d should have succeeded: %s", i, mp_result_error(r[i]));
+		mp_result_free(r[i]);
+	}
+	mp_pool_free(pool);
+}
+
+MP_TEST(lifetime, freeing_a_running_pool_terminates_it, 2, "Close, terminate, join")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	double s = 20;
+	mp_result *r = submit(pool, "sleeper", &s, sizeof s, NULL);
+	double t0 = mp_test_now();
+	mp_pool_free(pool);
+	cr_assert(mp_test_now() - t0 < PROMPT, "freeing a running pool should terminate it promptly");
+	/* The result outlives its pool. */
+	mp_expect_status(mp_result_get(r, 0, NULL, NULL), MP_ETERMINATED);
+	mp_result_free(r);
+	mp_pool_free(NULL);
+}
+
+MP_TEST(lifetime, a_result_freed_early_still_runs_its_callback, 1, "Callbacks")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	struct seen s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mp_callbacks cb = { on_success, on_error, &s };
+	int64_t x = 5;
+	mp_result_free(submit(pool, "square", &x, sizeof x, &cb));
+	mp_result *last = submit(pool, "square", &x, sizeof x, NULL);
+	get_int64(last);
+	mp_result_free(last);
+	cr_assert(s.successes == 1 && s.sum == 25, "the freed result's callback should still run, once, with 25");
+	mp_pool_free(pool);
+}
+
+static mp_pool *callback_pool;
+static int submitted_from_callback;
+static int terminate_from_callback;
+
+static void resubmit(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	mp_result **slot = arg;
+	int64_t x = 7;
+	submitted_from_callback = mp_pool_apply_async(callback_pool, "square", &x, sizeof x, NULL, slot);
+	terminate_from_callback = mp_pool_terminate(callback_pool);
+}
+
+MP_TEST(lifetime, a_callback_may_submit_but_not_terminate, 1, "Callbacks")
+{
+	callback_pool = pool_of(1, NULL);
+	mp_result *second = NULL;
+	struct mp_callbacks cb = { resubmit, NULL, &second };
+	int64_t x = 1;
+	mp_result *first = submit(callback_pool, "square", &x, sizeof x, &cb);
+	mp_expect_status(mp_result_wait(first, MP_FOREVER), 0);
+	mp_expect_status(submitted_from_callback, 0);
+	mp_expect_status(terminate_from_callback, -EDEADLK);
+	cr_assert(second && get_int64(second) == 49, "the call submitted from a callback should complete");
+	mp_result_free(first);
+	mp_result_free(second);
+	mp_pool_free(callback_pool);
+}
+
+MP_TEST(daemonic, a_worker_cannot_start_a_process_or_a_pool, 2, "Why workers are daemonic")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	void *out;
+	size_t len;
+	mp_expect_status(mp_pool_apply(pool, "start_a_child", NULL, 0, &out, &len), 0);
+	int32_t codes[2];
+	memcpy(codes, out, sizeof codes);
+	free(out);
+	mp_expect_status(codes[0], MP_EDAEMONIC);
+	mp_expect_status(codes[1], MP_EDAEMONIC);
+	cr_assert(strcmp(mp_strerror(codes[0]), "daemonic processes are not allowed to have children") == 0, "the message Python users know");
+	mp_pool_free(pool);
+}
+
+MP_TEST(options, the_initializer_runs_in_each_worker, 2, "Tasks: functions with names, bytes in and out")
+{
+	int32_t value = 1234;
+	struct mp_pool_options o = { .initializer = "remember", .initarg = &value, .initarg_len = sizeof value };
+	mp_pool *pool = pool_of(2, &o);
+	char in[8] = { 0 };
+	int32_t out[8];
+	mp_expect_status(mp_pool_map(pool, "recall", in, 8, 1, out, sizeof out[0], 1, NULL), 0);
+	for (int i = 0; i < 8; i++)
+		cr_assert(out[i] == 1234, "every worker ran the initializer with its argument: record %d saw %d", i, out[i]);
+	cr_assert(initialized == -1, "the initializer runs in the workers, not in the caller");
+	mp_pool_free(pool);
+}
+
+MP_TEST(options, a_worker_retires_after_maxtasksperchild, 2, "Tasks: functions with names, bytes in and out")
+{
+	struct mp_pool_options o = { .maxtasksperchild = 2 };
+	mp_pool *pool = pool_of(1, &o);
+	int32_t pids[6];
+	for (int i = 0; i < 6; i++) {
+		void *out;
+		size_t len;
+		mp_expect_status(mp_pool_apply(pool, "whoami", NULL, 0, &out, &len), 0);
+		memcpy(&pids[i], out, sizeof pids[i]);
+		free(out);
+	}
+	for (int i = 0; i < 6; i += 2)
+		cr_assert(pids[i] == pids[i + 1] && (i == 0 || pids[i] != pids[i - 1]), "with maxtasksperchild 2, each worker should run two tasks, then a new one take over: pids %d %d %d %d %d %d", pids[0], pids[1], pids[2], pids[3], pids[4], pids[5]);
+	mp_pool_free(pool);
+}
+
+MP_TEST(load, ten_thousand_apply_async_at_once_complete, 3, "The pool's thread")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 10000 };
+	mp_result **r = malloc(N * sizeof *r);
+	cr_assert(r);
+	for (int64_t i = 0; i < N; i++)
+		r[i] = submit(pool, "square", &i, sizeof i, NULL);
+	for (int64_t i = 0; i < N; i++) {
+		int64_t y = get_int64(r[i]);
+		cr_assert(y == i * i, "task %lld should give %lld, gave %lld", (long long)i, (long long)(i * i), (long long)y);
+		mp_result_free(r[i]);
+	}
+	free(r);
+	mp_pool_free(pool);
+}
+
+MP_TEST(faults, a_pool_that_cannot_start_leaves_nothing_behind, 2, "The pool's thread")
+{
+	mp_pool *pool = NULL;
+	/* The second worker's socket pair fails: the first worker must be stopped and reaped. */
+	mp_expect_status(mp_fault_inject("socketpair", 1, EMFILE), 0);
+	mp_expect_status(mp_pool_new(&pool, 2, NULL), -EMFILE);
+	mp_fault_clear();
+	cr_assert(pool == NULL, "a failed mp_pool_new() leaves *out alone");
+	mp_expect_status(mp_fault_inject("eventfd", 0, EMFILE), 0);
+	mp_expect_status(mp_pool_new(&pool, 2, NULL), -EMFILE);
+	mp_fault_clear();
+	mp_expect_status(mp_fault_inject("fork", 0, EAGAIN), 0);
+	mp_expect_status(mp_pool_new(&pool, 2, NULL), -EAGAIN);
+	mp_fault_clear();
+}
