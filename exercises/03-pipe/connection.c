@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "../01-process/deadline.h"
+#include "../01-process/fault.h"
 #include "connection_internal.h"
 
 #include <endian.h>
@@ -42,16 +43,15 @@ struct mp_conn {
 	bool broken;           /* a message was cut short: the stream is out of step */
 	double timeout;        /* for each send and receive; negative for none */
 	size_t max_message;
-	unsigned char *kept;   /* a message too long for mp_conn_recv_bytes_into()'s buffer */
-	size_t kept_len;
-	bool has_kept;
+	unsigned char *kept;   /* NULL, or a message too long for mp_conn_recv_bytes_into()'s buffer */
+	size_t kept_len;       /* its length */
 };
 
 int mp_conn_from_fd(mp_conn **out, int fd, bool readable, bool writable)
 {
 	if (!out || fd < 0 || (!readable && !writable))
 		return -EINVAL;
-	mp_conn *c = calloc(1, sizeof *c);
+	mp_conn *c = mp__fault("calloc") ? NULL : calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
 	struct stat st;
@@ -70,19 +70,26 @@ int mp_pipe(mp_conn **a, mp_conn **b, bool duplex)
 	if (!a || !b)
 		return -EINVAL;
 	int fds[2];
-	int rc = duplex ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds)
-			: pipe2(fds, O_CLOEXEC);
-	if (rc < 0)
+	bool failed = duplex ? mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0
+			     : mp__fault("pipe2") || pipe2(fds, O_CLOEXEC) < 0;
+	if (failed)
 		return -errno;
 	/* A pipe's fds[0] is its read end: Python's Pipe(False) returns (reader, writer) too. */
-	rc = mp_conn_from_fd(a, fds[0], true, duplex);
-	if (rc == 0 && (rc = mp_conn_from_fd(b, fds[1], duplex, true)) < 0)
-		mp_conn_free(*a);
+	mp_conn *first, *second;
+	int rc = mp_conn_from_fd(&first, fds[0], true, duplex);
 	if (rc < 0) {
 		close(fds[0]);
 		close(fds[1]);
+		return rc;
 	}
-	return rc;
+	if ((rc = mp_conn_from_fd(&second, fds[1], duplex, true)) < 0) {
+		mp_conn_free(first); /* which closes fds[0] */
+		close(fds[1]);
+		return rc;
+	}
+	*a = first;
+	*b = second;
+	return 0;
 }
 
 void mp_conn_free(mp_conn *c)
@@ -133,7 +140,7 @@ static ssize_t write_quietly(mp_conn *c, const struct iovec *iov, int n, bool do
 {
 	if (c->is_socket) {
 		struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
-		return sendmsg(c->fd, &msg, MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
+		return mp__fault("sendmsg") ? -1 : sendmsg(c->fd, &msg, MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
 	}
 	/*
 	 * A pipe has no per-call MSG_DONTWAIT. But once poll() says it is
@@ -157,7 +164,7 @@ static ssize_t write_quietly(mp_conn *c, const struct iovec *iov, int n, bool do
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	ssize_t done = writev(c->fd, iov, n);
+	ssize_t done = mp__fault("writev") ? -1 : writev(c->fd, iov, n);
 	if (done < 0 && errno == EPIPE) {
 		int err = errno;
 		struct timespec zero = { 0, 0 };
@@ -169,9 +176,14 @@ static ssize_t write_quietly(mp_conn *c, const struct iovec *iov, int n, bool do
 	return done;
 }
 
-/* Write every byte of @iov (which it consumes), waiting for room until the deadline. */
-static int write_all(mp_conn *c, struct iovec *iov, int n, const struct mp__deadline *d)
+/*
+ * Write every byte of @iov (whose entries it advances as they go out), waiting
+ * for room until the deadline. Returns 0, MP_ETIMEDOUT or -errno; *sent says
+ * how many bytes went out, on failure too.
+ */
+static int write_all(mp_conn *c, struct iovec *iov, int n, size_t *sent, const struct mp__deadline *d)
 {
+	*sent = 0;
 	while (n > 0) {
 		int rc = wait_for(c->fd, POLLOUT, d);
 		if (rc < 0)
@@ -181,6 +193,7 @@ static int write_all(mp_conn *c, struct iovec *iov, int n, const struct mp__dead
 			continue;
 		if (done < 0)
 			return -errno;
+		*sent += (size_t)done;
 		while (n > 0 && (size_t)done >= iov->iov_len) {
 			done -= (ssize_t)iov->iov_len;
 			iov++;
@@ -206,7 +219,7 @@ static int read_all(mp_conn *c, void *buf, size_t len, size_t *got, const struct
 		int rc = wait_for(c->fd, POLLIN, d);
 		if (rc < 0)
 			return rc;
-		ssize_t n = read(c->fd, (char *)buf + *got, len - *got);
+		ssize_t n = mp__fault("read") ? -1 : read(c->fd, (char *)buf + *got, len - *got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -240,10 +253,11 @@ int mp_conn_send_bytes(mp_conn *c, const void *buf, size_t len)
 	/* TODO: your code goes here.
 	 * Hint: the frame is a 4-byte big-endian length (htobe32), or for a
 	 * length above SMALL_MAX the 4 bytes of -1 and then an 8-byte length
-	 * (htobe64). Send the header and the bytes with one write_all() of two
-	 * or three iovecs: one system call, and no small packet of its own for
-	 * the header. If it fails after some bytes went out, the peer is out
-	 * of step: fail() marks the connection broken.
+	 * (htobe64). Send the header and the bytes with one write_all() of one
+	 * to three iovecs (an empty message is the header alone): one system
+	 * call, and no small packet of its own for the header. If it fails
+	 * after some bytes went out (write_all() says how many), the peer is
+	 * out of step: fail() marks the connection broken.
 	 * Lesson 03, "Framing a stream".
 	 */
 	return MP_ETODO;
@@ -257,8 +271,10 @@ static int read_header(mp_conn *c, size_t *len, const struct mp__deadline *d)
 {
 	/* TODO: your code goes here.
 	 * Hint: read 4 bytes with read_all(); be32toh() them into a signed
-	 * value. -1 means 8 more bytes of length follow. Any other negative
-	 * length is MP_EBADMSG; one above c->max_message is -EMSGSIZE. Refuse
+	 * value. -1 means 8 more bytes of length follow (end-of-file among
+	 * them is MP_EBADMSG, not MP_EEOF). Any other negative length is
+	 * MP_EBADMSG; one above c->max_message is -EMSGSIZE, and so is
+	 * SIZE_MAX, for which the caller's len + 1 would wrap to 0. Refuse
 	 * before you allocate anything. Lesson 03, "Bad bytes from a peer".
 	 */
 	return MP_ETODO;
@@ -272,6 +288,45 @@ static int read_body(mp_conn *c, void *buf, size_t len, const struct mp__deadlin
 	if (rc == MP_EEOF)
 		rc = MP_EBADMSG; /* the header promised bytes that never came */
 	return rc < 0 ? fail(c, rc, 1) : 0;
+}
+
+/*
+ * Receive the next message from the stream, the one path every receive takes.
+ * A message of at most @cap bytes goes into @into; a longer one (any, when
+ * @into is NULL) into memory from malloc() with a NUL after it, which *heap
+ * receives (else NULL). *len receives the length.
+ */
+static int read_message(mp_conn *c, void *into, size_t cap, unsigned char **heap, size_t *len)
+{
+	struct mp__deadline d;
+	mp__deadline_start(&d, c->timeout);
+	size_t n;
+	int rc = read_header(c, &n, &d);
+	if (rc < 0)
+		return rc;
+	*heap = NULL;
+	if (!into || n > cap) {
+		/* Through the seam, so that a test can see -ENOMEM break the connection. */
+		*heap = mp__fault("malloc") ? NULL : malloc(n + 1);
+		if (!*heap)
+			return fail(c, -ENOMEM, 1);
+		(*heap)[n] = '\0';
+		into = *heap;
+	}
+	if ((rc = read_body(c, into, n, &d)) < 0) {
+		free(*heap);
+		*heap = NULL;
+		return rc;
+	}
+	*len = n;
+	return 0;
+}
+
+/* Forget the kept message, if any. */
+static void drop_kept(mp_conn *c)
+{
+	free(c->kept);
+	c->kept = NULL;
 }
 
 static int check_readable(const mp_conn *c)
@@ -290,27 +345,12 @@ int mp_conn_recv_bytes(mp_conn *c, void **buf, size_t *len)
 		return rc;
 	if (!buf || !len)
 		return -EINVAL;
-	if (c->has_kept) {
-		*buf = c->kept;
-		*len = c->kept_len;
-		c->kept = NULL;
-		c->has_kept = false;
-		return 0;
-	}
-	struct mp__deadline d;
-	mp__deadline_start(&d, c->timeout);
-	size_t n;
-	if ((rc = read_header(c, &n, &d)) < 0)
+	unsigned char *m = c->kept; /* a kept message comes first; the caller now owns it */
+	size_t n = c->kept_len;
+	c->kept = NULL;
+	if (!m && (rc = read_message(c, NULL, 0, &m, &n)) < 0)
 		return rc;
-	unsigned char *out = malloc(n + 1);
-	if (!out)
-		return fail(c, -ENOMEM, 1);
-	if ((rc = read_body(c, out, n, &d)) < 0) {
-		free(out);
-		return rc;
-	}
-	out[n] = '\0';
-	*buf = out;
+	*buf = m;
 	*len = n;
 	return 0;
 }
@@ -323,10 +363,12 @@ int mp_conn_recv_bytes_into(mp_conn *c, void *buf, size_t cap, size_t *len)
 	if ((!buf && cap > 0) || !len)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: a message kept from before comes first (c->has_kept). Else
-	 * read the header; a message that fits goes straight into buf, one
-	 * that does not is read into c->kept, so that it is not lost, and the
-	 * answer is -ENOBUFS with *len telling the size needed.
+	 * Hint: a message kept from before comes first (c->kept). Else
+	 * read_message() puts a message that fits straight into buf; one that
+	 * does not comes back from malloc(), and becomes c->kept, so that it
+	 * is not lost. A kept message that does not fit (not even now) is
+	 * -ENOBUFS, *len telling the size needed, and stays kept; one that fits
+	 * is copied out and dropped (drop_kept()).
 	 * Lesson 03, "Receiving into your own buffer".
 	 */
 	return MP_ETODO;
@@ -364,9 +406,7 @@ static int recv_eight(mp_conn *c, uint64_t *bits)
 	size_t len;
 	int rc = mp_conn_recv_bytes_into(c, buf, sizeof buf, &len);
 	if (rc == -ENOBUFS) {
-		free(c->kept); /* not what was asked for: drop it, as a wrong type is dropped */
-		c->kept = NULL;
-		c->has_kept = false;
+		drop_kept(c); /* not what was asked for: drop it, as a wrong type is dropped */
 		return MP_ETYPE;
 	}
 	if (rc < 0)
@@ -409,7 +449,7 @@ size_t mp__conn_max_message(const mp_conn *c)
 
 bool mp__conn_has_kept(const mp_conn *c)
 {
-	return c->has_kept;
+	return c->kept != NULL;
 }
 
 int mp_conn_poll(mp_conn *c, double timeout)

@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "../01-process/deadline.h"
+#include "../01-process/fault.h"
 #include "auth.h"
 
 #include <arpa/inet.h>
@@ -76,7 +77,7 @@ static int open_socket(const struct address *a, bool listening, int *fd_out, con
 	if (a->is_unix) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		strcpy(sun.sun_path, a->path);
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int fd = mp__fault("socket") ? -1 : socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
 		int rc = listening ? bind(fd, (struct sockaddr *)&sun, sizeof sun)
@@ -97,8 +98,9 @@ static int open_socket(const struct address *a, bool listening, int *fd_out, con
 		return gai == EAI_SYSTEM ? -errno : -EINVAL;
 	int rc = -EADDRNOTAVAIL;
 	for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (listening ? 0 : SOCK_NONBLOCK),
-				ai->ai_protocol);
+		int fd = mp__fault("socket") ? -1
+					     : socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | (listening ? 0 : SOCK_NONBLOCK),
+						      ai->ai_protocol);
 		if (fd < 0) {
 			rc = -errno;
 			continue;
@@ -203,7 +205,7 @@ int mp_listener_new(mp_listener **out, const char *address, const void *authkey,
 	 * another wins the race, accept4() says EAGAIN instead of blocking past
 	 * the caller's deadline.
 	 */
-	if (listen(l->fd, SOMAXCONN) < 0 || fcntl(l->fd, F_SETFL, O_NONBLOCK) < 0) {
+	if (mp__fault("listen") || listen(l->fd, SOMAXCONN) < 0 || fcntl(l->fd, F_SETFL, O_NONBLOCK) < 0) {
 		rc = -errno;
 		goto fail;
 	}
@@ -272,7 +274,7 @@ int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout)
 		int rc = mp__deadline_wait_fd(l->fd, POLLIN, &d);
 		if (rc < 0)
 			return rc;
-		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		fd = mp__fault("accept4") ? -1 : accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd >= 0)
 			break;
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)

@@ -2,17 +2,24 @@
 #define _GNU_SOURCE
 #include "mp_test.h"
 
+#include <mp/fault.h>
+
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,9 +39,17 @@ struct peer {
 	char key[32];       /* "" for no key */
 	int count;
 	size_t size;
+	double delay;       /* seconds to wait before talking */
 };
 
-/* Echo every message back until end-of-file; exit 0 on a clean end. */
+static void nap(double seconds)
+{
+	struct timespec t = { (time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9) };
+	while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
+}
+
+/* Echo every message back until end-of-file, p->delay seconds after each arrives; exit 0 on a clean end. */
 MP_TARGET(echo)(const void *arg, size_t len)
 {
 	(void)len;
@@ -43,6 +58,7 @@ MP_TARGET(echo)(const void *arg, size_t len)
 	for (;;) {
 		void *m;
 		size_t n;
+		nap(p->delay);
 		int rc = mp_conn_recv_bytes(p->conn, &m, &n);
 		if (rc == MP_EEOF)
 			return 0;
@@ -90,7 +106,10 @@ MP_TARGET(send_many)(const void *arg, size_t len)
 	return 0;
 }
 
-/* Connect to p->address (with p->key if set), say hello, expect an echo. */
+/*
+ * Connect to p->address (with p->key if set), wait p->delay seconds, say
+ * hello, expect an echo. A TCP connection must have Nagle's algorithm off.
+ */
 MP_TARGET(client_hello)(const void *arg, size_t len)
 {
 	(void)len;
@@ -101,6 +120,14 @@ MP_TARGET(client_hello)(const void *arg, size_t len)
 		return 20;
 	if (rc < 0)
 		return 21;
+	int nodelay = 0;
+	socklen_t optlen = sizeof nodelay;
+	if (strchr(p->address, '/') == NULL &&
+	    (getsockopt(mp_conn_fileno(c), IPPROTO_TCP, TCP_NODELAY, &nodelay, &optlen) < 0 || !nodelay))
+		return 23;
+	if (fcntl(mp_conn_fileno(c), F_GETFL) & O_NONBLOCK)
+		return 24;
+	nap(p->delay);
 	char *s = NULL;
 	int ok = mp_conn_send_str(c, "hello") == 0 && mp_conn_recv_str(c, &s) == 0 && strcmp(s, "HELLO") == 0;
 	free(s);
@@ -818,5 +845,917 @@ MP_TEST(pipe, a_client_that_announces_a_huge_handshake_message_is_refused_at_onc
 	expect_bytes(b, "ok", 2);
 	mp_conn_free(a);
 	mp_conn_free(b);
+	mp_listener_free(l);
+}
+
+/* ------------------------------------------------------------------------- */
+/* More of framing: the long form, every argument, the typed helpers */
+
+/*
+ * Memory that reads as zeros and costs nothing: an untouched private mapping
+ * is backed by the kernel's one shared zero page, so a test can send a message
+ * of 4 GiB and more without having that memory.
+ */
+static void *zeros(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	cr_assert(p != MAP_FAILED, "mmap of %zu bytes: %s", size, strerror(errno));
+	return p;
+}
+
+/*
+ * Send @len bytes of zeros with a timeout of 0, which sends what fits in the
+ * stream's buffer at once and then times out, and check the header the peer
+ * reads from @raw_in. The send stopped part-way: the connection is broken.
+ */
+static void expect_header_on_the_wire(mp_conn *w, int raw_in, const void *payload, size_t len,
+				      const unsigned char *want, size_t want_len)
+{
+	mp_expect_status(mp_conn_set_timeout(w, 0), 0);
+	mp_expect_status(mp_conn_send_bytes(w, payload, len), MP_ETIMEDOUT);
+	unsigned char got[16] = { 0 };
+	cr_assert(mp_test_read(raw_in, got, want_len + 4, 2), "the header of a %zu-byte message never came", len);
+	cr_assert(memcmp(got, want, want_len) == 0,
+		  "a message of %zu bytes must go out with the header %02x %02x %02x %02x %02x %02x %02x %02x %02x "
+		  "%02x %02x %02x (the first %zu of them); got %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x",
+		  len, want[0], want[1], want[2], want[3], want[4], want[5], want[6], want[7], want[8], want[9],
+		  want[10], want[11], want_len, got[0], got[1], got[2], got[3], got[4], got[5], got[6], got[7], got[8],
+		  got[9], got[10], got[11]);
+	static const unsigned char four_zeros[4];
+	cr_assert(memcmp(got + want_len, four_zeros, 4) == 0, "the payload must follow the header at once");
+	mp_expect_status(mp_conn_send_str(w, "x"), MP_EBROKEN); /* a send stopped part-way breaks the connection */
+}
+
+MP_TEST(pipe, messages_of_2_gib_and_more_go_out_in_the_long_form, 3, "Framing a stream")
+{
+	size_t size = ((size_t)1 << 32) + 5;
+	void *payload = zeros(size);
+	static const struct {
+		size_t len;
+		unsigned char header[12];
+		size_t header_len;
+	} cases[] = {
+		{ 0x7fffffff, { 0x7f, 0xff, 0xff, 0xff }, 4 },
+		{ 0x80000000, { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x80, 0, 0, 0 }, 12 },
+		{ ((size_t)1 << 32) + 5, { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 5 }, 12 },
+	};
+	for (int i = 0; i < 3; i++) {
+		int raw;
+		mp_conn *c = conn_with_raw_peer(&raw); /* a socket */
+		expect_header_on_the_wire(c, raw, payload, cases[i].len, cases[i].header, cases[i].header_len);
+		mp_conn_free(c);
+		close(raw);
+
+		mp_conn *r, *w;
+		make_pipe(&r, &w, false); /* a pipe: written PIPE_BUF bytes at a time */
+		expect_header_on_the_wire(w, mp_conn_fileno(r), payload, cases[i].len, cases[i].header,
+					  cases[i].header_len);
+		mp_conn_free(r);
+		mp_conn_free(w);
+	}
+	munmap(payload, size);
+}
+
+MP_TEST(pipe, an_empty_message_is_a_header_alone, 1, "Framing a stream")
+{
+	int raw;
+	mp_conn *c = conn_with_raw_peer(&raw);
+	mp_expect_status(mp_conn_send_bytes(c, NULL, 0), 0); /* no bytes: no buffer needed */
+	mp_expect_status(mp_conn_send_str(c, ""), 0);
+	mp_expect_status(mp_conn_send_str(c, "z"), 0);
+	unsigned char got[13];
+	cr_assert(mp_test_read(raw, got, sizeof got, 2));
+	static const unsigned char want[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'z' };
+	cr_assert(memcmp(got, want, sizeof want) == 0, "an empty message is 00 00 00 00 and nothing more");
+
+	raw_write(raw, want, sizeof want);
+	expect_bytes(c, "", 0);
+	size_t len = 99;
+	mp_expect_status(mp_conn_recv_bytes_into(c, NULL, 0, &len), 0); /* no room needed */
+	cr_assert_eq(len, 0);
+	char *s = NULL;
+	mp_expect_status(mp_conn_recv_str(c, &s), 0);
+	cr_assert_str_eq(s, "z");
+	free(s);
+	mp_conn_free(c);
+	close(raw);
+}
+
+MP_TEST(pipe, every_call_refuses_what_it_cannot_use, 2, "Duplex and one-way pipes")
+{
+	mp_conn *a = NULL, *b = NULL;
+	mp_expect_status(mp_pipe(NULL, &b, true), -EINVAL);
+	mp_expect_status(mp_pipe(&a, NULL, false), -EINVAL);
+	int fds[2];
+	mp_test_pipe(fds);
+	mp_conn *c = NULL;
+	mp_expect_status(mp_conn_from_fd(&c, -1, true, true), -EINVAL);
+	mp_expect_status(mp_conn_from_fd(&c, fds[0], false, false), -EINVAL);
+	mp_expect_status(mp_conn_from_fd(NULL, fds[0], true, false), -EINVAL);
+	cr_assert(c == NULL, "a refused mp_conn_from_fd() must leave its result alone");
+	mp_expect_status(mp_conn_from_fd(&c, fds[0], true, false), 0);
+	cr_assert_eq(mp_conn_fileno(c), fds[0], "the connection's descriptor is the one it was given");
+	mp_expect_status(mp_conn_fileno(NULL), -EINVAL);
+	mp_conn *w = NULL;
+	mp_expect_status(mp_conn_from_fd(&w, fds[1], false, true), 0);
+
+	char buf[8];
+	size_t len;
+	void *m;
+	int64_t i;
+	double d;
+	char *s;
+	mp_expect_status(mp_conn_send_bytes(NULL, "x", 1), -EINVAL);
+	mp_expect_status(mp_conn_send_bytes(w, NULL, 1), -EINVAL);
+	mp_expect_status(mp_conn_send_str(w, NULL), -EINVAL);
+	mp_expect_status(mp_conn_send_int(NULL, 1), -EINVAL);
+	mp_expect_status(mp_conn_recv_bytes(NULL, &m, &len), -EINVAL);
+	mp_expect_status(mp_conn_recv_bytes(c, NULL, &len), -EINVAL);
+	mp_expect_status(mp_conn_recv_bytes(c, &m, NULL), -EINVAL);
+	mp_expect_status(mp_conn_recv_bytes_into(NULL, buf, sizeof buf, &len), -EINVAL);
+	mp_expect_status(mp_conn_recv_bytes_into(c, NULL, sizeof buf, &len), -EINVAL);
+	mp_expect_status(mp_conn_recv_bytes_into(c, buf, sizeof buf, NULL), -EINVAL);
+	mp_expect_status(mp_conn_recv_int(c, NULL), -EINVAL);
+	mp_expect_status(mp_conn_recv_double(c, NULL), -EINVAL);
+	mp_expect_status(mp_conn_recv_str(c, NULL), -EINVAL);
+	mp_expect_status(mp_conn_recv_int(w, &i), -EBADF);
+	mp_expect_status(mp_conn_recv_double(w, &d), -EBADF);
+	mp_expect_status(mp_conn_recv_bytes_into(w, buf, sizeof buf, &len), -EBADF);
+	mp_expect_status(mp_conn_recv_bytes(w, &m, &len), -EBADF);
+	mp_expect_status(mp_conn_send_int(c, 1), -EBADF);
+	mp_expect_status(mp_conn_poll(w, 0), -EBADF);
+	mp_expect_status(mp_conn_poll(NULL, 0), -EINVAL);
+	mp_expect_status(mp_conn_set_timeout(NULL, 1), -EINVAL);
+	mp_expect_status(mp_conn_set_timeout(c, NAN), -EINVAL);
+	mp_expect_status(mp_conn_set_max_message(NULL, 10), -EINVAL);
+	mp_conn_free(NULL);
+
+	/* None of those refusals touched the stream: it is in step. */
+	mp_expect_status(mp_conn_send_int(w, 77), 0);
+	mp_expect_status(mp_conn_recv_int(c, &i), 0);
+	cr_assert_eq(i, 77);
+	mp_expect_status(mp_conn_recv_str(w, &s), -EBADF);
+	mp_conn_free(c);
+	mp_conn_free(w);
+}
+
+MP_TEST(pipe, typed_receives_check_the_length_and_drop_a_longer_message, 2, "Receiving into your own buffer")
+{
+	int raw;
+	mp_conn *c = conn_with_raw_peer(&raw);
+	mp_expect_status(mp_conn_send_double(c, 0.125), 0);
+	unsigned char got[12];
+	cr_assert(mp_test_read(raw, got, sizeof got, 2));
+	static const unsigned char eighth[] = { 0, 0, 0, 8, 0x3f, 0xc0, 0, 0, 0, 0, 0, 0 };
+	cr_assert(memcmp(got, eighth, sizeof eighth) == 0, "a double goes out as its 8 IEEE bytes, big-endian (struct '!d')");
+
+	mp_conn *a, *b;
+	make_pipe(&a, &b, true);
+	static const int64_t ints[] = { INT64_MIN, -1, 0, 1, INT64_MAX, 0x0102030405060708 };
+	for (int k = 0; k < 6; k++)
+		mp_expect_status(mp_conn_send_int(a, ints[k]), 0);
+	static const double doubles[] = { -0.0, 1e300, -2.5e-310, INFINITY };
+	for (int k = 0; k < 4; k++)
+		mp_expect_status(mp_conn_send_double(a, doubles[k]), 0);
+	for (int k = 0; k < 6; k++) {
+		int64_t v = 12345;
+		mp_expect_status(mp_conn_recv_int(b, &v), 0);
+		cr_assert_eq(v, ints[k], "integer %d came back as %lld", k, (long long)v);
+	}
+	for (int k = 0; k < 4; k++) {
+		double v = 42;
+		mp_expect_status(mp_conn_recv_double(b, &v), 0);
+		cr_assert(memcmp(&v, &doubles[k], sizeof v) == 0, "double %d came back as %g", k, v);
+	}
+
+	/* Too short, too long: MP_ETYPE, and the message is gone either way. */
+	char text[100];
+	memset(text, 't', sizeof text);
+	int64_t v = 99;
+	double dv = 99;
+	mp_expect_status(mp_conn_send_bytes(a, text, 7), 0);
+	mp_expect_status(mp_conn_send_bytes(a, text, 9), 0);
+	mp_expect_status(mp_conn_send_bytes(a, text, sizeof text), 0);
+	mp_expect_status(mp_conn_send_bytes(a, text, sizeof text), 0);
+	mp_expect_status(mp_conn_recv_int(b, &v), MP_ETYPE);
+	mp_expect_status(mp_conn_recv_double(b, &dv), MP_ETYPE);
+	mp_expect_status(mp_conn_recv_int(b, &v), MP_ETYPE);
+	mp_expect_status(mp_conn_recv_double(b, &dv), MP_ETYPE);
+	cr_assert(v == 99 && dv == 99, "a failed typed receive must leave the value alone");
+	mp_expect_status(mp_conn_poll(b, 0), 0); /* the 100-byte messages were dropped, not kept */
+
+	/* A message kept by a receive into a small buffer is what the next typed receive reads. */
+	mp_expect_status(mp_conn_send_int(a, -77), 0);
+	char small[4];
+	size_t len = 0;
+	mp_expect_status(mp_conn_recv_bytes_into(b, small, sizeof small, &len), -ENOBUFS);
+	mp_expect_status(mp_conn_recv_int(b, &v), 0);
+	cr_assert_eq(v, -77, "the kept integer came back as %lld", (long long)v);
+	mp_expect_status(mp_conn_send_bytes(a, text, sizeof text), 0);
+	mp_expect_status(mp_conn_recv_bytes_into(b, small, sizeof small, &len), -ENOBUFS);
+	mp_expect_status(mp_conn_recv_double(b, &dv), MP_ETYPE);
+	mp_expect_status(mp_conn_poll(b, 0), 0);
+	mp_conn_free(a);
+	mp_conn_free(b);
+	mp_conn_free(c);
+	close(raw);
+}
+
+/* ------------------------------------------------------------------------- */
+/* More bad bytes: the long header cut short, exact caps, failed sends and allocations */
+
+MP_TEST(pipe, end_of_file_or_a_timeout_inside_a_long_header_is_an_error, 3, "Bad bytes from a peer")
+{
+	static const unsigned char minus_one[] = { 0xff, 0xff, 0xff, 0xff, 0, 0, 0 };
+	char *s;
+	for (size_t cut = 4; cut <= sizeof minus_one; cut += 3) { /* the -1 alone; -1 and 3 bytes of the length */
+		int raw;
+		mp_conn *c = conn_with_raw_peer(&raw);
+		raw_write(raw, minus_one, cut);
+		close(raw);
+		mp_expect_status(mp_conn_recv_str(c, &s), MP_EBADMSG); /* not MP_EEOF: the peer promised a length */
+		mp_expect_status(mp_conn_recv_str(c, &s), MP_EBROKEN);
+		mp_conn_free(c);
+
+		c = conn_with_raw_peer(&raw);
+		mp_expect_status(mp_conn_set_timeout(c, 0.1), 0);
+		raw_write(raw, minus_one, cut);
+		mp_expect_status(mp_conn_recv_str(c, &s), MP_ETIMEDOUT);
+		mp_expect_status(mp_conn_recv_str(c, &s), MP_EBROKEN); /* stopped mid-header: out of step */
+		mp_expect_status(mp_conn_send_str(c, "x"), MP_EBROKEN);
+		mp_expect_status(mp_conn_poll(c, 0), 1); /* a receive will not wait: it fails at once */
+		mp_conn_free(c);
+		close(raw);
+	}
+
+	/* A half header that times out breaks it too; a complete long header with a 0 length is an empty message. */
+	int raw;
+	mp_conn *c = conn_with_raw_peer(&raw);
+	mp_expect_status(mp_conn_set_timeout(c, 0.1), 0);
+	raw_write(raw, minus_one, 2);
+	mp_expect_status(mp_conn_recv_str(c, &s), MP_ETIMEDOUT);
+	mp_expect_status(mp_conn_recv_str(c, &s), MP_EBROKEN);
+	mp_conn_free(c);
+	close(raw);
+	c = conn_with_raw_peer(&raw);
+	static const unsigned char empty_long[] = { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0 };
+	raw_write(raw, empty_long, sizeof empty_long);
+	expect_bytes(c, "", 0);
+	mp_conn_free(c);
+	close(raw);
+}
+
+MP_TEST(pipe, a_message_exactly_at_the_cap_is_accepted, 2, "Bad bytes from a peer")
+{
+	int raw;
+	mp_conn *c = conn_with_raw_peer(&raw);
+	mp_expect_status(mp_conn_set_max_message(c, 5), 0);
+	static const unsigned char five[] = { 0, 0, 0, 5, '1', '2', '3', '4', '5' };
+	static const unsigned char five_long[] = { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 5, 'a', 'b', 'c', 'd', 'e' };
+	raw_write(raw, five, sizeof five);
+	raw_write(raw, five_long, sizeof five_long);
+	raw_write(raw, five, sizeof five);
+	expect_bytes(c, "12345", 5);
+	expect_bytes(c, "abcde", 5);
+	char buf[5];
+	size_t len = 0;
+	mp_expect_status(mp_conn_recv_bytes_into(c, buf, sizeof buf, &len), 0);
+	cr_assert(len == 5 && memcmp(buf, "12345", 5) == 0);
+	static const unsigned char six_long[] = { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 6 };
+	raw_write(raw, six_long, sizeof six_long);
+	mp_expect_status(mp_conn_recv_bytes_into(c, buf, sizeof buf, &len), -EMSGSIZE);
+	mp_expect_status(mp_conn_recv_bytes_into(c, buf, sizeof buf, &len), MP_EBROKEN);
+	mp_conn_free(c);
+	close(raw);
+}
+
+/* Fill @c's side of the stream until not one more byte fits; returns how many went in. */
+static size_t fill_the_stream(mp_conn *c)
+{
+	static const char filler[4096];
+	size_t total = 0;
+	for (;;) {
+		ssize_t n = send(mp_conn_fileno(c), filler, sizeof filler, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			cr_assert(errno == EAGAIN, "filling the stream: %s", strerror(errno));
+			return total;
+		}
+		total += (size_t)n;
+	}
+}
+
+/* Read and drop @len bytes from @fd. */
+static void drain(int fd, size_t len)
+{
+	static char sink[65536];
+	while (len > 0) {
+		size_t part = len < sizeof sink ? len : sizeof sink;
+		cr_assert(mp_test_read(fd, sink, part, 2), "draining the stream");
+		len -= part;
+	}
+}
+
+MP_TEST(pipe, a_send_that_fails_part_way_breaks_the_connection, 3, "Bad bytes from a peer")
+{
+	/* A timeout before any byte went out: still in step. */
+	int raw;
+	mp_conn *c = conn_with_raw_peer(&raw);
+	size_t filled = fill_the_stream(c);
+	mp_expect_status(mp_conn_set_timeout(c, 0.1), 0);
+	mp_expect_status(mp_conn_send_str(c, "lost"), MP_ETIMEDOUT);
+	drain(raw, filled);
+	mp_expect_status(mp_conn_send_str(c, "ok"), 0);
+	unsigned char got[6];
+	cr_assert(mp_test_read(raw, got, sizeof got, 2));
+	cr_assert(memcmp(got, "\0\0\0\2ok", 6) == 0, "after a send that timed out before its first byte the "
+		  "stream must be in step, and the next message arrive whole");
+
+	/* A timeout after some bytes: broken. */
+	static char big[1 << 22];
+	mp_expect_status(mp_conn_send_bytes(c, big, sizeof big), MP_ETIMEDOUT);
+	mp_expect_status(mp_conn_send_str(c, "x"), MP_EBROKEN);
+	char *s;
+	mp_expect_status(mp_conn_recv_str(c, &s), MP_EBROKEN);
+	mp_conn_free(c);
+	close(raw);
+
+	/* An error before any byte went out: in step. An error after some: broken. */
+	c = conn_with_raw_peer(&raw);
+	mp_expect_status(mp_fault_inject("sendmsg", 0, ECONNRESET), 0);
+	mp_expect_status(mp_conn_send_str(c, "lost"), -ECONNRESET);
+	mp_expect_status(mp_conn_send_str(c, "ok"), 0);
+	cr_assert(mp_test_read(raw, got, sizeof got, 2));
+	cr_assert(memcmp(got, "\0\0\0\2ok", 6) == 0, "a send that failed before its first byte leaves the stream in step");
+	mp_conn_free(c);
+	close(raw);
+
+	mp_conn *r, *w;
+	make_pipe(&r, &w, false);
+	mp_expect_status(mp_conn_set_timeout(w, 5), 0); /* a timed send writes a pipe PIPE_BUF bytes at a time */
+	mp_expect_status(mp_fault_inject("writev", 1, EIO), 0);
+	mp_expect_status(mp_conn_send_bytes(w, big, 10000), -EIO);
+	mp_fault_clear();
+	mp_expect_status(mp_conn_send_str(w, "x"), MP_EBROKEN);
+	mp_conn_free(r);
+	mp_conn_free(w);
+}
+
+MP_TEST(pipe, a_failed_allocation_or_read_leaves_the_connection_as_the_table_says, 2, "Bad bytes from a peer")
+{
+	int raw;
+	mp_conn *c = conn_with_raw_peer(&raw);
+	static const unsigned char frames[] = { 0, 0, 0, 3, 'o', 'n', 'e', 0, 0, 0, 3, 't', 'w', 'o' };
+	raw_write(raw, frames, sizeof frames);
+	mp_expect_status(mp_fault_inject("read", 0, ECONNRESET), 0); /* before the first byte */
+	void *m;
+	size_t len;
+	mp_expect_status(mp_conn_recv_bytes(c, &m, &len), -ECONNRESET);
+	expect_bytes(c, "one", 3); /* still in step */
+	mp_expect_status(mp_fault_inject("malloc", 0, ENOMEM), 0); /* after the header */
+	mp_expect_status(mp_conn_recv_bytes(c, &m, &len), -ENOMEM);
+	mp_expect_status(mp_conn_recv_bytes(c, &m, &len), MP_EBROKEN);
+	mp_conn_free(c);
+	close(raw);
+
+	c = conn_with_raw_peer(&raw);
+	raw_write(raw, frames, sizeof frames);
+	mp_expect_status(mp_fault_inject("read", 1, EIO), 0); /* the header read, then the body's read fails */
+	mp_expect_status(mp_conn_recv_bytes(c, &m, &len), -EIO);
+	mp_expect_status(mp_conn_recv_bytes(c, &m, &len), MP_EBROKEN);
+	mp_conn_free(c);
+	close(raw);
+
+	/* A message that fits the caller's buffer needs no allocation at all. */
+	c = conn_with_raw_peer(&raw);
+	raw_write(raw, frames, sizeof frames);
+	char buf[3];
+	mp_expect_status(mp_fault_inject("malloc", 0, ENOMEM), 0);
+	mp_expect_status(mp_conn_recv_bytes_into(c, buf, sizeof buf, &len), 0);
+	cr_assert(len == 3 && memcmp(buf, "one", 3) == 0);
+	mp_fault_clear();
+	expect_bytes(c, "two", 3);
+	mp_conn_free(c);
+	close(raw);
+}
+
+/* ------------------------------------------------------------------------- */
+/* More of receiving into your own buffer */
+
+MP_TEST(pipe, a_kept_message_that_still_does_not_fit_stays_kept, 2, "Receiving into your own buffer")
+{
+	mp_conn *a, *b;
+	make_pipe(&a, &b, true);
+	char text[100];
+	for (size_t i = 0; i < sizeof text; i++)
+		text[i] = (char)('a' + i % 26);
+	mp_expect_status(mp_conn_send_bytes(a, text, sizeof text), 0);
+	mp_expect_status(mp_conn_send_str(a, "next"), 0);
+	char buf[100];
+	size_t len = 0;
+	mp_expect_status(mp_conn_recv_bytes_into(b, buf, 10, &len), -ENOBUFS);
+	cr_assert_eq(len, 100);
+	memset(buf, 'z', sizeof buf);
+	len = 0;
+	mp_expect_status(mp_conn_recv_bytes_into(b, buf, 99, &len), -ENOBUFS); /* one byte short: still no */
+	cr_assert_eq(len, 100, "the answer must say again how much room the kept message needs");
+	for (size_t i = 0; i < sizeof buf; i++)
+		cr_assert_eq(buf[i], 'z', "a message that does not fit must not be handed out cut short");
+	mp_expect_status(mp_conn_poll(b, 0), 1);
+	mp_expect_status(mp_conn_recv_bytes_into(b, buf, 100, &len), 0); /* exactly its size */
+	cr_assert(len == 100 && memcmp(buf, text, 100) == 0, "the kept message came out changed");
+	size_t next_len = 0;
+	mp_expect_status(mp_conn_recv_bytes_into(b, buf, 4, &next_len), 0);
+	cr_assert(next_len == 4 && memcmp(buf, "next", 4) == 0, "the message after the kept one came out wrong");
+
+	/* mp_conn_recv_bytes() hands a kept message out too, whole, with a NUL after it. */
+	mp_expect_status(mp_conn_send_bytes(a, text, sizeof text), 0);
+	mp_expect_status(mp_conn_recv_bytes_into(b, buf, 10, &len), -ENOBUFS);
+	void *m = NULL;
+	mp_expect_status(mp_conn_recv_bytes(b, &m, &len), 0);
+	cr_assert(len == 100 && memcmp(m, text, 100) == 0 && ((char *)m)[100] == '\0');
+	free(m);
+	mp_expect_status(mp_conn_poll(b, 0), 0);
+	mp_expect_status(mp_conn_send_str(a, "after"), 0);
+	char *s = NULL;
+	mp_expect_status(mp_conn_recv_str(b, &s), 0);
+	cr_assert_str_eq(s, "after", "once handed out, a kept message must not come again");
+	free(s);
+
+	/* A kept message outlives mp_conn_free() without a leak (memcheck looks), and a broken stream. */
+	mp_expect_status(mp_conn_send_bytes(a, text, sizeof text), 0);
+	mp_expect_status(mp_conn_recv_bytes_into(b, buf, 10, &len), -ENOBUFS);
+	mp_conn_free(a);
+	mp_conn_free(b);
+}
+
+/* ------------------------------------------------------------------------- */
+/* More of waiting */
+
+MP_TEST(pipe, wait_clears_the_ready_flag_of_every_item_that_is_not_ready, 2, "Waiting on many things at once")
+{
+	mp_conn *a[2], *b[2];
+	for (int i = 0; i < 2; i++)
+		make_pipe(&a[i], &b[i], true);
+	int fds[2];
+	mp_test_pipe(fds);
+	struct mp_wait_item items[3] = { { .conn = b[0], .ready = true }, { .conn = b[1], .ready = true },
+					 { .fd = fds[0], .ready = true } };
+	cr_assert_eq(mp_wait(items, 3, 0), 0, "nothing is ready");
+	cr_assert(!items[0].ready && !items[1].ready && !items[2].ready,
+		  "mp_wait() must set every item's ready, clearing what an earlier call left set");
+
+	mp_expect_status(mp_conn_send_int(a[0], 1), 0);
+	cr_assert_eq(mp_wait(items, 3, 5), 1);
+	cr_assert(items[0].ready && !items[1].ready && !items[2].ready);
+	int64_t v;
+	mp_expect_status(mp_conn_recv_int(b[0], &v), 0);
+	raw_write(fds[1], "!", 1);
+	cr_assert_eq(mp_wait(items, 3, 5), 1, "the message was taken: only the raw descriptor is ready");
+	cr_assert(!items[0].ready && !items[1].ready && items[2].ready);
+	items[1].ready = true;
+	cr_assert_eq(mp_wait(items, 3, 5), 1, "a ready flag left set by the caller is not a ready item");
+	cr_assert(!items[0].ready && !items[1].ready && items[2].ready);
+
+	/* No items: a plain sleep for the timeout. Bad arguments: -EINVAL. */
+	double t0 = mp_test_now();
+	cr_assert_eq(mp_wait(NULL, 0, 0.1), 0);
+	double took = mp_test_now() - t0;
+	cr_assert(took >= 0.09 && took < 2, "a wait on nothing for 0.1 s took %.3f s", took);
+	mp_expect_status(mp_wait(NULL, 1, 0), -EINVAL);
+	mp_expect_status(mp_wait(items, 3, NAN), -EINVAL);
+	mp_expect_status(mp_fault_inject("calloc", 0, ENOMEM), 0);
+	mp_expect_status(mp_wait(items, 3, 0), -ENOMEM);
+	mp_fault_clear();
+	for (int i = 0; i < 2; i++) {
+		mp_conn_free(a[i]);
+		mp_conn_free(b[i]);
+	}
+	close(fds[0]);
+	close(fds[1]);
+}
+
+MP_TEST(pipe, a_kept_message_makes_wait_return_at_once, 3, "Waiting on many things at once")
+{
+	mp_conn *a[3], *b[3];
+	for (int i = 0; i < 3; i++)
+		make_pipe(&a[i], &b[i], true);
+	char text[50] = { 0 };
+	mp_expect_status(mp_conn_send_bytes(a[0], text, sizeof text), 0);
+	char small[10];
+	size_t len;
+	mp_expect_status(mp_conn_recv_bytes_into(b[0], small, sizeof small, &len), -ENOBUFS);
+	mp_expect_status(mp_conn_send_int(a[1], 5), 0);
+	mp_expect_status(mp_conn_poll(b[1], 5), 1); /* b[1]'s message is there before the waits below */
+
+	/* A kept message is ready now: no wait, whatever the timeout, yet the others are looked at. */
+	static const double timeouts[] = { 3, MP_FOREVER };
+	for (int k = 0; k < 2; k++) {
+		struct mp_wait_item items[3] = { { .conn = b[0] }, { .conn = b[1] }, { .conn = b[2], .ready = true } };
+		double t0 = mp_test_now();
+		int n = mp_wait(items, 3, timeouts[k]);
+		double took = mp_test_now() - t0;
+		cr_assert(took < 0.5, "with a kept message waiting, mp_wait(timeout %g) slept %.3f s", timeouts[k], took);
+		cr_assert_eq(n, 2, "the kept message and the message on the stream are both ready (got %d)", n);
+		cr_assert(items[0].ready && items[1].ready && !items[2].ready);
+		t0 = mp_test_now();
+		mp_expect_status(mp_conn_poll(b[0], timeouts[k]), 1);
+		cr_assert(mp_test_now() - t0 < 0.5, "poll must not wait for a kept message either");
+	}
+	for (int i = 0; i < 3; i++) {
+		mp_conn_free(a[i]);
+		mp_conn_free(b[i]);
+	}
+}
+
+/*
+ * A storm of signals: SIGALRM every 5 ms, caught by a handler installed
+ * without SA_RESTART, so that every blocking system call it lands in fails
+ * with EINTR. The library must retry each, and with the time left.
+ */
+static void no_op_handler(int sig)
+{
+	(void)sig;
+}
+
+static void signal_storm(bool on)
+{
+	struct sigaction sa = { .sa_handler = no_op_handler }; /* sa_flags 0: no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval every_5ms = { { 0, 5000 }, { 0, 5000 } }, off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, on ? &every_5ms : &off, NULL);
+}
+
+MP_TEST(pipe, signals_during_sends_receives_and_waits_are_retried, 3, "Waiting on many things at once")
+{
+	mp_conn *a, *b;
+	make_pipe(&a, &b, true);
+	mp_process *child = start("echo", &(struct peer){ .conn = b, .other = a, .delay = 0.1 });
+	mp_conn_free(b);
+	static unsigned char big[1 << 22];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (unsigned char)(i * 7);
+	signal_storm(true);
+	int sent = mp_conn_send_bytes(a, big, sizeof big); /* blocks until the child reads, 0.1 s from now */
+	void *m = NULL;
+	size_t n = 0;
+	int got = sent == 0 ? mp_conn_recv_bytes(a, &m, &n) : sent;
+	signal_storm(false);
+	mp_expect_status(sent, 0);
+	mp_expect_status(got, 0);
+	cr_assert(n == sizeof big && memcmp(m, big, n) == 0, "the 4 MiB message came back changed");
+	free(m);
+
+	/* Timed waits under the storm end at their deadline: not early, not never. */
+	struct mp_wait_item item = { .conn = a };
+	signal_storm(true);
+	double t0 = mp_test_now();
+	int waited = mp_wait(&item, 1, 0.3);
+	double t1 = mp_test_now();
+	mp_expect_status(mp_conn_set_timeout(a, 0.3), 0);
+	int received = mp_conn_recv_bytes(a, &m, &n);
+	double t2 = mp_test_now();
+	int polled = mp_conn_poll(a, 0.3);
+	double t3 = mp_test_now();
+	signal_storm(false);
+	mp_expect_status(waited, 0);
+	mp_expect_status(received, MP_ETIMEDOUT);
+	mp_expect_status(polled, 0);
+	cr_assert(t1 - t0 >= 0.29 && t1 - t0 < 2, "mp_wait(0.3) under signals took %.3f s", t1 - t0);
+	cr_assert(t2 - t1 >= 0.29 && t2 - t1 < 2, "a receive with a 0.3 s timeout under signals took %.3f s", t2 - t1);
+	cr_assert(t3 - t2 >= 0.29 && t3 - t2 < 2, "mp_conn_poll(0.3) under signals took %.3f s", t3 - t2);
+	mp_conn_free(a);
+	cr_assert_eq(finish(child), 0);
+}
+
+MP_TEST(pipe, interrupted_and_would_block_calls_are_retried, 2, "Framing a stream")
+{
+	static const struct {
+		const char *call;
+		int err;
+		bool duplex;
+		double timeout;
+	} faults[] = {
+		{ "sendmsg", EINTR, true, MP_FOREVER },  { "sendmsg", EAGAIN, true, 5 },
+		{ "writev", EINTR, false, MP_FOREVER },  { "writev", EAGAIN, false, 5 },
+		{ "read", EINTR, true, MP_FOREVER },     { "read", EINTR, false, 5 },
+	};
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+		mp_conn *a, *b;
+		make_pipe(&a, &b, faults[i].duplex);
+		mp_expect_status(mp_conn_set_timeout(a, faults[i].timeout), 0);
+		mp_expect_status(mp_conn_set_timeout(b, faults[i].timeout), 0);
+		mp_expect_status(mp_fault_inject(faults[i].call, 0, faults[i].err), 0);
+		int sent = mp_conn_send_str(b, "retried");
+		char *s = NULL;
+		int got = sent == 0 ? mp_conn_recv_str(a, &s) : sent;
+		mp_fault_clear();
+		cr_assert(sent == 0 && got == 0, "with one %s() failing with %s, the send gave %s and the receive %s: "
+			  "both must retry it", faults[i].call, strerror(faults[i].err), mp_err_name(sent), mp_err_name(got));
+		cr_assert_str_eq(s, "retried");
+		free(s);
+		mp_conn_free(a);
+		mp_conn_free(b);
+	}
+}
+
+MP_TEST(pipe, a_pipe_that_cannot_be_made_leaves_nothing_behind, 2, "Duplex and one-way pipes")
+{
+	static const struct {
+		const char *call;
+		int skip, err;
+	} faults[] = { { "socketpair", 0, EMFILE }, { "pipe2", 0, EMFILE }, { "calloc", 0, ENOMEM }, { "calloc", 1, ENOMEM } };
+	mp_conn *untouched = (mp_conn *)&faults; /* any address that is not a connection */
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+		for (int duplex = 0; duplex < 2; duplex++) {
+			if ((strcmp(faults[i].call, "socketpair") == 0 && !duplex) ||
+			    (strcmp(faults[i].call, "pipe2") == 0 && duplex))
+				continue;
+			mp_conn *a = untouched, *b = untouched;
+			mp_expect_status(mp_fault_inject(faults[i].call, faults[i].skip, faults[i].err), 0);
+			int rc = mp_pipe(&a, &b, duplex);
+			mp_fault_clear();
+			cr_assert(rc == -faults[i].err, "with %s() failing (%s), mp_pipe(duplex %d) returned %s",
+				  faults[i].call, strerror(faults[i].err), duplex, mp_err_name(rc));
+			cr_assert(a == untouched && b == untouched, "a failed mp_pipe() must leave both results alone");
+			/* and the descriptor check after the test finds any end left open */
+		}
+	}
+	int fds[2];
+	mp_test_pipe(fds);
+	mp_conn *c = untouched;
+	mp_expect_status(mp_fault_inject("calloc", 0, ENOMEM), 0);
+	mp_expect_status(mp_conn_from_fd(&c, fds[0], true, false), -ENOMEM);
+	mp_fault_clear();
+	cr_assert(c == untouched && fcntl(fds[0], F_GETFD) >= 0,
+		  "a failed mp_conn_from_fd() leaves its result alone and the descriptor open, the caller's");
+	close(fds[0]);
+	close(fds[1]);
+
+	/* Once the fault is gone, pipes work. */
+	mp_conn *a, *b;
+	make_pipe(&a, &b, true);
+	mp_expect_status(mp_conn_send_str(a, "fine"), 0);
+	expect_bytes(b, "fine", 4);
+	mp_conn_free(a);
+	mp_conn_free(b);
+}
+
+/* ------------------------------------------------------------------------- */
+/* More of listeners and clients */
+
+/* A client_hello child for @address, and the connection accepted from it. */
+static void serve_one_client(mp_listener *l, const char *address, const char *with_key)
+{
+	struct peer p = { 0 };
+	snprintf(p.address, sizeof p.address, "%s", address);
+	snprintf(p.key, sizeof p.key, "%s", with_key ? with_key : "");
+	mp_process *child = start("client_hello", &p);
+	mp_conn *c = NULL;
+	mp_expect_status(mp_listener_accept(l, &c, 5), 0);
+	serve_hello(c);
+	mp_conn_free(c);
+	int code = finish(child);
+	cr_assert_eq(code, 0, "the client at %s was not served (exit %d: 21 it could not connect, 23 Nagle's "
+		     "algorithm was on, 24 its socket was left non-blocking)", address, code);
+}
+
+MP_TEST(pipe, a_taken_address_is_refused_and_its_listener_serves_on, 2, "Listeners and clients: paths and ports")
+{
+	char path[108];
+	snprintf(path, sizeof path, "/tmp/mp-test-taken-%d.sock", (int)getpid());
+	unlink(path);
+	mp_listener *l = NULL, *again = NULL;
+	mp_expect_status(mp_listener_new(&l, path, NULL, 0), 0);
+	cr_assert_str_eq(mp_listener_address(l), path);
+	mp_expect_status(mp_listener_new(&again, path, NULL, 0), -EADDRINUSE);
+	cr_assert(again == NULL, "a failed mp_listener_new() must leave its result alone");
+	struct stat st;
+	cr_assert(stat(path, &st) == 0, "a refused second listener must not remove the first one's socket file");
+	serve_one_client(l, path, NULL);
+	mp_listener_free(l);
+
+	mp_expect_status(mp_listener_new(&l, "127.0.0.1:0", NULL, 0), 0);
+	char address[64];
+	snprintf(address, sizeof address, "%s", mp_listener_address(l));
+	mp_expect_status(mp_listener_new(&again, address, NULL, 0), -EADDRINUSE);
+	serve_one_client(l, address, NULL);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, listeners_and_clients_that_cannot_get_a_socket_leave_nothing_behind, 2, "Listeners and clients: paths and ports")
+{
+	char path[108];
+	snprintf(path, sizeof path, "/tmp/mp-test-nolisten-%d.sock", (int)getpid());
+	unlink(path);
+	mp_listener *l = NULL;
+	mp_expect_status(mp_fault_inject("listen", 0, EADDRINUSE), 0);
+	mp_expect_status(mp_listener_new(&l, path, NULL, 0), -EADDRINUSE);
+	struct stat st;
+	cr_assert(stat(path, &st) < 0, "a listener bound but unable to listen must remove its socket file");
+	static const char *const addresses[] = { NULL, "127.0.0.1:0" };
+	for (int i = 0; i < 2; i++) {
+		mp_expect_status(mp_fault_inject("socket", 0, EMFILE), 0);
+		mp_expect_status(mp_listener_new(&l, addresses[i], key, strlen(key)), -EMFILE);
+	}
+	cr_assert(l == NULL);
+	mp_expect_status(mp_listener_new(&l, "127.0.0.1:0", NULL, 0), 0);
+	mp_conn *c = NULL;
+	mp_expect_status(mp_fault_inject("socket", 0, EMFILE), 0);
+	mp_expect_status(mp_client(&c, mp_listener_address(l), NULL, 0, 1), -EMFILE);
+	mp_listener_free(l);
+	mp_expect_status(mp_listener_new(&l, path, NULL, 0), 0);
+	mp_expect_status(mp_fault_inject("socket", 0, EMFILE), 0);
+	mp_expect_status(mp_client(&c, path, NULL, 0, 1), -EMFILE);
+	mp_fault_clear();
+	cr_assert(c == NULL, "a failed mp_client() must leave its result alone");
+	serve_one_client(l, path, NULL); /* and without the fault, the same listener serves */
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, accept_retries_what_the_waiting_client_survives, 2, "Listeners and clients: paths and ports")
+{
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, NULL, 0), 0);
+	static const int retried[] = { EINTR, ECONNABORTED, EAGAIN };
+	for (int i = 0; i < 3; i++) {
+		mp_expect_status(mp_fault_inject("accept4", 0, retried[i]), 0);
+		serve_one_client(l, mp_listener_address(l), NULL);
+	}
+	/* Any other error is the answer, and the client waits for the next accept. */
+	struct peer p = { 0 };
+	snprintf(p.address, sizeof p.address, "%s", mp_listener_address(l));
+	mp_process *child = start("client_hello", &p);
+	mp_conn *c = NULL;
+	mp_expect_status(mp_fault_inject("accept4", 0, EMFILE), 0);
+	mp_expect_status(mp_listener_accept(l, &c, 5), -EMFILE);
+	cr_assert(c == NULL, "a failed accept must leave its result alone");
+	mp_expect_status(mp_listener_accept(l, &c, 5), 0);
+	serve_hello(c);
+	mp_conn_free(c);
+	cr_assert_eq(finish(child), 0);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, addresses_in_every_form_and_their_limits, 2, "Listeners and clients: paths and ports")
+{
+	mp_listener *l = NULL;
+	char address[200];
+	snprintf(address, sizeof address, "unix:/tmp/mp-test-prefixed-%d.sock", (int)getpid());
+	mp_expect_status(mp_listener_new(&l, address, NULL, 0), 0);
+	cr_assert_str_eq(mp_listener_address(l), address + 5, "the address of a unix: listener is its path");
+	serve_one_client(l, address, NULL); /* the client takes the prefix too */
+	mp_listener_free(l);
+
+	/* sun_path holds 107 bytes and a NUL. */
+	char longest[120];
+	int n = snprintf(longest, sizeof longest, "/tmp/mp-test-%d-", (int)getpid());
+	memset(longest + n, 'x', 107 - (size_t)n);
+	longest[107] = '\0';
+	unlink(longest);
+	mp_expect_status(mp_listener_new(&l, longest, NULL, 0), 0);
+	mp_listener_free(l);
+	char too_long[sizeof longest + 1];
+	snprintf(too_long, sizeof too_long, "%sy", longest);
+	mp_expect_status(mp_listener_new(&l, too_long, NULL, 0), -EINVAL);
+
+	static const char *const bad[] = { "unix:", "127.0.0.1:notaport", "127.0.0.1:12345678901234567", "[]:80",
+					   "tcp:/tmp/x", ":" };
+	for (int i = 0; i < 6; i++) {
+		mp_conn *c = NULL;
+		int rc = mp_listener_new(&l, bad[i], NULL, 0);
+		cr_assert(rc == -EINVAL, "mp_listener_new(\"%s\") returned %s, expected -EINVAL", bad[i], mp_err_name(rc));
+		rc = mp_client(&c, bad[i], NULL, 0, 1);
+		cr_assert(rc == -EINVAL, "mp_client(\"%s\") returned %s, expected -EINVAL", bad[i], mp_err_name(rc));
+	}
+	char host[300];
+	memset(host, 'h', 290);
+	strcpy(host + 290, ":80");
+	mp_expect_status(mp_listener_new(&l, host, NULL, 0), -EINVAL);
+
+	/* TCP by name, with the tcp: prefix; and IPv6 in brackets, where this machine has it. */
+	mp_expect_status(mp_listener_new(&l, "tcp:localhost:0", NULL, 0), 0);
+	snprintf(address, sizeof address, "%s", mp_listener_address(l));
+	cr_assert(strncmp(address, "127.0.0.1:", 10) == 0 || strncmp(address, "[::1]:", 6) == 0,
+		  "localhost is 127.0.0.1 or ::1, not \"%s\"", address);
+	serve_one_client(l, address, NULL);
+	mp_listener_free(l);
+	int rc = mp_listener_new(&l, "[::1]:0", NULL, 0);
+	if (rc == 0) {
+		snprintf(address, sizeof address, "%s", mp_listener_address(l));
+		cr_assert(strncmp(address, "[::1]:", 6) == 0 && atoi(address + 6) > 0, "an IPv6 address is \"[::1]:PORT\", "
+			  "not \"%s\"", address);
+		serve_one_client(l, address, NULL);
+		mp_listener_free(l);
+	} else {
+		cr_log_warn("no IPv6 loopback here (%s): the [::1] part of this test did not run", mp_err_name(rc));
+	}
+}
+
+MP_TEST(pipe, a_fresh_unix_address_lies_in_tmpdir, 1, "Listeners and clients: paths and ports")
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/tmp/mp-test-tmpdir-%d", (int)getpid());
+	cr_assert(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	const char *old = getenv("TMPDIR");
+	char saved[256] = "";
+	if (old)
+		snprintf(saved, sizeof saved, "%s", old);
+	setenv("TMPDIR", dir, 1);
+	mp_listener *a = NULL, *b = NULL;
+	int rc_a = mp_listener_new(&a, NULL, NULL, 0);
+	int rc_b = mp_listener_new(&b, NULL, NULL, 0);
+	setenv("TMPDIR", "", 1);
+	mp_listener *c = NULL;
+	int rc_c = mp_listener_new(&c, NULL, NULL, 0);
+	if (old)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	mp_expect_status(rc_a, 0);
+	mp_expect_status(rc_b, 0);
+	mp_expect_status(rc_c, 0);
+	cr_assert(strncmp(mp_listener_address(a), dir, strlen(dir)) == 0 && mp_listener_address(a)[strlen(dir)] == '/',
+		  "with TMPDIR=%s the address should be in it, not \"%s\"", dir, mp_listener_address(a));
+	cr_assert(strcmp(mp_listener_address(a), mp_listener_address(b)) != 0, "two fresh addresses must differ");
+	cr_assert(strncmp(mp_listener_address(c), "/tmp/", 5) == 0, "with an empty TMPDIR the address is in /tmp, not \"%s\"",
+		  mp_listener_address(c));
+	serve_one_client(a, mp_listener_address(a), NULL);
+	mp_listener_free(a);
+	mp_listener_free(b);
+	mp_listener_free(c);
+	rmdir(dir);
+}
+
+MP_TEST(pipe, a_listener_is_ready_when_a_client_waits, 1, "Waiting on many things at once")
+{
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, NULL, 0), 0);
+	struct mp_wait_item item = { .fd = mp_listener_fileno(l) };
+	cr_assert_eq(mp_wait(&item, 1, 0), 0);
+	struct peer p = { 0 };
+	snprintf(p.address, sizeof p.address, "%s", mp_listener_address(l));
+	mp_process *child = start("client_hello", &p);
+	cr_assert_eq(mp_wait(&item, 1, 5), 1, "a client waiting to be accepted makes the listener's descriptor ready");
+	mp_conn *c = NULL;
+	mp_expect_status(mp_listener_accept(l, &c, 5), 0);
+	serve_hello(c);
+	mp_conn_free(c);
+	cr_assert_eq(finish(child), 0);
+
+	mp_expect_status(mp_listener_fileno(NULL), -EINVAL);
+	cr_assert_str_eq(mp_listener_address(NULL), "");
+	mp_expect_status(mp_listener_new(NULL, NULL, NULL, 0), -EINVAL);
+	mp_expect_status(mp_listener_accept(NULL, &c, 1), -EINVAL);
+	mp_expect_status(mp_listener_accept(l, NULL, 1), -EINVAL);
+	mp_expect_status(mp_listener_accept(l, &c, NAN), -EINVAL);
+	mp_expect_status(mp_client(NULL, mp_listener_address(l), NULL, 0, 1), -EINVAL);
+	mp_expect_status(mp_client(&c, NULL, NULL, 0, 1), -EINVAL);
+	mp_expect_status(mp_client(&c, mp_listener_address(l), NULL, 0, NAN), -EINVAL);
+	mp_listener_free(NULL);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, an_accepted_connection_blocks_without_a_timeout_after_the_handshake, 2, "Authentication with a shared key")
+{
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, "127.0.0.1:0", key, strlen(key)), 0);
+	struct peer p = { .delay = 0.6 };
+	snprintf(p.address, sizeof p.address, "%s", mp_listener_address(l));
+	snprintf(p.key, sizeof p.key, "%s", key);
+	mp_process *child = start("client_hello", &p);
+	struct mp_wait_item item = { .fd = mp_listener_fileno(l) };
+	cr_assert_eq(mp_wait(&item, 1, 5), 1); /* the client is there: the handshake takes milliseconds */
+	mp_conn *c = NULL;
+	mp_expect_status(mp_listener_accept(l, &c, 0.3), 0);
+	int fd = mp_conn_fileno(c), nodelay = 0;
+	socklen_t optlen = sizeof nodelay;
+	cr_assert(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &optlen) == 0 && nodelay,
+		  "an accepted TCP connection must have Nagle's algorithm off (TCP_NODELAY)");
+	cr_assert(!(fcntl(fd, F_GETFL) & O_NONBLOCK), "an accepted connection must be blocking");
+	/* The client says hello 0.6 s after the handshake: the accept's 0.3 s must not linger on the connection. */
+	serve_hello(c);
+	mp_conn_free(c);
+	cr_assert_eq(finish(child), 0);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, a_client_with_a_key_a_listener_without_one_does_not_have_times_out, 1, "Authentication with a shared key")
+{
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, NULL, 0), 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		mp_conn *c = NULL;
+		int rc = mp_client(&c, mp_listener_address(l), key, strlen(key), 0.3);
+		mp_conn_free(c);
+		_exit(rc == MP_ETIMEDOUT ? 0 : 1); /* _exit: never the test's exit handlers */
+	}
+	mp_conn *c = NULL;
+	mp_expect_status(mp_listener_accept(l, &c, 5), 0); /* no key here: accepted at once */
+	int status = mp_test_wait_pid(pid, 10);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "a client waiting for a challenge that never comes must give MP_ETIMEDOUT at its timeout");
+	mp_conn_free(c);
 	mp_listener_free(l);
 }
