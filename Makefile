@@ -34,7 +34,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom
+	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom lessons-nav
 
 all: test
 
@@ -264,6 +264,7 @@ docs: setup
 	@doxygen docs/Doxyfile > build/docs/doxygen.log 2> build/docs/warnings.log; \
 		if [ -s build/docs/warnings.log ]; then cat build/docs/warnings.log; \
 		echo "docs: Doxygen warned (see above)"; exit 1; fi
+	@python3 tools/check-site.py build/docs/html
 	@echo "docs: build/docs/html/index.html"
 
 bench: lib
@@ -305,6 +306,10 @@ check-install:
 	@left=$$(find build/install-check -type f); [ -z "$$left" ] \
 		|| { echo "check-install: uninstall left $$left"; exit 1; }
 	@echo "check-install: installed, built hello.c with pkg-config, uninstalled: nothing left"
+
+# Each lesson's links to the course and its neighbours, its contents and its section anchors.
+lessons-nav:
+	@python3 tools/lesson-nav.py
 
 # `make examples`: the tutorials' Python programs and their C twins, run and compared.
 examples: lib

@@ -319,8 +319,18 @@ function did_not_build(st) {
 
 # ---- writing -----------------------------------------------------------------------------------
 
-function read_hint(st, section) {
-	return "Read: lessons/" st ".md" (section == "" ? "" : ", section \"" section "\"")
+# Where to read, and, once `make docs` has built the site, the page and anchor there
+# (tools/lesson-nav.py names the anchor of each section the same way).
+function read_hint(st, section,   page, anchor) {
+	if (section == "")
+		return "Read: lessons/" st ".md"
+	page = st
+	gsub(/-/, "_", page)
+	anchor = tolower(section)
+	gsub(/[^a-z0-9]+/, "-", anchor)
+	gsub(/^-+|-+$/, "", anchor)
+	return "Read: lessons/" st ".md, section \"" section "\"" \
+	       (site ? "\n  (in the site: build/docs/html/md_lessons_" page ".html#s" substr(st, 1, 2) "-" anchor ")" : "")
 }
 function num(x) {
 	return x == int(x) ? sprintf("%d", x) : sprintf("%.2f", x)
@@ -539,4 +549,4 @@ fi
 # The file names are ours and hold no spaces, so splitting $awk_args on them is safe.
 # shellcheck disable=SC2086
 LC_ALL=C awk -v filter="$filter" -v tree="$tree" -v quiet="$quiet" -v expect_fail="$expect_fail" \
-	-v isolated="$isolated" -v out_dir="$out" -v json_file="$json" "$report_awk" $awk_args
+	-v isolated="$isolated" -v site="$([ -f build/docs/html/index.html ] && echo 1)" -v out_dir="$out" -v json_file="$json" "$report_awk" $awk_args
