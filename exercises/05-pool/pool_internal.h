@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * A job is one submission: one call for mp_pool_apply_async(), n records for
@@ -49,6 +50,9 @@ struct worker {
 	size_t first, count;     /* that chunk: records [first, first + count) */
 	unsigned tasks;          /* chunks it has answered, for maxtasksperchild */
 	bool conn_done;          /* its socket gave end-of-file or an error: only the sentinel is left */
+	struct timespec deadline; /* when its chunk runs past the time limit (if the pool has one) */
+	int kill_code;           /* 0, or why the pool killed it: what its chunk fails with */
+	char kill_reason[128];   /* and the sentence that says so */
 };
 
 enum pool_state {
@@ -80,6 +84,8 @@ struct mp_pool {
 	void *initarg;
 	size_t initarg_len;
 	unsigned maxtasksperchild;
+	double task_timeout;          /* seconds a record may run (0: no limit) */
+	size_t max_answer;            /* the largest answer message read from a worker (0: the default) */
 };
 
 /*

@@ -125,7 +125,19 @@ struct mp_pool_options {
 	const char *initializer;   /**< a task run once in each worker as it starts; NULL for none */
 	const void *initarg;       /**< the bytes it gets (copied) */
 	size_t initarg_len;        /**< how many */
-	unsigned maxtasksperchild; /**< a worker retires after this many tasks (0: never) */
+	unsigned maxtasksperchild; /**< a worker retires after this many tasks (a map's chunk counts as one; 0: never) */
+	/**
+	 * Seconds a call may run (0: no limit; a map's chunk of k records gets k
+	 * times as long). Past it, the worker is killed and replaced, and the
+	 * call fails with `MP_ETIMEDOUT`.
+	 */
+	double task_timeout;
+	/**
+	 * The largest answer, in bytes, the pool reads from a worker (0: the
+	 * connection's default, 1 GiB; a map's chunk answers in one message). A
+	 * larger one fails its call with `-EMSGSIZE`, and the worker is replaced.
+	 */
+	size_t max_answer;
 };
 
 /**
@@ -136,7 +148,8 @@ struct mp_pool_options {
  * @param nworkers how many workers; 0 for mp_cpu_count().
  * @param options NULL for the defaults.
  * @return 0; `MP_EDAEMONIC` inside a worker (or any daemonic process);
- *         ::MP_ENOTASK for an unknown initializer; `-EAGAIN`, `-EMFILE`,
+ *         ::MP_ENOTASK for an unknown initializer; `-EINVAL` for a
+ *         negative or NaN time limit; `-EAGAIN`, `-EMFILE`,
  *         `-ENOMEM` when the system refuses a process, a thread or a
  *         descriptor (then nothing is left behind); `-EINVAL`.
  */
@@ -174,9 +187,9 @@ int mp_pool_apply_async(mp_pool *pool, const char *task, const void *in, size_t 
  * @param in the bytes to pass it; may be NULL when @p len is 0.
  * @param len how many bytes.
  * @param out receives, on success, the result's bytes from malloc() (with a
- *        NUL after them); on a failure of the call (::MP_ETASKFAILED,
- *        ::MP_EWORKERDIED, ::MP_ETERMINATED) its error message instead, a
- *        string from malloc(); else NULL. Free it.
+ *        NUL after them); when the call ran and failed (any code of
+ *        mp_result_get()) its error message instead, a string from
+ *        malloc(); NULL when it could not be submitted. Free it.
  * @param out_len receives how many bytes @p out holds.
  * @return 0, or the codes of mp_pool_apply_async() and mp_result_get().
  */
@@ -190,9 +203,11 @@ int mp_pool_apply(mp_pool *pool, const char *task, const void *in, size_t len,
  * @param data receives the bytes the task gave back, owned by @p r (valid
  *        until mp_result_free()); may be NULL.
  * @param len receives their length; may be NULL.
- * @return 0 when the call succeeded; `MP_ETIMEDOUT` if it has not ended;
- *         ::MP_ETASKFAILED, ::MP_EWORKERDIED, ::MP_ETERMINATED (see
- *         mp_result_error()); ::MP_ENOTASK; `-EINVAL`.
+ * @return 0 when the call succeeded; `MP_ETIMEDOUT` if it has not ended
+ *         (ready() says which `MP_ETIMEDOUT` it is: the wait's, or the
+ *         call's time limit); ::MP_ETASKFAILED, ::MP_EWORKERDIED,
+ *         ::MP_ETERMINATED, `-EMSGSIZE` (see mp_result_error());
+ *         ::MP_ENOTASK; `-EINVAL`.
  */
 int mp_result_get(mp_result *r, double timeout, const void **data, size_t *len);
 

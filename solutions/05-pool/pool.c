@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* eventfd(), strsignal(), pthread_sigmask() */
 #include "pool_internal.h"
 
+#include "../01-process/deadline.h"
 #include "../01-process/fault.h"
 
 #include <errno.h>
@@ -33,14 +34,21 @@ static void wake(struct mp_pool *pool)
 
 int mp__pool_start_worker(struct mp_pool *pool, struct worker *w)
 {
-	int sv[2];
-	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-
 	size_t len = sizeof(struct worker_arg) + pool->initarg_len;
 	struct worker_arg *wa = calloc(1, len);
+	if (!wa)
+		return -ENOMEM;
+	/*
+	 * From the socket pair to the close of the worker's end, no other pool
+	 * may fork: a worker of another pool would keep a copy of this worker's
+	 * end, and we would never see end-of-file when this worker dies.
+	 */
+	pthread_mutex_lock(&processes);
+	int sv[2] = { -1, -1 };
 	mp_process *p = NULL;
-	int rc = wa ? 0 : -ENOMEM;
+	int rc = 0;
+	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		rc = -errno;
 	if (rc == 0) {
 		wa->fd = sv[1];
 		wa->parent_fd = sv[0];
@@ -51,7 +59,6 @@ int mp__pool_start_worker(struct mp_pool *pool, struct worker *w)
 			memcpy(wa + 1, pool->initarg, pool->initarg_len);
 		rc = mp_process_new(&p, MP__POOL_WORKER_TARGET, wa, len);
 	}
-	free(wa);
 	if (rc == 0) {
 		/* Daemonic: a task may not start processes, and the workers are ours to stop. */
 		mp_process_set_daemon(p, true);
@@ -61,18 +68,22 @@ int mp__pool_start_worker(struct mp_pool *pool, struct worker *w)
 		 * which lives exactly as long as the workers should.
 		 */
 		mp_process_set_parent_death_signal(p, SIGKILL);
-		pthread_mutex_lock(&processes);
 		char name[32];
 		snprintf(name, sizeof name, "PoolWorker-%u", ++workers_started);
 		mp_process_set_name(p, name);
 		rc = mp_process_start(p);
-		pthread_mutex_unlock(&processes);
 	}
-	close(sv[1]); /* the worker's end: it has its copy now */
+	if (sv[1] >= 0)
+		close(sv[1]); /* the worker's end: it has its copy now */
+	pthread_mutex_unlock(&processes);
+	free(wa);
+
 	if (rc == 0)
 		rc = mp_conn_from_fd(&w->conn, sv[0], true, true);
-	else
+	else if (sv[0] >= 0)
 		close(sv[0]);
+	if (rc == 0 && pool->max_answer)
+		rc = mp_conn_set_max_message(w->conn, pool->max_answer);
 	if (rc == 0) {
 		w->sentinel = mp_process_sentinel(p);
 		rc = w->sentinel < 0 ? w->sentinel : 0;
@@ -93,7 +104,19 @@ int mp__pool_start_worker(struct mp_pool *pool, struct worker *w)
 	w->job = NULL;
 	w->tasks = 0;
 	w->conn_done = false;
+	w->kill_code = 0;
 	return 0;
+}
+
+/* Kill worker @w, and say what its chunk fails with; its sentinel then leads to bury(). */
+static void kill_worker(struct worker *w, int code, const char *reason)
+{
+	w->kill_code = code;
+	snprintf(w->kill_reason, sizeof w->kill_reason, "%s", reason);
+	w->conn_done = true; /* nothing it still sends is wanted */
+	pthread_mutex_lock(&processes);
+	mp_process_kill(w->process);
+	pthread_mutex_unlock(&processes);
 }
 
 /* Reap the worker of slot @w (it has ended, or is about to) and empty the slot. Returns its exit code. */
@@ -166,6 +189,11 @@ static void dispatch(struct mp_pool *pool)
 		w->job = job;
 		w->first = first;
 		w->count = count;
+		if (pool->task_timeout > 0) {
+			struct mp__deadline d;
+			mp__deadline_start(&d, pool->task_timeout * (double)count);
+			w->deadline = d.end;
+		}
 		int rc = send_chunk(w, job, first, count);
 		if (rc == -ENOMEM) {
 			w->job = NULL;
@@ -185,8 +213,20 @@ static void collect(struct worker *w)
 {
 	void *msg;
 	size_t len;
-	if (mp_conn_recv_bytes(w->conn, &msg, &len) < 0) {
-		w->conn_done = true; /* stop watching it: only the sentinel is left to hear */
+	int rc = mp_conn_recv_bytes(w->conn, &msg, &len);
+	if (rc == MP_EEOF || rc == MP_EBADMSG || rc == -ECONNRESET) {
+		w->conn_done = true; /* it is dying: only the sentinel is left to hear */
+		return;
+	}
+	if (rc < 0) {
+		/*
+		 * An answer we cannot read (past the size cap, no memory for it):
+		 * the stream is out of step, and the worker may be stuck writing
+		 * the rest. Kill it; its chunk fails with the reason.
+		 */
+		char reason[96];
+		snprintf(reason, sizeof reason, "its answer could not be read: %s", mp_strerror(rc));
+		kill_worker(w, rc, reason);
 		return;
 	}
 	struct mp_result *job = w->job;
@@ -220,14 +260,18 @@ static void bury(struct worker *w)
 {
 	/* BEGIN SOLUTION stub: return;
 	 * Hint: first collect() any answer still waiting in the socket (a
-	 * worker that retires answers, then exits). Then reap_worker() for
-	 * its exit code. If it still held a chunk, fail those records with
-	 * MP_EWORKERDIED and a message that says which worker, which task and
-	 * how it died ("killed by signal 9 (Killed)", or "exited with status
-	 * 3"): strsignal() names a signal. Then finish the job if that was
-	 * its last chunk.
+	 * worker that retires answers, then exits), with the connection's
+	 * timeout at 0: a dead worker sends nothing more. Then reap_worker()
+	 * for its exit code. If it still held a chunk, fail those records
+	 * with MP_EWORKERDIED and a message that says which worker, which task
+	 * and how it died ("killed by signal 9 (Killed)", or "exited with
+	 * status 3": strsignal() names a signal), or with w->kill_code and
+	 * w->kill_reason when the pool killed it. Then finish the job if that
+	 * was its last chunk.
 	 * Lesson 05, "When a worker dies".
 	 */
+	/* It is dead: what it sent is all there is, so never wait for more (timeout 0). */
+	mp_conn_set_timeout(w->conn, 0);
 	while (w->job && !w->conn_done && mp_conn_poll(w->conn, 0) > 0)
 		collect(w);
 	pid_t pid = mp_process_pid(w->process);
@@ -235,14 +279,18 @@ static void bury(struct worker *w)
 	struct mp_result *job = w->job;
 	if (!job)
 		return;
-	char how[96], message[MP_TASK_NAME_MAX + 192];
-	if (code < 0)
+	char how[96], message[MP_TASK_NAME_MAX + 256];
+	int fail = MP_EWORKERDIED;
+	if (w->kill_code) {
+		fail = w->kill_code;
+		snprintf(how, sizeof how, "the pool killed it: %s", w->kill_reason);
+	} else if (code < 0)
 		snprintf(how, sizeof how, "killed by signal %d (%s)", -code, strsignal(-code));
 	else
 		snprintf(how, sizeof how, "exited with status %d", code);
 	snprintf(message, sizeof message, "worker %d died running task '%s': %s", (int)pid, job->task, how);
 	w->job = NULL;
-	mp__result_fail_records(job, w->first, w->count, MP_EWORKERDIED, message);
+	mp__result_fail_records(job, w->first, w->count, fail, message);
 	mp__result_finish_if_done(job);
 	/* END SOLUTION */
 }
@@ -298,6 +346,34 @@ static void stop_workers(struct mp_pool *pool)
 	}
 }
 
+/*
+ * With a time limit: kill the workers whose chunk ran past it, and return
+ * how many milliseconds poll() may sleep before the next one is due (-1:
+ * none is). Lock held.
+ */
+static int expire(struct mp_pool *pool)
+{
+	if (pool->task_timeout <= 0)
+		return -1;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double soonest = -1;
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct worker *w = &pool->workers[i];
+		if (!w->process || !w->job || w->kill_code)
+			continue;
+		double left = (double)(w->deadline.tv_sec - now.tv_sec) + (w->deadline.tv_nsec - now.tv_nsec) / 1e9;
+		if (left <= 0) {
+			char reason[96];
+			snprintf(reason, sizeof reason, "it ran past the time limit of %g s", pool->task_timeout);
+			kill_worker(w, MP_ETIMEDOUT, reason);
+		} else if (soonest < 0 || left < soonest) {
+			soonest = left;
+		}
+	}
+	return soonest < 0 ? -1 : (int)(soonest * 1000) + 1;
+}
+
 /* The pool's thread. Only it touches the worker slots. */
 static void *pool_thread(void *arg)
 {
@@ -325,6 +401,7 @@ static void *pool_thread(void *arg)
 			break;
 		}
 		dispatch(pool);
+		int timeout = expire(pool);
 
 		/* Watch the wake-up counter, and each worker's socket and sentinel. */
 		bool empty_slot = false;
@@ -338,7 +415,9 @@ static void *pool_thread(void *arg)
 		}
 		pthread_mutex_unlock(&pool->lock);
 		/* An empty slot (a worker that could not start) is tried again every 100 ms. */
-		int n = poll(fds, nfds, empty_slot ? 100 : -1);
+		if (empty_slot && (timeout < 0 || timeout > 100))
+			timeout = 100;
+		int n = poll(fds, nfds, timeout);
 		pthread_mutex_lock(&pool->lock);
 		if (n < 0)
 			continue; /* EINTR; nothing else can fail with these arguments */
@@ -407,7 +486,7 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	if (options->initializer && (strlen(options->initializer) > MP_TASK_NAME_MAX ||
 				     !mp_task_find(options->initializer)))
 		return MP_ENOTASK;
-	if (!options->initarg && options->initarg_len)
+	if ((!options->initarg && options->initarg_len) || !(options->task_timeout >= 0))
 		return -EINVAL;
 	if (nworkers == 0) {
 		int n = mp_cpu_count();
@@ -432,6 +511,8 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	pool->wake = -1;
 	pool->nworkers = nworkers;
 	pool->maxtasksperchild = options->maxtasksperchild;
+	pool->task_timeout = options->task_timeout;
+	pool->max_answer = options->max_answer;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_mutex_init(&pool->join_lock, NULL);
 	pthread_condattr_t attr;

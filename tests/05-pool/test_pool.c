@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mp/fault.h>
@@ -752,4 +753,108 @@ MP_TEST(faults, a_pool_that_cannot_start_leaves_nothing_behind, 2, "The pool's t
 	mp_expect_status(mp_fault_inject("fork", 0, EAGAIN), 0);
 	mp_expect_status(mp_pool_new(&pool, 2, NULL), -EAGAIN);
 	mp_fault_clear();
+}
+
+/* Gives back as many bytes as its size_t input says. */
+MP_TASK(blob)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)len;
+	size_t n;
+	memcpy(&n, in, sizeof n);
+	char *b = calloc(1, n);
+	if (!b)
+		return -ENOMEM;
+	int rc = mp_task_return(out, b, n);
+	free(b);
+	return rc;
+}
+
+MP_TEST(limits, a_task_past_its_time_limit_fails_and_its_worker_is_replaced, 3, "Time limits and size caps")
+{
+	struct mp_pool_options o = { .task_timeout = 0.2 * MP_TEST_TIMEOUT_SCALE };
+	mp_pool *pool = pool_of(2, &o);
+	double long_nap = 30, short_nap = 0.01;
+	double t0 = mp_test_now();
+	mp_result *slow = submit(pool, "sleeper", &long_nap, sizeof long_nap, NULL);
+	mp_result *quick = submit(pool, "sleeper", &short_nap, sizeof short_nap, NULL);
+	mp_expect_status(mp_result_get(slow, MP_FOREVER, NULL, NULL), MP_ETIMEDOUT);
+	double took = mp_test_now() - t0;
+	cr_assert(mp_result_ready(slow), "a call stopped by its time limit is ready (it failed)");
+	cr_assert(took >= 0.19 * MP_TEST_TIMEOUT_SCALE && took < 0.2 * MP_TEST_TIMEOUT_SCALE + PROMPT, "the call should be stopped after its 0.2 s limit, took %.3f s", took);
+	cr_assert(strstr(mp_result_error(slow), "time limit"), "the error should say the call ran past its time limit, got \"%s\"", mp_result_error(slow));
+	mp_expect_status(mp_result_get(quick, MP_FOREVER, NULL, NULL), 0);
+	mp_result_free(slow);
+	mp_result_free(quick);
+	int64_t x = 9;
+	mp_result *after = submit(pool, "square", &x, sizeof x, NULL);
+	cr_assert(get_int64(after) == 81, "the pool goes on after a call ran out of time");
+	mp_result_free(after);
+	mp_pool_free(pool);
+	o.task_timeout = -1;
+	mp_expect_status(mp_pool_new(&pool, 1, &o), -EINVAL);
+}
+
+MP_TEST(limits, an_answer_past_the_cap_fails_its_call_not_the_pool, 2, "Time limits and size caps")
+{
+	struct mp_pool_options o = { .max_answer = 4096 };
+	mp_pool *pool = pool_of(1, &o);
+	size_t sizes[] = { 100, 1 << 20, 200 };
+	mp_result *r[3];
+	for (int i = 0; i < 3; i++)
+		r[i] = submit(pool, "blob", &sizes[i], sizeof sizes[i], NULL);
+	size_t len;
+	const void *data;
+	mp_expect_status(mp_result_get(r[0], MP_FOREVER, &data, &len), 0);
+	mp_expect_status(mp_result_get(r[1], MP_FOREVER, &data, &len), -EMSGSIZE);
+	cr_assert(strstr(mp_result_error(r[1]), "could not be read"), "the error should say the answer could not be read, got \"%s\"", mp_result_error(r[1]));
+	mp_expect_status(mp_result_get(r[2], MP_FOREVER, &data, &len), 0);
+	cr_assert(len == 200, "the call after the one too large should get its 200 bytes, got %zu", len);
+	for (int i = 0; i < 3; i++)
+		mp_result_free(r[i]);
+	mp_pool_free(pool);
+}
+
+MP_TEST(death, a_parent_killed_by_sigkill_leaves_no_worker, 3, "When the parent dies")
+{
+	int fds[2];
+	mp_test_pipe(fds);
+	pid_t child = fork();
+	cr_assert(child >= 0, "fork failed");
+	if (child == 0) {
+		/* No cr_assert here: report the workers' pids down the pipe, then wait to be killed. */
+		close(fds[0]);
+		mp_pool *pool;
+		if (mp_pool_new(&pool, 2, NULL) < 0)
+			_exit(1);
+		/* One task running: the parent dies with work in flight. */
+		double s = 30;
+		mp_result *r;
+		if (mp_pool_apply_async(pool, "sleeper", &s, sizeof s, NULL, &r) < 0)
+			_exit(2);
+		/* The workers are this process's only children. */
+		mp_process *kids[8];
+		int n = mp_active_children(kids, 8);
+		int32_t all[8];
+		for (int i = 0; i < n && i < 8; i++)
+			all[i] = mp_process_pid(kids[i]);
+		if (write(fds[1], &n, sizeof n) != sizeof n || write(fds[1], all, sizeof all[0] * (size_t)n) < 0)
+			_exit(4);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	int n = 0;
+	int32_t pids[8];
+	cr_assert(mp_test_read(fds[0], &n, sizeof n, 5.0 * MP_TEST_TIMEOUT_SCALE) && n == 2, "the child's pool should have 2 workers, says %d", n);
+	cr_assert(mp_test_read(fds[0], pids, sizeof pids[0] * 2, 5.0 * MP_TEST_TIMEOUT_SCALE), "the child should report its workers");
+	close(fds[0]);
+	kill(child, SIGKILL);
+	mp_test_wait_pid(child, 5.0 * MP_TEST_TIMEOUT_SCALE);
+	/*
+	 * The workers come to us (the test is their subreaper): each must end by
+	 * itself, through end-of-file on its socket or the parent-death signal,
+	 * whichever comes first. mp_test_wait_pid() fails the test if one does not.
+	 */
+	for (int i = 0; i < 2; i++)
+		mp_test_wait_pid(pids[i], 2.0 * MP_TEST_TIMEOUT_SCALE);
 }
