@@ -34,7 +34,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom lessons-nav
+	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom lessons-nav pictures screenshots
 
 all: test
 
@@ -264,6 +264,7 @@ docs: setup
 	@doxygen docs/Doxyfile > build/docs/doxygen.log 2> build/docs/warnings.log; \
 		if [ -s build/docs/warnings.log ]; then cat build/docs/warnings.log; \
 		echo "docs: Doxygen warned (see above)"; exit 1; fi
+	@mkdir -p build/docs/html/pictures && cp lessons/pictures/*.svg build/docs/html/pictures/
 	@python3 tools/check-site.py build/docs/html
 	@echo "docs: build/docs/html/index.html"
 
@@ -306,6 +307,18 @@ check-install:
 	@left=$$(find build/install-check -type f); [ -z "$$left" ] \
 		|| { echo "check-install: uninstall left $$left"; exit 1; }
 	@echo "check-install: installed, built hello.c with pkg-config, uninstalled: nothing left"
+
+# The lessons' pictures: lessons/pictures/NAME.svg is drawn from NAME.dot by Graphviz and committed,
+# so that the lessons show them on GitHub too. `make pictures` draws them again after a change.
+pictures:
+	@tools/setup.sh pictures
+	@for f in lessons/pictures/*.dot; do dot -Tsvg "$$f" -o "$${f%.dot}.svg" || exit 1; done
+	@echo "pictures: lessons/pictures/*.svg drawn again"
+
+# The site as a reader sees it: screenshots by headless Chromium (build/docs/screenshots/).
+screenshots: docs
+	@tools/setup.sh browser
+	@tools/screenshots.sh
 
 # Each lesson's links to the course and its neighbours, its contents and its section anchors.
 lessons-nav:

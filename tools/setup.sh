@@ -4,14 +4,18 @@
 #   tools/setup.sh          check, and install what is missing (as root, or through sudo)
 #   tools/setup.sh --check  only report what is missing; exit 1 if anything is
 #   tools/setup.sh fuzz     the same, with what `make fuzz` needs as well (clang, libFuzzer)
+#   tools/setup.sh pictures the same, with Graphviz for `make pictures`
+#   tools/setup.sh browser  the same, with Chromium for `make screenshots`
 set -u
 
-check_only=false fuzz=false
+check_only=false fuzz=false pictures=false browser=false
 for arg in "$@"; do
 	case "$arg" in
 	--check) check_only=true ;;
 	fuzz) fuzz=true ;;
-	*) echo "usage: tools/setup.sh [--check] [fuzz]" >&2; exit 2 ;;
+	pictures) pictures=true ;;
+	browser) browser=true ;;
+	*) echo "usage: tools/setup.sh [--check] [fuzz] [pictures] [browser]" >&2; exit 2 ;;
 	esac
 done
 
@@ -31,6 +35,18 @@ if $fuzz; then
 	needs="$needs
 clang:clang
 rt:fuzzer:libclang-rt-dev
+"
+fi
+
+# Only for the authors' commands that redraw the pictures or look at the site.
+if $pictures; then
+	needs="$needs
+dot:graphviz
+"
+fi
+if $browser; then
+	needs="$needs
+chromium:chromium
 "
 fi
 
