@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -348,12 +349,17 @@ MP_TARGET(hold_no_handle_on)(const void *arg, size_t len)
 	return fd == -1 ? 0 : fd == -2 ? 255 : 1 + (fd & 0x7f);
 }
 
-/* Runs hold_no_handle_on in a child of its own, about its grandparent (the test), and passes on its code. */
+/*
+ * Reads a struct not_held from the pipe *arg (the test sends it once it knows
+ * this child's sentinel), runs hold_no_handle_on with it in a child of its
+ * own, and passes on its code.
+ */
 MP_TARGET(start_a_grandchild_that_checks_its_fds)(const void *arg, size_t len)
 {
-	(void)arg;
 	(void)len;
-	struct not_held n = { .pid = getppid() };
+	struct not_held n;
+	if (read(*(const int *)arg, &n, sizeof n) != sizeof n)
+		return 253;
 	mp_process *g = NULL;
 	int code = 254;
 	if (mp_process_new(&g, "hold_no_handle_on", &n, sizeof n) == 0 && mp_process_start(g) == 0 &&
@@ -380,6 +386,40 @@ MP_TARGET(check_own_sentinel)(const void *arg, size_t len)
 	if (mp_process_sentinel(me) != fd)
 		return 3; /* opened once, then kept */
 	return 0;
+}
+
+/*
+ * This test program doubles as a small main program of the library's. Started
+ * with MP_TEST_MAIN_PROGRAM set (by the test below), it starts a daemon and a
+ * worker on the pipes named there and ends with exit(), before Criterion's
+ * main ever runs, so that the library's exit handler is all there is to stop
+ * the daemon and wait for the worker: neither has a parent-death signal.
+ */
+__attribute__((constructor)) static void be_a_main_program_if_asked(void)
+{
+	const char *fds = getenv("MP_TEST_MAIN_PROGRAM");
+	if (!fds)
+		return;
+	struct ends e[2]; /* e[0]: the daemon blocks on it; e[1]: reports */
+	if (sscanf(fds, "%d %d %d %d", &e[0].r, &e[0].w, &e[1].r, &e[1].w) != 4)
+		_exit(2);
+	/* The MP_TARGET constructors may not have run yet: register the two targets here. */
+	mp_target_register("block_until_eof", block_until_eof);
+	mp_target_register("write_after_pause", write_after_pause);
+	mp_process *daemon = NULL, *worker = NULL;
+	if (mp_process_new(&daemon, "block_until_eof", &e[0], sizeof e[0]) != 0 ||
+	    mp_process_set_daemon(daemon, true) != 0 || mp_process_set_parent_death_signal(daemon, 0) != 0 ||
+	    mp_process_start(daemon) != 0)
+		_exit(3);
+	if (mp_process_new(&worker, "write_after_pause", &e[1], sizeof e[1]) != 0 ||
+	    mp_process_set_parent_death_signal(worker, 0) != 0 || mp_process_start(worker) != 0)
+		_exit(4);
+	pid_t pids[2] = { mp_process_pid(daemon), mp_process_pid(worker) };
+	write_all(e[1].w, pids, sizeof pids);
+	mp_process_free(daemon); /* still running: the library reaps and frees them */
+	mp_process_free(worker);
+	interrupt_often(); /* the exit handler's wait must outlast signals */
+	exit(0);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -429,6 +469,8 @@ static void close_pipe(struct ends e)
 }
 
 
+
+static void check_a_grandchild(void);
 
 /* Whether this kernel (or valgrind) knows pidfd_open(). */
 static bool have_pidfds(void)
@@ -720,6 +762,10 @@ MP_TEST(process, a_failed_pidfd_open_leaves_no_child_behind, 2, "Starting a chil
 	if (!have_pidfds())
 		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19): "
 			     "the sentinel is a pipe, and there is no pidfd_open() to fail");
+	/* A first start finds out that pidfds exist (a pidfd_open() of its own), so the fault hits the next. */
+	mp_process *first = start_exit_with(0);
+	cr_assert_eq(join_and_exitcode(first), 0);
+	mp_process_free(first);
 	int errs[] = { EMFILE, ENOMEM };
 	for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
 		mp_process *p = new_process("block_until_eof_forever", NULL, 0);
@@ -748,6 +794,78 @@ MP_TEST(process, a_failed_fork_leaves_nothing_behind, 1, "Starting a child")
 	mp_expect_status(mp_process_join(p, 0), MP_ENOTSTARTED);
 	mp_process_free(p);
 	/* The harness then checks that what mp__watch_prepare() opened was closed. */
+}
+
+MP_TEST(process, without_pidfds_a_pipe_stands_in, 3, "Starting a child")
+{
+	/*
+	 * The library's first pidfd_open() asks whether pidfds exist at all: fail
+	 * it with ENOSYS and this process runs as on a kernel without them (as it
+	 * does under valgrind 3.19 anyway).
+	 */
+	mp_expect_status(mp_fault_inject("pidfd_open", 0, ENOSYS), 0);
+	struct ends e = new_pipe();
+	mp_process *a = start("block_until_eof", &e, sizeof e);
+	mp_fault_clear();
+	int fd = mp_process_sentinel(a);
+	struct stat st;
+	cr_assert(fd >= 0 && fstat(fd, &st) == 0, "mp_process_sentinel: %s", mp_strerror(fd));
+	cr_assert(S_ISFIFO(st.st_mode), "without pidfds (pidfd_open() failed with ENOSYS), the sentinel must "
+		  "be the read end of a pipe");
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	cr_assert_eq(poll(&pf, 1, 0), 0, "the pipe is readable while the child runs: only the child may hold "
+		     "its write end");
+	int code = 12345;
+	mp_expect_status(mp_process_exitcode(a, &code), MP_ERUNNING);
+	cr_assert(mp_process_is_alive(a));
+
+	/* A sibling holds no end of that pipe, and a grandchild none of its parent's. */
+	struct not_held n = { .pid = mp_process_pid(a), .fifo = st.st_ino };
+	mp_process *b = start("hold_no_handle_on", &n, sizeof n);
+	code = join_and_exitcode(b);
+	cr_assert_eq(code, 0, "a child holds an end of its sibling's sentinel pipe (descriptor %d)", code - 1);
+	mp_process_free(b);
+	check_a_grandchild();
+
+	/* End-of-file comes a moment before the child can be reaped: the exit code must wait it out. */
+	close(e.w);
+	cr_assert_eq(poll(&pf, 1, 5000), 1, "the sentinel pipe never reported the child's end");
+	code = 12345;
+	mp_expect_status(mp_process_exitcode(a, &code), 0);
+	cr_assert_eq(code, 0);
+	mp_expect_status(mp_process_sentinel(a), -ECHILD);
+	mp_process_free(a);
+	close(e.r);
+	for (int i = 0; i < 20; i++) { /* the gap is short: try it often */
+		a = start_exit_with(i);
+		pf.fd = mp_process_sentinel(a);
+		cr_assert_eq(poll(&pf, 1, 5000), 1, "the sentinel pipe never reported the child's end");
+		mp_expect_status(mp_process_exitcode(a, &code), 0);
+		cr_assert_eq(code, i);
+		mp_process_free(a);
+	}
+
+	/* Signals go by pid, and join waits by pid. */
+	mp_process *c = start("block_until_eof_forever", NULL, 0);
+	mp_expect_status(mp_process_terminate(c), 0);
+	cr_assert_eq(join_and_exitcode(c), -SIGTERM);
+	mp_process_free(c);
+	c = start("block_until_eof_forever", NULL, 0);
+	mp_expect_status(mp_process_kill(c), 0);
+	mp_expect_status(mp_process_join(c, 0.2 + PROMPT), 0);
+	cr_assert_eq(join_and_exitcode(c), -SIGKILL);
+	mp_process_free(c);
+
+	/* A start that fails closes the pipe it made (the harness checks for open descriptors). */
+	c = new_process("exit_with", &(int){ 0 }, sizeof(int));
+	mp_expect_status(mp_fault_inject("pipe2", 0, EMFILE), 0);
+	mp_expect_status(mp_process_start(c), -EMFILE);
+	mp_expect_status(mp_fault_inject("fork", 0, EAGAIN), 0);
+	mp_expect_status(mp_process_start(c), -EAGAIN);
+	mp_fault_clear();
+	cr_assert(no_child_left(), "a start that failed left a child");
+	mp_expect_status(mp_process_sentinel(mp_current_process()), -ENOSYS);
+	mp_process_free(c);
 }
 
 MP_TEST(process, the_fault_seam_fails_the_call_it_is_armed_for, 1, "Starting a child")
@@ -816,14 +934,36 @@ MP_TEST(process, a_child_holds_no_sentinel_of_its_siblings, 2, "The child's side
 	close(e.r);
 }
 
+/*
+ * Start a child that starts a grandchild, which checks that it holds no pidfd
+ * on the test process (its grandparent) and nothing of the pipe that is the
+ * child's sentinel when there are no pidfds (the write end the child holds).
+ */
+static void check_a_grandchild(void)
+{
+	int fds[2];
+	mp_test_pipe(fds);
+	mp_process *p = start("start_a_grandchild_that_checks_its_fds", &fds[0], sizeof fds[0]);
+	struct not_held n = { .pid = getpid() };
+	struct stat st;
+	int fd = mp_process_sentinel(p);
+	cr_assert(fd >= 0 && fstat(fd, &st) == 0, "mp_process_sentinel: %s", mp_strerror(fd));
+	if (S_ISFIFO(st.st_mode))
+		n.fifo = st.st_ino;
+	cr_assert(write(fds[1], &n, sizeof n) == sizeof n);
+	int code = join_and_exitcode(p);
+	cr_assert(code < 253, "the child could not start and join a grandchild (%d)", code);
+	cr_assert_eq(code, 0, "a grandchild holds its grandparent's pidfd or its parent's end of the sentinel pipe "
+		     "(as its descriptor %d): free the grandparent's object, and close the write end held for "
+		     "the grandparent", code - 1);
+	mp_process_free(p);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 MP_TEST(process, a_grandchild_holds_no_sentinel_of_its_grandparent, 1, "The child's side of fork")
 {
-	mp_process *p = start("start_a_grandchild_that_checks_its_fds", NULL, 0);
-	int code = join_and_exitcode(p);
-	cr_assert(code != 254, "the child could not start and join a grandchild");
-	cr_assert_eq(code, 0, "a grandchild holds a pidfd on the test process (its descriptor %d): the "
-		     "grandparent's object is nothing to a new child, free it (and its sentinel)", code - 1);
-	mp_process_free(p);
+	check_a_grandchild();
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1108,6 +1248,19 @@ MP_TEST(process, a_timed_join_lasts_its_timeout_across_a_second_boundary, 1, "Wa
 	close(e.r);
 }
 
+MP_TEST(process, a_huge_timeout_waits_as_long_as_forever, 1, "Waiting with a timeout")
+{
+	/* Past what a struct timespec can count, a timeout must still wait, not overflow into the past. */
+	double timeouts[] = { 4e9, 1e300, INFINITY };
+	for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+		double pause = 0.05;
+		mp_process *p = start("sleep_seconds", &pause, sizeof pause);
+		mp_expect_status(mp_process_join(p, timeouts[i]), 0);
+		cr_assert_eq(join_and_exitcode(p), 3, "join(p, %g) returned before the child ended", timeouts[i]);
+		mp_process_free(p);
+	}
+}
+
 MP_TEST(process, join_refuses_a_nan_timeout, 1, "Waiting with a timeout")
 {
 	mp_process *p = start_exit_with(0);
@@ -1301,30 +1454,27 @@ MP_TEST(process, the_main_program_stops_its_daemons_and_joins_the_rest_at_exit, 
 	pid_t main_program = fork();
 	cr_assert(main_program >= 0);
 	if (main_program == 0) {
-		/*
-		 * A main program of its own (no cr_assert here): it starts a daemon and
-		 * a worker, then ends with exit(), which runs the library's exit handler.
-		 * Neither child has a parent-death signal, so only that handler can
-		 * stop or wait for them.
-		 */
-		mp_process *daemon = NULL, *worker = NULL;
-		if (mp_process_new(&daemon, "block_until_eof", &e[0], sizeof e[0]) != 0 ||
-		    mp_process_set_daemon(daemon, true) != 0 || mp_process_set_parent_death_signal(daemon, 0) != 0 ||
-		    mp_process_start(daemon) != 0)
-			_exit(2);
-		if (mp_process_new(&worker, "write_after_pause", &e[1], sizeof e[1]) != 0 ||
-		    mp_process_set_parent_death_signal(worker, 0) != 0 || mp_process_start(worker) != 0)
-			_exit(2);
-		pid_t pids[2] = { mp_process_pid(daemon), mp_process_pid(worker) };
-		write_all(e[1].w, pids, sizeof pids);
-		interrupt_often(); /* the exit handler's wait must outlast signals */
-		exit(0);
+		/* Not the test process: no cr_assert here. The pipes must outlive the exec. */
+		char fds[64], self[PATH_MAX];
+		snprintf(fds, sizeof fds, "%d %d %d %d", e[0].r, e[0].w, e[1].r, e[1].w);
+		for (int i = 0; i < 2; i++) {
+			fcntl(e[i].r, F_SETFD, 0);
+			fcntl(e[i].w, F_SETFD, 0);
+		}
+		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+		if (n < 0)
+			_exit(126);
+		self[n] = '\0';
+		setenv("MP_TEST_MAIN_PROGRAM", fds, 1);
+		execl(self, self, (char *)NULL);
+		_exit(127);
 	}
 	pid_t pids[2];
 	cr_assert(mp_test_read(e[1].r, pids, sizeof pids, 5), "the main program could not start its children");
 	int status;
 	cr_assert(wait_pid_within(main_program, 5, &status), "the main program did not end within 5 s of its exit()");
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the main program's exit status was 0x%x", status);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the main program's exit status was 0x%x (2 to 4: it could not start its children)", status);
 	char mark = 0;
 	cr_assert(mp_test_read(e[1].r, &mark, 1, 0) && mark == 'N',
 		  "the main program exited before its non-daemonic child had finished: the first "
