@@ -31,12 +31,14 @@ typedef struct mp_listener mp_listener;
  *        path in the temporary directory.
  * @param authkey the shared secret, or NULL for no authentication.
  * @param keylen its length in bytes.
- * @return 0; `-EINVAL` for an address it cannot parse; `-EADDRINUSE`,
- *         `-EACCES` and the like from bind(); `-ENOMEM`.
+ * @return 0; `-EINVAL` for a NULL @p out or an address it cannot parse;
+ *         `-EADDRINUSE`, `-EACCES` and the like from bind() (a path in use is
+ *         left alone); `-EMFILE` and the like from socket() and listen();
+ *         `-ENOMEM`.
  */
 int mp_listener_new(mp_listener **out, const char *address, const void *authkey, size_t keylen);
 
-/** The address the listener is bound to, with the port filled in: give it to mp_client(). */
+/** The address the listener is bound to, with the port filled in: give it to mp_client(). "" for NULL. */
 const char *mp_listener_address(const mp_listener *l);
 
 /**
@@ -46,13 +48,18 @@ const char *mp_listener_address(const mp_listener *l);
  * @param out receives the connection; left untouched on failure.
  * @param timeout seconds for the connection to come and the handshake to
  *        end; a client that stalls in the middle is dropped.
- * @return 0; `MP_ETIMEDOUT`; `MP_EAUTH` if the client's key differs (the
- *         client is told, then dropped; the listener stays usable);
- *         `MP_EBADMSG` for a client that does not follow the protocol.
+ * @return 0; `MP_ETIMEDOUT`; `MP_EAUTH` if the client's answer is wrong
+ *         (its key differs, or its answer names a digest Python does not
+ *         allow or has the wrong length: the client is told `#FAILURE#`,
+ *         then dropped; the listener stays usable); `MP_EBADMSG` for a client
+ *         that does not follow the protocol (a message over 256 bytes, a bad
+ *         challenge, end-of-file in the middle); `-EMFILE` and the like from
+ *         accept4(), after which the client still waits to be accepted;
+ *         `-EINVAL` for a NULL argument or a NaN @p timeout.
  */
 int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout);
 
-/** The listening socket's descriptor: readable when a client is waiting. */
+/** The listening socket's descriptor: readable when a client is waiting. `-EINVAL` for NULL. */
 int mp_listener_fileno(const mp_listener *l);
 
 /** Close the listener (removing its Unix socket file); NULL is fine. Accepted connections live on. */
@@ -67,7 +74,13 @@ void mp_listener_free(mp_listener *l);
  * @param keylen its length in bytes.
  * @param timeout seconds for connecting and the handshake.
  * @return 0; `-ECONNREFUSED`, `-ENOENT` when nothing listens there;
- *         `MP_EAUTH` if the keys differ; `MP_ETIMEDOUT`; `MP_EBADMSG`.
+ *         `MP_EAUTH` if the keys differ; `MP_ETIMEDOUT`, also when a listener
+ *         without a key never challenges; `MP_EBADMSG` for a listener that
+ *         breaks the protocol (a challenge without `#CHALLENGE#`, with fewer
+ *         than 20 bytes after it or a digest Python does not allow; a message
+ *         over 256 bytes; end-of-file in the middle); `-EINVAL` for a NULL
+ *         @p out, an address it cannot parse or a NaN @p timeout; `-EMFILE`
+ *         and the like from socket().
  */
 int mp_client(mp_conn **out, const char *address, const void *authkey, size_t keylen, double timeout);
 

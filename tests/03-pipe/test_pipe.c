@@ -668,21 +668,25 @@ MP_TEST(pipe, a_client_that_stalls_in_the_handshake_is_dropped, 2, "Authenticati
 /* ------------------------------------------------------------------------- */
 /* Talking to Python */
 
-/*
- * Run `python3 -c SCRIPT ARGS...` and return its pid, or skip the test if
- * there is no python3 here. The script's exit status is its verdict.
- */
-static pid_t run_python3(const char *script, const char *arg1, const char *arg2, const char *arg3)
+/* Run `PYTHON -c SCRIPT ARGS...` and return its pid. The script's exit status is its verdict. */
+static pid_t run_interpreter(const char *python, const char *script, const char *arg1, const char *arg2,
+			     const char *arg3)
 {
-	if (system("command -v python3 >/dev/null 2>&1") != 0)
-		cr_skip_test("python3 is not installed: the interoperability tests need it");
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		execlp("python3", "python3", "-c", script, arg1, arg2, arg3, (char *)NULL);
+		execlp(python, python, "-c", script, arg1, arg2, arg3, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+/* As run_interpreter() with the python3 on PATH, or skip the test if there is none. */
+static pid_t run_python3(const char *script, const char *arg1, const char *arg2, const char *arg3)
+{
+	if (system("python3 -c '' >/dev/null 2>&1") != 0)
+		cr_skip_test("python3 is not installed: the interoperability tests need it");
+	return run_interpreter("python3", script, arg1, arg2, arg3);
 }
 
 static pid_t run_python(const char *script, const char *arg1, const char *arg2)
@@ -723,6 +727,26 @@ MP_TEST(pipe, a_python_client_talks_to_a_c_listener, 3, "Talking to Python")
 	mp_listener_free(l);
 }
 
+/*
+ * The Pythons on PATH that speak the modern handshake (3.12 and later): the
+ * names python3 and python3.12 to python3.15, each asked for its version. A
+ * name that does not run (absent, or a pyenv shim for a version not selected)
+ * is not one. Returns how many were found, their names in @names.
+ */
+static int modern_pythons(const char *names[5])
+{
+	static const char *const candidates[] = { "python3", "python3.12", "python3.13", "python3.14", "python3.15" };
+	int n = 0;
+	for (int i = 0; i < 5; i++) {
+		char cmd[160];
+		snprintf(cmd, sizeof cmd, "%s -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' "
+			 ">/dev/null 2>&1", candidates[i]);
+		if (system(cmd) == 0)
+			names[n++] = candidates[i];
+	}
+	return n;
+}
+
 static const char python_listener[] =
 	"import sys\n"
 	"from multiprocessing.connection import Listener\n"
@@ -754,6 +778,46 @@ MP_TEST(pipe, a_c_client_talks_to_a_python_listener, 3, "Talking to Python")
 	free(s);
 	mp_conn_free(c);
 	cr_assert_eq(python_verdict(py), 0, "the Python listener did not get hello");
+}
+
+MP_TEST(pipe, python_3_12_and_later_talk_to_us_in_the_modern_form, 2, "Talking to Python")
+{
+	const char *names[5];
+	int n = modern_pythons(names);
+	if (n == 0)
+		cr_skip_test("no Python 3.12 or later on PATH (python3, python3.12 ... python3.15): only the hand-written "
+			     "3.12 client below checked the modern handshake");
+	for (int i = 0; i < n; i++) {
+		mp_listener *l = NULL;
+		mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
+		pid_t py = run_interpreter(names[i], python_client, mp_listener_address(l), key, NULL);
+		mp_conn *c = NULL;
+		mp_expect_status(mp_listener_accept(l, &c, 10), 0);
+		serve_hello(c);
+		mp_conn_free(c);
+		int verdict = python_verdict(py);
+		cr_assert_eq(verdict, 0, "%s's Client did not get HELLO back (%d; 3: authentication failed)", names[i], verdict);
+		mp_listener_free(l);
+
+		char path[128];
+		snprintf(path, sizeof path, "/tmp/mp-test-py-%d-%d.sock", (int)getpid(), i);
+		unlink(path);
+		py = run_interpreter(names[i], python_listener, path, key, NULL);
+		int rc = -1;
+		for (int k = 0; k < 250 && rc != 0; k++) { /* until Python has bound its socket */
+			rc = mp_client(&c, path, key, strlen(key), 5);
+			if (rc != 0)
+				usleep(20000);
+		}
+		cr_assert(rc == 0, "mp_client() to %s's Listener returned %s", names[i], mp_err_name(rc));
+		mp_expect_status(mp_conn_send_str(c, "hello"), 0);
+		char *s = NULL;
+		mp_expect_status(mp_conn_recv_str(c, &s), 0);
+		cr_assert_str_eq(s, "HELLO");
+		free(s);
+		mp_conn_free(c);
+		cr_assert_eq(python_verdict(py), 0, "%s's Listener did not get hello", names[i]);
+	}
 }
 
 /*
