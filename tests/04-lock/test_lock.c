@@ -1585,3 +1585,221 @@ MP_TEST(lock, a_unit_taken_before_the_waiter_wakes_is_not_taken_twice, 2, "Semap
 	}
 	mp_semaphore_free(s);
 }
+
+/* A barrier action that dies, as a process can at any instant: it holds the barrier's guard. */
+MP_TARGET(die_in_action)(const void *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	raise(SIGKILL);
+	return 1;
+}
+
+MP_TEST(lock, a_barrier_whose_action_died_recovers_with_abort_and_reset, 2, "Barriers")
+{
+	mp_barrier *b = NULL;
+	mp_expect_status(mp_barrier_new(&b, 2, "die_in_action"), 0);
+	mp_process *first = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	double end = mp_test_now() + 5;
+	while (mp_barrier_n_waiting(b) != 1 && mp_test_now() < end)
+		sleep_ms(2);
+	mp_process *last = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	cr_assert_eq(finish(last), -SIGKILL, "the last party runs the action, and the action killed it");
+	/* The round never ended; abort ends it, though the dead party held the guard. */
+	mp_expect_status(mp_barrier_abort(b), 0);
+	cr_assert_eq(finish(first), 100, "abort must wake the waiter with MP_EBROKENBARRIER");
+	mp_expect_status(mp_barrier_reset(b), 0);
+	cr_assert(!mp_barrier_broken(b) && mp_barrier_n_waiting(b) == 0);
+	/* The guard the action died holding works again: a new party can arrive and wait. */
+	first = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	end = mp_test_now() + 5;
+	while (mp_barrier_n_waiting(b) != 1 && mp_test_now() < end)
+		sleep_ms(2);
+	cr_assert_eq(mp_barrier_n_waiting(b), 1, "after the death and a reset, a party could not arrive: the guard "
+		     "a dead process held must be marked consistent by the next to take it");
+	mp_expect_status(mp_barrier_abort(b), 0);
+	cr_assert_eq(finish(first), 100);
+	mp_barrier_free(b);
+}
+
+MP_TARGET(release_many_times)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	close(j->fd_close);
+	wait_for_close(j->fd); /* both start at once, for as much overlap as two cores give */
+	for (int i = 0; i < j->count; i++)
+		if (mp_semaphore_release(j->sem) != 0)
+			return 1;
+	return 0;
+}
+
+MP_TARGET(acquire_many_times)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	for (int i = 0; i < j->count; i++)
+		if (mp_semaphore_acquire(j->sem, 10) != 0)
+			return 1;
+	return 0;
+}
+
+MP_TEST(lock, concurrent_releases_and_acquires_count_exactly, 2, "Semaphores, events and conditions")
+{
+	mp_semaphore *s = NULL;
+	mp_expect_status(mp_semaphore_new(&s, 0), 0);
+	int gate[2];
+	mp_test_pipe(gate);
+	struct job j = { .sem = s, .count = 200000, .fd = gate[0], .fd_close = gate[1] };
+	mp_process *p[2] = { start("release_many_times", &j), start("release_many_times", &j) };
+	close(gate[0]);
+	close(gate[1]);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(finish(p[i]), 0);
+	cr_assert_eq(mp_semaphore_value(s), 400000, "two processes released 200000 times each, the value is %d: "
+		     "each release must count under the guard", mp_semaphore_value(s));
+	p[0] = start("acquire_many_times", &j);
+	p[1] = start("acquire_many_times", &j);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(finish(p[i]), 0, "a unit released was not there to acquire");
+	cr_assert_eq(mp_semaphore_value(s), 0);
+	mp_semaphore_free(s);
+}
+
+/* How many mappings this process has: every object of this stage is one or two. */
+static int count_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	cr_assert(f, "cannot read /proc/self/maps");
+	int n = 0, c;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static void make_and_free_one_of_each(void)
+{
+	mp_lock *l = new_lock(false), *r = new_lock(true);
+	mp_semaphore *s = NULL, *bs = NULL;
+	mp_event *e = NULL;
+	mp_condition *c = NULL, *own = NULL;
+	mp_barrier *b = NULL;
+	mp_shm *m = NULL;
+	mp_expect_status(mp_semaphore_new(&s, 1), 0);
+	mp_expect_status(mp_bounded_semaphore_new(&bs, 1), 0);
+	mp_expect_status(mp_event_new(&e), 0);
+	mp_expect_status(mp_condition_new(&c, l), 0);
+	mp_expect_status(mp_condition_new(&own, NULL), 0);
+	mp_expect_status(mp_barrier_new(&b, 2, NULL), 0);
+	mp_array *raw = new_array(8, 100, false), *locked = new_array(8, 100, true);
+	mp_expect_status(mp_shm_create(&m, NULL, 4096), 0);
+	mp_expect_status(mp_shm_unlink(m), 0);
+	mp_shm_detach(m);
+	mp_array_free(locked);
+	mp_array_free(raw);
+	mp_barrier_free(b);
+	mp_condition_free(own);
+	mp_condition_free(c);
+	mp_event_free(e);
+	mp_semaphore_free(bs);
+	mp_semaphore_free(s);
+	mp_lock_free(r);
+	mp_lock_free(l);
+}
+
+MP_TEST(lock, freeing_an_object_unmaps_its_memory, 1, "Sharing memory")
+{
+	make_and_free_one_of_each(); /* once first: the allocator's own mappings come and stay */
+	int before = count_mappings();
+	for (int i = 0; i < 3; i++)
+		make_and_free_one_of_each();
+	int after = count_mappings();
+	cr_assert_eq(after, before, "made and freed three of each object, and %d mappings are left over: "
+		     "each free must unmap what its new mapped", after - before);
+}
+
+MP_TEST(lock, size_limits_are_exact, 1, "Sharing memory")
+{
+	mp_array *a = (mp_array *)&a;
+	/* SIZE_MAX / 2 elements of 2 bytes do not overflow: too big to map, not invalid. */
+	mp_expect_status(mp_array_new(&a, 2, SIZE_MAX / 2, false), -ENOMEM);
+	mp_expect_status(mp_array_new(&a, 2, SIZE_MAX / 2 + 1, false), -EINVAL);
+	cr_assert(a == (mp_array *)&a);
+	char name[MP_TARGET_NAME_MAX + 1];
+	memset(name, 'z', MP_TARGET_NAME_MAX);
+	name[MP_TARGET_NAME_MAX] = '\0';
+	mp_barrier *b = NULL;
+	mp_expect_status(mp_barrier_new(&b, 2, name), MP_ENOTARGET); /* the longest name is valid, just unknown */
+}
+
+/* In a child of the lock's holder: the child does not hold it, so may not wait or notify. */
+MP_TARGET(use_a_condition_without_its_lock)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	if (mp_condition_wait(j->cond, 0.05) != MP_ENOTOWNER)
+		return 1;
+	if (mp_condition_notify(j->cond, 1) != MP_ENOTOWNER || mp_condition_notify_all(j->cond) != MP_ENOTOWNER)
+		return 2;
+	if (mp_lock_release(mp_condition_lock(j->cond)) != MP_ENOTOWNER)
+		return 3;
+	return 0;
+}
+
+MP_TEST(lock, a_child_of_the_holder_does_not_hold_the_lock, 2, "Re-entrant locks")
+{
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, NULL), 0);
+	mp_lock *l = mp_condition_lock(c);
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	mp_process *p = start("use_a_condition_without_its_lock", &(struct job){ .cond = c });
+	cr_assert_eq(finish(p), 0, "a child forked by the holder has a thread id of its own and does not hold "
+		     "the lock (the cached id must be forgotten in the child)");
+	mp_expect_status(mp_lock_release(l), 0); /* the child changed nothing */
+	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
+	mp_condition_free(c);
+}
+
+/* Ping-pong: take a unit of ping, give one to pong, so many rounds. */
+struct ping_pong {
+	mp_semaphore *ping, *pong;
+	int rounds;
+};
+
+MP_TARGET(pong)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct ping_pong *pp = arg;
+	for (int i = 0; i < pp->rounds; i++) {
+		if (mp_semaphore_acquire(pp->ping, 2) != 0)
+			return 1;
+		if (mp_semaphore_release(pp->pong) != 0)
+			return 2;
+	}
+	return 0;
+}
+
+MP_TEST(lock, a_release_never_slips_past_a_waiter_going_to_sleep, 2, "Semaphores, events and conditions")
+{
+	struct ping_pong pp = { .rounds = 2000 };
+	mp_expect_status(mp_semaphore_new(&pp.ping, 0), 0);
+	mp_expect_status(mp_semaphore_new(&pp.pong, 0), 0);
+	mp_process *p = NULL;
+	mp_expect_status(mp_process_new(&p, "pong", &pp, sizeof pp), 0);
+	mp_expect_status(mp_process_start(p), 0);
+	int lost = -1;
+	for (int i = 0; i < pp.rounds; i++) {
+		mp_expect_status(mp_semaphore_release(pp.ping), 0);
+		if (mp_semaphore_acquire(pp.pong, 2) != 0) {
+			lost = i;
+			break;
+		}
+	}
+	int code = finish(p);
+	cr_assert(lost < 0 && code == 0, "ping-pong between two processes stalled at round %d (child %d): a "
+		  "release that does not take the guard can signal before the waiter sleeps, and the wake-up is lost",
+		  lost, code);
+	mp_semaphore_free(pp.ping);
+	mp_semaphore_free(pp.pong);
+}
