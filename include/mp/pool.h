@@ -302,7 +302,8 @@ int mp_pool_join(mp_pool *pool);
 /**
  * Release the pool; NULL is fine. A pool still running is terminated first,
  * as Python's `with Pool() as p:` block does on its way out. Result handles
- * stay valid until freed.
+ * stay valid until freed. From one of the pool's callbacks it does nothing
+ * (the pool's thread cannot end under itself).
  */
 void mp_pool_free(mp_pool *pool);
 
