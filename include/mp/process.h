@@ -96,7 +96,8 @@ int mp_process_exitcode(mp_process *p, int *exitcode);
 
 /**
  * Whether the process runs: true from mp_process_start() until it ends.
- * Reaps a child that has ended. Always true for the current process.
+ * Reaps a child that has ended. Always true for the current process; false
+ * for a NULL process.
  */
 bool mp_process_is_alive(mp_process *p);
 
@@ -114,13 +115,13 @@ int mp_process_terminate(mp_process *p);
  */
 int mp_process_kill(mp_process *p);
 
-/** The process's name; never NULL. Valid until the name changes or the object is freed. */
+/** The process's name ("" for a NULL process); never NULL. Valid until the name changes or the object is freed. */
 const char *mp_process_name(const mp_process *p);
 
-/** The process id, or 0 before the process starts. */
+/** The process id, or 0 before the process starts (and for a NULL process). */
 pid_t mp_process_pid(const mp_process *p);
 
-/** Whether the process is daemonic. */
+/** Whether the process is daemonic (false for a NULL process). */
 bool mp_process_is_daemon(const mp_process *p);
 
 /**

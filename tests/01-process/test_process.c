@@ -533,6 +533,9 @@ MP_TEST(process, bad_arguments_get_the_codes_the_header_promises, 2, "What you w
 	mp_expect_status(mp_process_kill(p), MP_ENOTSTARTED);
 	mp_expect_status(mp_process_sentinel(NULL), -EINVAL);
 	cr_assert(!mp_process_is_alive(NULL), "NULL is not alive");
+	cr_assert(mp_process_name(NULL) && strcmp(mp_process_name(NULL), "") == 0, "the name of NULL is \"\"");
+	cr_assert_eq(mp_process_pid(NULL), 0, "the pid of NULL is 0");
+	cr_assert(!mp_process_is_daemon(NULL), "NULL is not daemonic");
 	cr_assert(mp_target_find(NULL) == NULL, "mp_target_find(NULL) must be NULL");
 
 	mp_expect_status(mp_process_exitcode(mp_current_process(), &code), MP_ERUNNING);
@@ -1068,6 +1071,8 @@ MP_TEST(process, free_of_a_running_child_leaves_no_zombie, 2, "Reaping: wait and
 	mp_process *p = start("block_until_eof", &e, sizeof e);
 	pid_t pid = mp_process_pid(p);
 	mp_process_free(p); /* still running: the library must keep watching it */
+	mp_process *list[1] = { NULL };
+	cr_assert_eq(mp_active_children(list, 1), 0, "a freed child is no longer the caller's: it is not listed");
 	close(e.w);
 	double end = mp_test_now() + 5;
 	while (mp_test_pid_running(pid) && mp_test_now() < end)
@@ -1076,6 +1081,24 @@ MP_TEST(process, free_of_a_running_child_leaves_no_zombie, 2, "Reaping: wait and
 	cr_assert_eq(mp_test_zombie_children(), 0,
 		     "a freed child that ended must be reaped by mp_active_children()");
 	close(e.r);
+}
+
+MP_TEST(process, start_reaps_the_children_that_have_ended, 1, "Reaping: wait and zombies")
+{
+	mp_process *quick = start_exit_with(7);
+	double end = mp_test_now() + 5;
+	while (mp_test_zombie_children() == 0 && mp_test_now() < end)
+		usleep(1000);
+	cr_assert_eq(mp_test_zombie_children(), 1, "a child that returns at once never ended");
+	mp_process *next = start_exit_with(0);
+	cr_assert(waitpid(mp_process_pid(quick), NULL, WNOHANG) < 0 && errno == ECHILD,
+		  "mp_process_start() must first reap the children that have ended, as Python's start() does");
+	int code = -1;
+	mp_expect_status(mp_process_exitcode(quick, &code), 0);
+	cr_assert_eq(code, 7, "a child reaped by mp_process_start() keeps its exit code");
+	cr_assert_eq(join_and_exitcode(next), 0);
+	mp_process_free(quick);
+	mp_process_free(next);
 }
 
 MP_TEST(process, active_children_lists_the_running_and_reaps_the_rest, 2, "Reaping: wait and zombies")
