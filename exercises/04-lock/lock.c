@@ -61,7 +61,6 @@ static int lock_new(mp_lock **out, bool recursive)
 		free(l);
 		return -ENOMEM;
 	}
-	l->shared->recursive = recursive;
 	int rc = mp__mutex_init(&l->shared->mutex,
 				recursive ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_ERRORCHECK);
 	if (rc < 0) {

@@ -14,7 +14,6 @@ struct mp__lock_shared {
 	pthread_mutex_t mutex;
 	_Atomic pid_t owner; /* thread id of the holder, 0 if none; written only by the holder */
 	unsigned depth;      /* how many times the holder has acquired it; only the holder touches it */
-	bool recursive;
 };
 
 /*
