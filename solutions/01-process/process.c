@@ -51,12 +51,16 @@ static unsigned created;      /* processes created here, for default names */
 
 static void end_children(void);
 
+/*
+ * The allocations go through the fault seam (fault.h), so that the tests can
+ * see each -ENOMEM returned, and nothing changed.
+ */
 static mp_process *object_new(const char *name)
 {
-	mp_process *p = calloc(1, sizeof *p);
+	mp_process *p = mp__fault("calloc") ? NULL : calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
-	p->name = strdup(name);
+	p->name = mp__fault("strdup") ? NULL : strdup(name);
 	if (!p->name) {
 		free(p);
 		return NULL;
@@ -115,7 +119,7 @@ int mp_process_new(mp_process **out, const char *target, const void *arg, size_t
 	if (!p)
 		return -ENOMEM;
 	if (len > 0) {
-		p->arg = malloc(len);
+		p->arg = mp__fault("malloc") ? NULL : malloc(len);
 		if (!p->arg) {
 			object_free(p);
 			return -ENOMEM;
@@ -134,7 +138,7 @@ int mp_process_set_name(mp_process *p, const char *name)
 {
 	if (!p || !name || !*name)
 		return -EINVAL;
-	char *copy = strdup(name);
+	char *copy = mp__fault("strdup") ? NULL : strdup(name);
 	if (!copy)
 		return -ENOMEM;
 	free(p->name);

@@ -551,6 +551,35 @@ MP_TEST(process, bad_arguments_get_the_codes_the_header_promises, 2, "What you w
 	mp_process_free(p);
 }
 
+MP_TEST(process, out_of_memory_is_enomem_and_changes_nothing, 1, "What you will build")
+{
+	/* The test process has no object of its own yet: the first call makes it. */
+	mp_expect_status(mp_fault_inject("calloc", 0, ENOMEM), 0);
+	cr_assert(mp_current_process() == NULL, "with no memory, mp_current_process() must return NULL");
+	mp_expect_status(mp_fault_inject("strdup", 0, ENOMEM), 0);
+	cr_assert(mp_current_process() == NULL, "with no memory for its name, mp_current_process() must return NULL");
+	mp_fault_clear();
+	cr_assert(mp_current_process() != NULL, "once memory is back, mp_current_process() must work");
+
+	static const char *const calls[] = { "calloc", "strdup", "malloc" };
+	for (size_t i = 0; i < 3; i++) {
+		mp_process *q = (mp_process *)&q;
+		mp_expect_status(mp_fault_inject(calls[i], 0, ENOMEM), 0);
+		int rc = mp_process_new(&q, "exit_with", &(int){ 0 }, sizeof(int));
+		mp_fault_clear();
+		mp_expect_status(rc, -ENOMEM);
+		cr_assert(q == (mp_process *)&q, "a failed mp_process_new must leave *out untouched");
+	}
+	mp_process *p = new_process("exit_with", &(int){ 0 }, sizeof(int));
+	cr_assert_str_eq(mp_process_name(p), "Process-1", "failed calls of mp_process_new must not use up a number");
+	mp_expect_status(mp_fault_inject("strdup", 0, ENOMEM), 0);
+	int rc = mp_process_set_name(p, "renamed");
+	mp_fault_clear();
+	mp_expect_status(rc, -ENOMEM);
+	cr_assert_str_eq(mp_process_name(p), "Process-1", "a rename that failed must change nothing");
+	mp_process_free(p);
+}
+
 /* Every code of error.h, its name, and a few words its sentence must hold. */
 static const struct {
 	int code;
@@ -974,12 +1003,15 @@ MP_TEST(process, a_grandchild_holds_no_sentinel_of_its_grandparent, 1, "The chil
 
 MP_TEST(process, join_gives_the_exit_status, 3, "Reaping: wait and zombies")
 {
+	bool stdin_open = fcntl(STDIN_FILENO, F_GETFD) >= 0;
 	for (int code = 0; code < 256; code += 85) {
 		mp_process *p = start_exit_with(code);
 		int got = join_and_exitcode(p);
 		cr_assert_eq(got, code, "the target returned %d, exitcode says %d", code, got);
 		mp_process_free(p);
 	}
+	cr_assert(!stdin_open || fcntl(STDIN_FILENO, F_GETFD) >= 0,
+		  "descriptor 0 was closed: a reaped process's sentinel must be -1, not a descriptor to close");
 }
 
 MP_TEST(process, exitcode_is_minus_the_signal_that_killed_the_child, 2, "Exit status and signals")
