@@ -34,7 +34,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom lessons-nav pictures screenshots
+	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom lessons-nav pictures screenshots check-grader
 
 all: test
 
@@ -359,6 +359,12 @@ release:
 	@echo "release: build/release (no solutions/; the reference compiled in reference/)"
 	@tools/check-release.sh build/release
 	@rm -rf build/release/build
+
+# `make check-grader`: every grading command tells the truth about the code as it is now
+# (a stage that does not compile scores 0; progress, hints and the memory column are current).
+check-grader: setup
+	$(needs_solutions)
+	@tools/check-grader.sh
 
 # `make gradescope`: Gradescope's autograder zip: the learner's copy with the held-back tests,
 # setup.sh and run_autograder at its top (tools/classroom/). `make check-classroom` runs it, and
