@@ -858,3 +858,148 @@ MP_TEST(death, a_parent_killed_by_sigkill_leaves_no_worker, 3, "When the parent 
 	for (int i = 0; i < 2; i++)
 		mp_test_wait_pid(pids[i], 2.0 * MP_TEST_TIMEOUT_SCALE);
 }
+
+/* Checks mp_task_return() and mp_task_fail() from the inside, and answers what it saw. */
+MP_TASK(task_api)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	int32_t codes[4];
+	codes[0] = mp_task_return(NULL, "x", 1);
+	codes[1] = mp_task_return(out, NULL, 3);
+	codes[2] = mp_task_fail(NULL, "nowhere");
+	codes[3] = mp_task_return(out, "first", 5);
+	/* A later call replaces the answer: the caller sees these codes, not "first". */
+	return mp_task_return(out, codes, sizeof codes);
+}
+
+MP_TEST(pool, the_task_side_checks_its_arguments_and_replaces_answers, 1, "Tasks: functions with names, bytes in and out")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	void *out;
+	size_t len;
+	mp_expect_status(mp_pool_apply(pool, "task_api", NULL, 0, &out, &len), 0);
+	cr_assert(len == 4 * sizeof(int32_t), "the last mp_task_return() is the answer: 16 bytes, got %zu", len);
+	int32_t codes[4];
+	memcpy(codes, out, sizeof codes);
+	free(out);
+	mp_expect_status(codes[0], -EINVAL);
+	mp_expect_status(codes[1], -EINVAL);
+	mp_expect_status(codes[2], MP_ETASKFAILED);
+	mp_expect_status(codes[3], 0);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, every_call_checks_its_arguments, 1, "What you will build")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	mp_result *r = NULL;
+	void *out;
+	size_t len;
+	int64_t x = 1, y;
+	char long_name[MP_TASK_NAME_MAX + 2];
+	memset(long_name, 's', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	mp_expect_status(mp_pool_apply_async(NULL, "square", &x, sizeof x, NULL, &r), -EINVAL);
+	mp_expect_status(mp_pool_apply_async(pool, NULL, &x, sizeof x, NULL, &r), -EINVAL);
+	mp_expect_status(mp_pool_apply_async(pool, "square", &x, sizeof x, NULL, NULL), -EINVAL);
+	mp_expect_status(mp_pool_apply_async(pool, long_name, &x, sizeof x, NULL, &r), MP_ENOTASK);
+	cr_assert(r == NULL, "a refused submission leaves *out alone");
+	mp_expect_status(mp_pool_apply(pool, "square", &x, sizeof x, NULL, &len), -EINVAL);
+	mp_expect_status(mp_pool_apply(pool, "square", &x, sizeof x, &out, NULL), -EINVAL);
+	mp_expect_status(mp_pool_apply(pool, "no such task", &x, sizeof x, &out, &len), MP_ENOTASK);
+	cr_assert(out == NULL && len == 0, "apply that cannot submit gives no bytes");
+	mp_expect_status(mp_pool_map(NULL, "square", &x, 1, sizeof x, &y, sizeof y, 0, NULL), -EINVAL);
+	mp_expect_status(mp_pool_map(pool, NULL, &x, 1, sizeof x, &y, sizeof y, 0, NULL), -EINVAL);
+	mp_expect_status(mp_pool_map(pool, "square", NULL, 1, sizeof x, &y, sizeof y, 0, NULL), -EINVAL);
+	mp_expect_status(mp_pool_map(pool, "square", &x, 1, sizeof x, NULL, sizeof y, 0, NULL), -EINVAL);
+	mp_expect_status(mp_pool_map(pool, long_name, &x, 1, sizeof x, &y, sizeof y, 0, NULL), MP_ENOTASK);
+	mp_expect_status(mp_result_wait(NULL, 0), -EINVAL);
+	mp_expect_status(mp_result_get(NULL, 0, NULL, NULL), -EINVAL);
+	cr_assert(!mp_result_ready(NULL) && !mp_result_successful(NULL) && strcmp(mp_result_error(NULL), "") == 0, "a NULL result is not ready, not successful, and has no error");
+	cr_assert(mp_pool_workers(NULL) == 0 && mp_pool_default_chunksize(NULL, 10) == 0, "a NULL pool has no workers and no chunks");
+	mp_expect_status(mp_pool_close(NULL), -EINVAL);
+	mp_expect_status(mp_pool_terminate(NULL), -EINVAL);
+	mp_expect_status(mp_pool_join(NULL), -EINVAL);
+	struct mp_pool_options o = { .initarg_len = 4 };
+	mp_pool *other = NULL;
+	mp_expect_status(mp_pool_new(&other, 1, &o), -EINVAL);
+	o = (struct mp_pool_options){ .task_timeout = 0.0 / 0.0 };
+	mp_expect_status(mp_pool_new(&other, 1, &o), -EINVAL);
+	o = (struct mp_pool_options){ .initializer = long_name };
+	mp_expect_status(mp_pool_new(&other, 1, &o), MP_ENOTASK);
+	cr_assert(other == NULL, "a refused mp_pool_new() leaves *out alone");
+	mp_pool_free(pool);
+}
+
+struct order {
+	pthread_mutex_t lock;
+	int n;
+	int64_t seen[32];
+};
+
+static void note_order(const void *data, size_t len, void *arg)
+{
+	struct order *o = arg;
+	int64_t x = 0;
+	if (len == sizeof x)
+		memcpy(&x, data, sizeof x);
+	pthread_mutex_lock(&o->lock);
+	if (o->n < 32)
+		o->seen[o->n++] = x;
+	pthread_mutex_unlock(&o->lock);
+}
+
+MP_TEST(pool, calls_start_in_the_order_they_were_submitted, 2, "The pool's thread")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	struct order o = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mp_callbacks cb = { note_order, NULL, &o };
+	enum { N = 20 };
+	mp_result *r[N];
+	for (int64_t i = 0; i < N; i++)
+		r[i] = submit(pool, "square", &i, sizeof i, &cb);
+	for (int i = 0; i < N; i++) {
+		mp_result_wait(r[i], MP_FOREVER);
+		mp_result_free(r[i]);
+	}
+	cr_assert(o.n == N, "every callback should have run: %d did", o.n);
+	for (int i = 0; i < N; i++)
+		cr_assert(o.seen[i] == (int64_t)i * i, "one worker runs the calls in the order submitted: callback %d saw %lld", i, (long long)o.seen[i]);
+	mp_pool_free(pool);
+}
+
+MP_TEST(lifetime, a_closed_pool_replaces_a_dead_worker_and_finishes, 2, "Close, terminate, join")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	enum { N = 6 };
+	mp_result *r[N];
+	int how = BY_SIGKILL;
+	r[0] = submit(pool, "die", &how, sizeof how, NULL);
+	for (int64_t i = 1; i < N; i++)
+		r[i] = submit(pool, "square", &i, sizeof i, NULL);
+	mp_expect_status(mp_pool_close(pool), 0);
+	mp_expect_status(mp_pool_close(pool), 0);
+	mp_expect_status(mp_pool_join(pool), 0);
+	mp_expect_status(mp_result_get(r[0], 0, NULL, NULL), MP_EWORKERDIED);
+	for (int64_t i = 1; i < N; i++) {
+		cr_assert(get_int64(r[i]) == i * i, "after its only worker died, a closed pool should start another and finish task %lld", (long long)i);
+	}
+	for (int i = 0; i < N; i++)
+		mp_result_free(r[i]);
+	mp_expect_status(mp_pool_join(pool), 0);
+	mp_expect_status(mp_pool_terminate(pool), 0);
+	mp_pool_free(pool);
+}
+
+MP_TEST(limits, a_chunk_gets_the_limit_once_per_record, 1, "Time limits and size caps")
+{
+	/* Four records of 0.1 s in one chunk, under a limit of 0.3 s a record: 0.4 s in all, well within 1.2 s. */
+	struct mp_pool_options o = { .task_timeout = 0.3 * MP_TEST_TIMEOUT_SCALE };
+	mp_pool *pool = pool_of(1, &o);
+	double in[4] = { 0.1, 0.1, 0.1, 0.1 };
+	char out[4 * 5];
+	mp_expect_status(mp_pool_map(pool, "sleeper", in, 4, sizeof in[0], out, 5, 4, NULL), 0);
+	cr_assert(memcmp(out, "slept", 5) == 0, "each record answers \"slept\"");
+	mp_pool_free(pool);
+}
