@@ -1803,3 +1803,38 @@ MP_TEST(lock, a_release_never_slips_past_a_waiter_going_to_sleep, 2, "Semaphores
 	mp_semaphore_free(pp.ping);
 	mp_semaphore_free(pp.pong);
 }
+
+/* A barrier action that dies the first time it runs (holding the barrier's guard), and succeeds after. */
+MP_TARGET(die_in_the_first_action)(const void *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	volatile int64_t *n = mp_array_data(rounds);
+	if ((*n)++ == 0)
+		raise(SIGKILL);
+	return 0;
+}
+
+MP_TEST(lock, a_party_can_take_the_place_of_one_that_died_in_the_action, 2, "Barriers")
+{
+	rounds = new_array(sizeof(int64_t), 1, false);
+	mp_barrier *b = NULL;
+	mp_expect_status(mp_barrier_new(&b, 2, "die_in_the_first_action"), 0);
+	mp_process *first = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	double end = mp_test_now() + 5;
+	while (mp_barrier_n_waiting(b) != 1 && mp_test_now() < end)
+		sleep_ms(2);
+	mp_process *last = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	cr_assert_eq(finish(last), -SIGKILL, "the last party runs the action, and the action killed it");
+	/* The dead party never counted itself in: this process arrives in its place, and the round ends. */
+	int rc = mp_barrier_wait(b, 5);
+	cr_assert(rc == 1, "arriving after the last party died in the action: wait returned %s, expected index 1 "
+		  "(the guard the dead process held must be taken, marked consistent, and used)", mp_err_name(rc));
+	cr_assert_eq(finish(first), 0, "the waiter must pass with the round, as the first to arrive");
+	mp_process *p = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	rc = mp_barrier_wait(b, 5);
+	cr_assert(rc == 0 || rc == 1, "the next round: wait returned %s", mp_err_name(rc));
+	cr_assert_eq(finish(p), 1 - rc, "the next round: the indices must be 0 and 1");
+	mp_barrier_free(b);
+	mp_array_free(rounds);
+}
