@@ -14,7 +14,8 @@ The mutations are the bugs a learner makes by a slip of the hand:
   cmp     a comparison flipped or moved by one (== !=, < >=, <= >, < <=, ...)
   logic   && and || swapped, a ! removed
   arith   + and -, ++ and --, += and -= swapped
-  const   an integer literal changed (n becomes n + 1; 1 becomes 0)
+  const   an integer literal changed (n becomes n + 1; 1 becomes 0), but not where no program
+          could tell (a declared array size, an index under sizeof, an enumerator's value)
   bool    true and false swapped
   return  a return value changed (0 becomes -1; anything else becomes 0)
   call    a call statement deleted (but not free() or munmap(): a leak of memory is
@@ -98,13 +99,19 @@ class Mutant:
                                             lineterm="\n", n=0)).replace("@@ -1 +1 @@", f"@@ line {self.line_no} @@")
 
 
-DECLARED_SIZE = re.compile(r"\b([A-Za-z_]\w*)\s+\**[A-Za-z_]\w*\s*\[\s*$")
+DECLARED_SIZE = re.compile(r"(\b([A-Za-z_]\w*)|,)\s+\**[A-Za-z_]\w*\s*\[\s*$")
+SIZEOF_INDEX = re.compile(r"sizeof\s*\(?\s*[\w.>-]+\s*\[\s*$")
+ENUMERATOR = re.compile(r"^\s*(typedef\s+)?(enum\b.*|[A-Z][A-Z0-9_]*\s*=\s*[-\d]+\s*,?\s*(/[*/].*)?)$")
 
 
-def is_declared_size(line, start):
-    """The size in "int fds[2]": a declaration's (a parameter's size is not even used)."""
+def is_equivalent_literal(line, start):
+    """Literals whose change no test can see, because the program cannot either: the size in
+    "int a, fds[2]" (a parameter's size is not even used), the index in "sizeof fds[0]", and an
+    enumerator's value (both sides of every message are built from the same enum)."""
     m = DECLARED_SIZE.search(line[:start])
-    return m is not None and m.group(1) not in KEYWORDS
+    if m and m.group(2) not in KEYWORDS and line.lstrip()[:1].isalpha():
+        return True
+    return bool(SIZEOF_INDEX.search(line[:start]) or ENUMERATOR.match(line))
 
 
 def mutants_of_line(path, no, line, code):
@@ -143,7 +150,7 @@ def mutants_of_line(path, no, line, code):
         elif tok in ("true", "false"):
             replace(start, end, "false" if tok == "true" else "true", "bool")
         elif tok.isdigit():
-            if is_declared_size(line, start) or line[start - 1:start] == "." or line[end:end + 1] in ".xX":
+            if is_equivalent_literal(line, start) or line[start - 1:start] == "." or line[end:end + 1] in ".xX":
                 continue  # a size, a float, or a hex literal's 0
             if re.search(r"(^|[^-])[<>]=?\s*$", line[:start]):
                 continue  # "n < 0" becoming "n < 1" is "n <= 0", which cmp already makes
