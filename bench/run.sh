@@ -48,7 +48,7 @@ fi
 #   label|numerator key|denominator key|goal|note
 # where goal is "<=X", ">=X" or "-" (shown for information only).
 ratio_table() {
-	awk -v rows="$1" '
+	awk -v rows="$1" -v stage="$stage" -v plot="$plot_data" '
 	NF == 2 && $1 !~ /^#/ { v[$1] = $2 }
 	END {
 		printf "%-44s %10s  %-8s %s\n", "figure", "ratio", "goal", "result"
@@ -72,6 +72,9 @@ ratio_table() {
 			if (f[5] != "")
 				result = result "  (" f[5] ")"
 			printf "%-44s %9.2fx  %-8s %s\n", f[1], r, goal, result
+			# Figures with a goal go to the plot (bench/plot.py), one line each.
+			if (goal != "-")
+				printf "%s\t%s\t%.4f\t%s\n", stage, f[1], r, goal >> plot
 		}
 	}' "$out"
 }
@@ -164,6 +167,11 @@ lib fill 10^6 doubles / CPython loop|c_fill_mib_s|py_fill_loop_mib_s|-|2 procs, 
 	echo "Counter and fill ratios divide rates (increments/s, MiB/s): above 1, the first is faster."
 }
 
+# The figures that have a goal, for the plot drawn at the end.
+plot_data=build/bench/ratios.tsv
+mkdir -p build/bench
+: >"$plot_data"
+
 ran=0
 for dir in bench/*/; do
 	stage=$(basename "$dir")
@@ -232,3 +240,7 @@ for dir in bench/*/; do
 done
 
 [ "$ran" = 1 ] || die "no stage under bench/ matches '$want'"
+
+if [ -s "$plot_data" ] && command -v "$PYTHON" >/dev/null 2>&1; then
+	"$PYTHON" bench/plot.py "$plot_data" build/bench/ratios.svg && echo "plot: build/bench/ratios.svg"
+fi
