@@ -68,11 +68,9 @@ static const char *digest_of(const unsigned char *msg, size_t len, size_t *paylo
 		*payload = 0;
 		return "md5";
 	}
-	if (len < 2 || msg[0] != '{')
-		return NULL;
 	for (size_t i = 0; i < sizeof digests / sizeof digests[0]; i++) {
 		size_t n = strlen(digests[i]);
-		if (len > n + 1 && memcmp(msg + 1, digests[i], n) == 0 && msg[n + 1] == '}') {
+		if (len > n + 1 && msg[0] == '{' && memcmp(msg + 1, digests[i], n) == 0 && msg[n + 1] == '}') {
 			*payload = n + 2;
 			return digests[i];
 		}

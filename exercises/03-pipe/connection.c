@@ -253,9 +253,9 @@ int mp_conn_send_bytes(mp_conn *c, const void *buf, size_t len)
 	/* TODO: your code goes here.
 	 * Hint: the frame is a 4-byte big-endian length (htobe32), or for a
 	 * length above SMALL_MAX the 4 bytes of -1 and then an 8-byte length
-	 * (htobe64). Send the header and the bytes with one write_all() of one
-	 * to three iovecs (an empty message is the header alone): one system
-	 * call, and no small packet of its own for the header. If it fails
+	 * (htobe64). Send the header and the bytes with one write_all() of two
+	 * or three iovecs (an empty payload is an iovec of length 0): one
+	 * system call, and no small packet of its own for the header. If it fails
 	 * after some bytes went out (write_all() says how many), the peer is
 	 * out of step: fail() marks the connection broken.
 	 * Lesson 03, "Framing a stream".

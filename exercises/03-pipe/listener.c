@@ -163,7 +163,7 @@ static int copy_key(unsigned char **dst, const void *key, size_t keylen)
 	*dst = NULL;
 	if (!key)
 		return 0;
-	*dst = malloc(keylen ? keylen : 1);
+	*dst = mp__fault("malloc") ? NULL : malloc(keylen ? keylen : 1);
 	if (!*dst)
 		return -ENOMEM;
 	memcpy(*dst, key, keylen);
@@ -190,7 +190,7 @@ int mp_listener_new(mp_listener **out, const char *address, const void *authkey,
 	int rc = parse_address(address, &a);
 	if (rc < 0)
 		return rc;
-	mp_listener *l = calloc(1, sizeof *l);
+	mp_listener *l = mp__fault("calloc") ? NULL : calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;
 	l->fd = -1;

@@ -68,11 +68,9 @@ static const char *digest_of(const unsigned char *msg, size_t len, size_t *paylo
 		*payload = 0;
 		return "md5";
 	}
-	if (len < 2 || msg[0] != '{')
-		return NULL;
 	for (size_t i = 0; i < sizeof digests / sizeof digests[0]; i++) {
 		size_t n = strlen(digests[i]);
-		if (len > n + 1 && memcmp(msg + 1, digests[i], n) == 0 && msg[n + 1] == '}') {
+		if (len > n + 1 && msg[0] == '{' && memcmp(msg + 1, digests[i], n) == 0 && msg[n + 1] == '}') {
 			*payload = n + 2;
 			return digests[i];
 		}
@@ -155,12 +153,10 @@ int mp__answer_challenge(mp_conn *c, const void *key, size_t keylen)
 	if (!digest)
 		return MP_EBADMSG;
 
+	/* The modern form names the digest, as the challenge did; the legacy one (payload 0) does not. */
 	unsigned char response[2 + 16 + EVP_MAX_MD_SIZE];
-	size_t at = 0;
-	if (payload > 0) { /* the modern form: name the digest, as the challenge did */
-		memcpy(response, m, payload);
-		at = payload;
-	}
+	size_t at = payload;
+	memcpy(response, m, at);
 	unsigned n = hmac_of(digest, key, keylen, m, mlen, response + at);
 	if (n == 0)
 		return -EIO;

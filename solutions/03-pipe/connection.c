@@ -253,9 +253,9 @@ int mp_conn_send_bytes(mp_conn *c, const void *buf, size_t len)
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: the frame is a 4-byte big-endian length (htobe32), or for a
 	 * length above SMALL_MAX the 4 bytes of -1 and then an 8-byte length
-	 * (htobe64). Send the header and the bytes with one write_all() of one
-	 * to three iovecs (an empty message is the header alone): one system
-	 * call, and no small packet of its own for the header. If it fails
+	 * (htobe64). Send the header and the bytes with one write_all() of two
+	 * or three iovecs (an empty payload is an iovec of length 0): one
+	 * system call, and no small packet of its own for the header. If it fails
 	 * after some bytes went out (write_all() says how many), the peer is
 	 * out of step: fail() marks the connection broken.
 	 * Lesson 03, "Framing a stream".
@@ -271,8 +271,7 @@ int mp_conn_send_bytes(mp_conn *c, const void *buf, size_t len)
 		iov[n++] = (struct iovec){ &minus_one, sizeof minus_one };
 		iov[n++] = (struct iovec){ &large, sizeof large };
 	}
-	if (len > 0)
-		iov[n++] = (struct iovec){ (void *)buf, len };
+	iov[n++] = (struct iovec){ (void *)buf, len };
 
 	size_t sent;
 	int rc = write_all(c, iov, n, &sent, &d);
@@ -304,7 +303,7 @@ static int read_header(mp_conn *c, size_t *len, const struct mp__deadline *d)
 	if (n == -1) {
 		uint64_t large;
 		if ((rc = read_all(c, &large, sizeof large, &got, d)) < 0)
-			return fail(c, rc == MP_EEOF ? MP_EBADMSG : rc, sizeof small + got);
+			return fail(c, rc == MP_EEOF ? MP_EBADMSG : rc, sizeof small); /* the -1 is gone already */
 		length = be64toh(large);
 	} else if (n < 0) {
 		return fail(c, MP_EBADMSG, sizeof small);
@@ -420,7 +419,7 @@ int mp_conn_recv_bytes_into(mp_conn *c, void *buf, size_t cap, size_t *len)
 	*len = c->kept_len;
 	if (c->kept_len > cap)
 		return -ENOBUFS;
-	if (c->kept_len > 0) /* buf may be NULL when cap is 0 */
+	if (buf) /* NULL only with cap 0, for an empty message */
 		memcpy(buf, c->kept, c->kept_len);
 	drop_kept(c);
 	return 0;
