@@ -1498,6 +1498,11 @@ MP_TEST(lock, an_attached_block_is_the_same_memory_and_outlives_its_name, 2, "Na
 	unsigned char *p = mp_shm_data(s);
 	for (int i = 0; i < 10000; i++)
 		cr_assert_eq(p[i], 0, "a new block is zero-filled");
+	char path[300];
+	snprintf(path, sizeof path, "/dev/shm/%s", mp_shm_name(s));
+	struct stat st;
+	cr_assert(stat(path, &st) == 0, "the block's name must be %s", path);
+	cr_assert_eq(st.st_mode & 0777, 0600, "a named block is for its owner only (mode 0600), not %o", st.st_mode & 0777);
 	mp_expect_status(mp_shm_attach(&t, mp_shm_name(s)), 0);
 	cr_assert_eq(mp_shm_size(t), 10000, "attach must find the creator's size");
 	cr_assert_str_eq(mp_shm_name(t), mp_shm_name(s));
@@ -1527,6 +1532,10 @@ MP_TEST(lock, a_block_not_yet_sized_cannot_be_attached, 1, "Named shared memory,
 	mp_expect_status(rc, -EINVAL);
 	cr_assert(s == (mp_shm *)&s);
 	mp_expect_status(mp_shm_create(&s, name + 1, 1), 0); /* the name is free again */
+	mp_shm *t = NULL;
+	mp_expect_status(mp_shm_attach(&t, name + 1), 0); /* one byte is a size */
+	cr_assert_eq(mp_shm_size(t), 1);
+	mp_shm_detach(t);
 	mp_expect_status(mp_shm_unlink(s), 0);
 	mp_shm_detach(s);
 }
@@ -1733,6 +1742,21 @@ MP_TEST(lock, size_limits_are_exact, 1, "Sharing memory")
 	mp_expect_status(mp_barrier_new(&b, 2, name), MP_ENOTARGET); /* the longest name is valid, just unknown */
 }
 
+/* Take the lock (free, or soon to be), release it, and check it is no longer held here. */
+MP_TARGET(take_release_and_check)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_lock *l = mp_condition_lock(j->cond);
+	if (mp_lock_acquire(l, 5) != 0)
+		return 1;
+	if (mp_lock_release(l) != 0)
+		return 2;
+	if (mp_condition_notify(j->cond, 1) != MP_ENOTOWNER)
+		return 3; /* released: no longer the holder */
+	return 0;
+}
+
 /* In a child of the lock's holder: the child does not hold it, so may not wait or notify. */
 MP_TARGET(use_a_condition_without_its_lock)(const void *arg, size_t len)
 {
@@ -1758,6 +1782,19 @@ MP_TEST(lock, a_child_of_the_holder_does_not_hold_the_lock, 2, "Re-entrant locks
 		     "the lock (the cached id must be forgotten in the child)");
 	mp_expect_status(mp_lock_release(l), 0); /* the child changed nothing */
 	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
+	/* Nor does a sibling of the holder, a child too. */
+	struct holder h = hold_in_child(l, 1, 0);
+	p = start("use_a_condition_without_its_lock", &(struct job){ .cond = c });
+	cr_assert_eq(finish(p), 0, "a process that does not hold the lock (a sibling of its holder) may not use it");
+	let_go(h);
+	cr_assert_eq(finish(h.p), 0);
+	/* While this process waits, another takes the lock and gives it back: then it holds it no more. */
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	p = start("take_release_and_check", &(struct job){ .cond = c });
+	mp_expect_status(mp_condition_wait(c, 0.3), MP_ETIMEDOUT);
+	mp_expect_status(mp_lock_release(l), 0);
+	cr_assert_eq(finish(p), 0, "a process that took the lock during a wait and released it must not be its holder "
+		     "any more: the wait clears owner and depth");
 	mp_condition_free(c);
 }
 
