@@ -56,10 +56,13 @@ int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 {
 	if (d->forever)
 		return pthread_mutex_lock(m);
-	if (mp__deadline_passed(d)) {
-		int rc = pthread_mutex_trylock(m);
-		return rc == EBUSY ? ETIMEDOUT : rc;
-	}
+	/*
+	 * A deadline that has passed (a timeout of 0) goes here too: clocklock
+	 * tries once and answers ETIMEDOUT at once. Not pthread_mutex_trylock():
+	 * on a robust mutex that is not recoverable, glibc 2.36's trylock leaves
+	 * the caller's thread id in the lock word, and the lock is then wrecked
+	 * for every process (their locks time out, the caller's say EDEADLK).
+	 */
 	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
 }
 

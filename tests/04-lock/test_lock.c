@@ -1075,6 +1075,12 @@ MP_TEST(lock, an_unrepaired_lock_fails_at_once_for_every_process, 2, "When the h
 	cr_assert(mp_test_now() - t0 < 1 * MP_TEST_TIMEOUT_SCALE, "MP_EUNRECOVERABLE comes at once, without waiting");
 	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
 	mp_expect_status(mp_lock_mark_consistent(l), -EINVAL);
+	/* A timeout of 0 says the same, and leaves the lock as it was, for this process and the others. */
+	mp_expect_status(mp_lock_acquire(l, 0), MP_EUNRECOVERABLE);
+	mp_expect_status(mp_lock_acquire(l, 1), MP_EUNRECOVERABLE);
+	p = start("acquire_expecting", &(struct job){ .lock = l, .timeout = 1, .expect = MP_EUNRECOVERABLE });
+	cr_assert_eq(finish(p), 0, "after an acquire(0), another process must still get MP_EUNRECOVERABLE "
+		     "(glibc's trylock would have left this process's id in the lock word)");
 	mp_lock_free(l);
 }
 
