@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "guard.h"
+#include "../01-process/fault.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -19,7 +20,7 @@ int mp_array_new(mp_array **out, size_t elem_size, size_t count, bool with_lock)
 {
 	if (!out || elem_size == 0 || count == 0 || count > SIZE_MAX / elem_size)
 		return -EINVAL;
-	mp_array *a = calloc(1, sizeof *a);
+	mp_array *a = mp__fault("calloc") ? NULL : calloc(1, sizeof *a);
 	if (!a)
 		return -ENOMEM;
 	a->bytes = elem_size * count;

@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "guard.h"
+#include "../01-process/fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ int mp_barrier_new(mp_barrier **out, unsigned parties, const char *action)
 		return -EINVAL;
 	if (action && !mp_target_find(action))
 		return MP_ENOTARGET;
-	mp_barrier *b = calloc(1, sizeof *b);
+	mp_barrier *b = mp__fault("calloc") ? NULL : calloc(1, sizeof *b);
 	if (!b)
 		return -ENOMEM;
 	b->shared = mp__shared_alloc(sizeof *b->shared);

@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "guard.h"
+#include "../01-process/fault.h"
 #include "lock_internal.h"
 
 #include <errno.h>
@@ -53,7 +54,7 @@ static int lock_new(mp_lock **out, bool recursive)
 {
 	if (!out)
 		return -EINVAL;
-	mp_lock *l = calloc(1, sizeof *l);
+	mp_lock *l = mp__fault("calloc") ? NULL : calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;
 	l->shared = mp__shared_alloc(sizeof *l->shared);

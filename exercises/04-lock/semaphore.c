@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "guard.h"
+#include "../01-process/fault.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -28,7 +29,7 @@ static int semaphore_new(mp_semaphore **out, unsigned value, bool bounded)
 {
 	if (!out || value > INT_MAX)
 		return -EINVAL;
-	mp_semaphore *s = calloc(1, sizeof *s);
+	mp_semaphore *s = mp__fault("calloc") ? NULL : calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	s->shared = mp__shared_alloc(sizeof *s->shared);

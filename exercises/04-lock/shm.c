@@ -52,7 +52,7 @@ static int open_block(mp_shm **out, const char *name, size_t size, bool create)
 {
 	if (!out || (name && (!*name || strchr(name, '/') || strlen(name) > NAME_MAX_LEN)))
 		return -EINVAL;
-	mp_shm *s = calloc(1, sizeof *s);
+	mp_shm *s = mp__fault("calloc") ? NULL : calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	s->fd = -1;

@@ -77,7 +77,7 @@ static int queue_new(mp_queue **out, size_t maxsize, bool joinable)
 {
 	if (!out || maxsize > MAXSIZE_MAX)
 		return -EINVAL;
-	mp_queue *q = calloc(1, sizeof *q);
+	mp_queue *q = mp__fault("calloc") ? NULL : calloc(1, sizeof *q);
 	if (!q)
 		return -ENOMEM;
 	q->rd = q->wr = q->free_rd = q->free_wr = -1;
@@ -466,7 +466,7 @@ static int get(mp_queue *q, enum type *type, void **data, size_t *len, double ti
 	struct mp__deadline d;
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
-	if (!q->buf && !(q->buf = malloc(sizeof(struct header) + INLINE_MAX)))
+	if (!q->buf && !(q->buf = mp__fault("malloc") ? NULL : malloc(sizeof(struct header) + INLINE_MAX)))
 		return -ENOMEM;
 
 	int fd = -1, flags = 0;

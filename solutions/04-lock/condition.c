@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "guard.h"
+#include "../01-process/fault.h"
 #include "lock_internal.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@ int mp_condition_new(mp_condition **out, mp_lock *lock)
 {
 	if (!out)
 		return -EINVAL;
-	mp_condition *c = calloc(1, sizeof *c);
+	mp_condition *c = mp__fault("calloc") ? NULL : calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
 	int rc = 0;

@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "guard.h"
+#include "../01-process/fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ int mp_event_new(mp_event **out)
 {
 	if (!out)
 		return -EINVAL;
-	mp_event *e = calloc(1, sizeof *e);
+	mp_event *e = mp__fault("calloc") ? NULL : calloc(1, sizeof *e);
 	if (!e)
 		return -ENOMEM;
 	e->shared = mp__shared_alloc(sizeof *e->shared);

@@ -814,7 +814,7 @@ MP_TEST(queue, new_refuses_bad_arguments_and_leaves_out_untouched, 1, "Bounded q
 MP_TEST(queue, a_queue_that_cannot_be_made_says_why_and_leaks_nothing, 2, "What the kernel makes atomic")
 {
 	static const struct { const char *call; int err; size_t maxsize; } faults[] = {
-		{ "mmap", ENOMEM, 0 }, { "socketpair", EMFILE, 0 }, { "socketpair", EMFILE, 4 },
+		{ "calloc", ENOMEM, 0 }, { "mmap", ENOMEM, 0 }, { "socketpair", EMFILE, 0 }, { "socketpair", EMFILE, 4 },
 		{ "pipe2", EMFILE, 4 }, { "pipe2", ENFILE, 1 },
 	};
 	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
@@ -1192,7 +1192,17 @@ MP_TEST(queue, a_failed_get_takes_nothing, 2, "Getting: one recvmsg(), then trus
 		cr_assert_eq(mp_queue_qsize(q), 1, "a get that failed must not count a message out");
 		mp_expect_status(mp_queue_put_int(q, 6, 0), MP_EFULL); /* nor give back a place it never freed */
 	}
+	/* A handle's first get allocates its buffer: if that fails, nothing is taken either. */
+	mp_queue *q2 = new_queue(0);
+	mp_expect_status(mp_queue_put_int(q2, 8, 0), 0);
+	mp_expect_status(mp_fault_inject("malloc", 0, ENOMEM), 0);
 	int64_t v = 0;
+	int rc = mp_queue_get_int(q2, &v, 1);
+	mp_fault_clear();
+	mp_expect_status(rc, -ENOMEM);
+	mp_expect_status(mp_queue_get_int(q2, &v, 1), 0);
+	cr_assert_eq(v, 8, "the message is still there after a get that could not allocate");
+	mp_queue_free(q2);
 	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
 	cr_assert_eq(v, 5, "the message is still there after a failed get");
 	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEMPTY);

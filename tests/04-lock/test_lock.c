@@ -962,6 +962,24 @@ MP_TEST(lock, constructors_report_a_failed_mmap_and_leak_nothing, 2, "Sharing me
 	mp_expect_status(mp_fault_inject("mmap", 0, ENOMEM), 0);
 	mp_expect_status(mp_shm_attach(&out.m, mp_shm_name(named)), -ENOMEM);
 	mp_fault_clear();
+	/* And the handle's own allocation (calloc() through the seam). */
+	for (int which = 0; which < 9; which++) {
+		out.p = &out;
+		mp_expect_status(mp_fault_inject("calloc", 0, ENOMEM), 0);
+		int rc = which == 0 ? mp_lock_new(&out.l)
+		       : which == 1 ? mp_semaphore_new(&out.s, 1)
+		       : which == 2 ? mp_event_new(&out.e)
+		       : which == 3 ? mp_condition_new(&out.c, mine)
+		       : which == 4 ? mp_barrier_new(&out.b, 2, NULL)
+		       : which == 5 ? mp_array_new(&out.a, 8, 4, true)
+		       : which == 6 ? mp_shm_create(&out.m, NULL, 4096)
+		       : which == 7 ? mp_shm_attach(&out.m, mp_shm_name(named))
+		       : mp_rlock_new(&out.l);
+		mp_fault_clear();
+		cr_assert(rc == -ENOMEM, "constructor %d, with calloc failing, returned %s, expected -ENOMEM", which,
+			  mp_err_name(rc));
+		cr_assert(out.p == &out, "constructor %d failed but changed *out", which);
+	}
 	/* A failed create left no name behind (the check after the test looks in /dev/shm); attach still works. */
 	mp_expect_status(mp_shm_attach(&out.m, mp_shm_name(named)), 0);
 	mp_shm_detach(out.m);
