@@ -1549,18 +1549,19 @@ MP_TEST(process, the_main_program_stops_its_daemons_and_joins_the_rest_at_exit, 
 
 /*
  * A pthread_atfork() handler: it runs in the new child before fork() returns
- * there, so before become_child() can call prctl(). It holds the child there
- * until its parent, the middle, has died and the child has been handed to a
- * new parent (end-of-file on a pipe would come too early: a dying process
- * closes its files before its children are handed on). So the race of "When
- * the parent dies" goes the wrong way every time.
+ * there, so before become_child() can call prctl() or open a pidfd on its
+ * parent. It holds the child there until its parent, the middle, has died, the
+ * child has been handed to a new parent (end-of-file on a pipe would come too
+ * early: a dying process closes its files before its children are handed on),
+ * and the test has reaped the middle. So the races of "When the parent dies"
+ * and "Names, current and parent process" go the wrong way every time.
  */
 static pid_t the_middle; /* in a middle process: its own pid, noted before it forks */
 
 static void hold_the_child_until_its_parent_dies(void)
 {
-	while (getppid() == the_middle)
-		usleep(1000); /* the test kills the middle within moments */
+	while (getppid() == the_middle || kill(the_middle, 0) == 0)
+		usleep(1000); /* the test kills and reaps the middle within moments */
 }
 
 enum middle_options {
@@ -1676,4 +1677,21 @@ MP_TEST(process, a_child_can_watch_its_parent_s_sentinel, 2, "When the parent di
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42,
 		  "the sentinel of mp_parent_process() must become readable when the parent dies "
 		  "(the child exited with status 0x%x; 2 means no sentinel)", status);
+}
+
+MP_TEST(process, a_parent_that_died_before_its_child_could_watch_it_has_a_readable_sentinel, 1, "Names, current and parent process")
+{
+	if (!have_pidfds())
+		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19): "
+			     "the parent has no sentinel");
+	pid_t child;
+	pid_t middle = start_middle("watch_parent", 0, DIES_BEFORE_PRCTL, &child);
+	kill(middle, SIGKILL);
+	mp_test_wait_pid(middle, 5);
+	int status;
+	cr_assert(wait_pid_within(child, 5, &status), "the child never saw its dead parent's sentinel readable");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42,
+		  "the parent died before the child opened its sentinel: then mp_parent_process()'s sentinel must be "
+		  "readable at once, and the parent not alive (the child exited with status 0x%x; 2 means no "
+		  "sentinel, 3 alive)", status);
 }
