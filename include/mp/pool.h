@@ -143,7 +143,10 @@ struct mp_pool_options {
 /**
  * Start a pool of @p nworkers worker processes.
  * If the initializer fails in a worker, that worker exits with status 1 and
- * is replaced, as in Python.
+ * is replaced, as in Python; a call already handed to it fails with
+ * ::MP_EWORKERDIED. A worker that dies before answering anything is replaced
+ * 100 ms later, not at once, so a failing initializer cannot make the pool
+ * fork in a tight loop.
  * @param out receives the pool; left untouched on failure.
  * @param nworkers how many workers; 0 for mp_cpu_count().
  * @param options NULL for the defaults.

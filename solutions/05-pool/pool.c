@@ -173,7 +173,10 @@ static void dispatch(struct mp_pool *pool)
 		 * off the queue. Record the chunk in the slot (w->job, w->first,
 		 * w->count) BEFORE sending it, so that a worker that dies at once
 		 * still fails the right records. If send_chunk() fails because
-		 * the worker has gone, leave it: its sentinel will say how it died.
+		 * the worker has gone (-EPIPE, -ECONNRESET), leave it: its sentinel
+		 * will say how it died; any other failure, kill_worker() with it.
+		 * With a time limit (pool->task_timeout), the chunk's deadline,
+		 * count times the limit from now, goes in w->deadline first.
 		 * Lesson 05, "How tasks and results flow".
 		 */
 		struct mp_result *job = pool->queue;
@@ -195,10 +198,11 @@ static void dispatch(struct mp_pool *pool)
 			w->deadline = d.end;
 		}
 		int rc = send_chunk(w, job, first, count);
-		if (rc == -ENOMEM) {
-			w->job = NULL;
-			mp__result_fail_records(job, first, count, rc, "no memory to send the task to a worker");
-			mp__result_finish_if_done(job);
+		if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET) {
+			/* Not a worker that died (its sentinel will say so): one we cannot talk to. */
+			char reason[96];
+			snprintf(reason, sizeof reason, "the task could not be sent to it: %s", mp_strerror(rc));
+			kill_worker(w, rc, reason);
 		}
 		/* END SOLUTION */
 	}
@@ -259,10 +263,9 @@ static void collect(struct worker *w)
 static void bury(struct worker *w)
 {
 	/* BEGIN SOLUTION stub: return;
-	 * Hint: first collect() any answer still waiting in the socket (a
-	 * worker that retires answers, then exits), with the connection's
-	 * timeout at 0: a dead worker sends nothing more. Then reap_worker()
-	 * for its exit code. If it still held a chunk, fail those records
+	 * Hint: the loop has collected what the worker sent before it died
+	 * (it reads sockets before sentinels). reap_worker() gives its exit
+	 * code. If it still held a chunk, fail those records
 	 * with MP_EWORKERDIED and a message that says which worker, which task
 	 * and how it died ("killed by signal 9 (Killed)", or "exited with
 	 * status 3": strsignal() names a signal), or with w->kill_code and
@@ -270,16 +273,12 @@ static void bury(struct worker *w)
 	 * was its last chunk.
 	 * Lesson 05, "When a worker dies".
 	 */
-	/* It is dead: what it sent is all there is, so never wait for more (timeout 0). */
-	mp_conn_set_timeout(w->conn, 0);
-	while (w->job && !w->conn_done && mp_conn_poll(w->conn, 0) > 0)
-		collect(w);
 	pid_t pid = mp_process_pid(w->process);
 	int code = reap_worker(w);
 	struct mp_result *job = w->job;
 	if (!job)
 		return;
-	char how[96], message[MP_TASK_NAME_MAX + 256];
+	char how[160], message[MP_TASK_NAME_MAX + 256];
 	int fail = MP_EWORKERDIED;
 	if (w->kill_code) {
 		fail = w->kill_code;
@@ -338,11 +337,7 @@ static void stop_workers(struct mp_pool *pool)
 		struct worker *w = &pool->workers[i];
 		if (!w->process)
 			continue;
-		pthread_mutex_lock(&processes);
-		if (mp_process_join(w->process, 5.0) == MP_ETIMEDOUT)
-			mp_process_kill(w->process); /* a task left something running: no more waiting */
-		pthread_mutex_unlock(&processes);
-		reap_worker(w);
+		reap_worker(w); /* idle, so it reads the stop at once and exits */
 	}
 }
 
@@ -427,10 +422,23 @@ static void *pool_thread(void *arg)
 		}
 		for (unsigned i = 0; i < pool->nworkers; i++) {
 			struct worker *w = &pool->workers[i];
+			/*
+			 * The socket before the sentinel: a worker that answers and then
+			 * exits (it retires) has its answer read before it is buried.
+			 */
 			if (w->process && !w->conn_done && fds[1 + 2 * i].revents)
 				collect(w);
-			if (w->process && fds[2 + 2 * i].revents)
+			if (w->process && fds[2 + 2 * i].revents) {
+				/*
+				 * One that died before answering anything (its initializer
+				 * failed?) is replaced at the next 100 ms tick, not at once: a
+				 * worker that cannot start must not make us fork in a tight loop.
+				 */
+				bool answered = w->tasks > 0;
 				bury(w);
+				if (!answered)
+					continue;
+			}
 			/* A dead worker is replaced while the pool has work, or may get some. */
 			if (!w->process && (pool->state == RUNNING || (pool->state == CLOSED && pool->jobs > 0)))
 				mp__pool_start_worker(pool, w);

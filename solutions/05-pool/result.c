@@ -153,10 +153,11 @@ int mp_result_get(mp_result *r, double timeout, const void **data, size_t *len)
 	int rc = mp_result_wait(r, timeout);
 	if (rc < 0)
 		return rc;
+	/* A failed call has no data (nor length): only a success stores an answer. */
 	if (data)
-		*data = r->code == 0 ? r->data : NULL;
+		*data = r->data;
 	if (len)
-		*len = r->code == 0 ? r->len : 0;
+		*len = r->len;
 	return r->code;
 }
 

@@ -1003,3 +1003,202 @@ MP_TEST(limits, a_chunk_gets_the_limit_once_per_record, 1, "Time limits and size
 	cr_assert(memcmp(out, "slept", 5) == 0, "each record answers \"slept\"");
 	mp_pool_free(pool);
 }
+
+MP_TEST(faults, a_call_that_cannot_be_sent_fails_alone, 2, "How tasks and results flow")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	/* The next sendmsg() of this process is the pool's thread sending the chunk. */
+	mp_expect_status(mp_fault_inject("sendmsg", 0, ENOBUFS), 0);
+	int64_t x = 4;
+	mp_result *r = submit(pool, "square", &x, sizeof x, NULL);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), -ENOBUFS);
+	mp_fault_clear();
+	cr_assert(strstr(mp_result_error(r), "could not be sent"), "the error should say the call could not be sent, got \"%s\"", mp_result_error(r));
+	mp_result_free(r);
+	r = submit(pool, "square", &x, sizeof x, NULL);
+	cr_assert(get_int64(r) == 16, "the pool goes on after a call it could not send");
+	mp_result_free(r);
+	mp_pool_free(pool);
+}
+
+MP_TEST(options, a_retiring_worker_gets_no_more_work, 2, "Tasks: functions with names, bytes in and out")
+{
+	/* All at once: the pool must not hand a call to a worker that is about to exit. */
+	struct mp_pool_options o = { .maxtasksperchild = 1 };
+	mp_pool *pool = pool_of(1, &o);
+	enum { N = 10 };
+	mp_result *r[N];
+	for (int i = 0; i < N; i++)
+		r[i] = submit(pool, "whoami", NULL, 0, NULL);
+	int32_t pids[N];
+	for (int i = 0; i < N; i++) {
+		const void *data;
+		size_t len;
+		mp_expect_status(mp_result_get(r[i], MP_FOREVER, &data, &len), 0);
+		memcpy(&pids[i], data, sizeof pids[i]);
+		mp_result_free(r[i]);
+		for (int j = 0; j < i; j++)
+			cr_assert(pids[j] != pids[i], "with maxtasksperchild 1, calls %d and %d should run in different workers", j, i);
+	}
+	mp_pool_free(pool);
+}
+
+static volatile sig_atomic_t usr1_seen;
+
+static void count_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+MP_TEST(pool, signals_for_the_caller_never_land_on_the_pools_thread, 1, "The pool's thread")
+{
+	struct sigaction sa = { .sa_handler = count_usr1 }, old;
+	sigaction(SIGUSR1, &sa, &old);
+	sigset_t usr1, before;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, &before);
+	mp_pool *pool = pool_of(1, NULL);
+	/* Blocked here: only a thread that does not block it could take it now. */
+	kill(getpid(), SIGUSR1);
+	int64_t x = 2;
+	mp_result *r = submit(pool, "square", &x, sizeof x, NULL);
+	get_int64(r);
+	mp_result_free(r);
+	sigset_t pending;
+	sigpending(&pending);
+	bool still_pending = sigismember(&pending, SIGUSR1);
+	int seen = usr1_seen;
+	struct timespec none = { 0, 0 };
+	sigtimedwait(&usr1, NULL, &none);
+	pthread_sigmask(SIG_SETMASK, &before, NULL);
+	sigaction(SIGUSR1, &old, NULL);
+	mp_pool_free(pool);
+	cr_assert(still_pending && seen == 0, "a signal sent to the process, blocked by the caller, should wait for the caller: the pool's thread took it");
+}
+
+struct waiter {
+	mp_result *r;
+	int rc;
+};
+
+static void *wait_for_it(void *arg)
+{
+	struct waiter *w = arg;
+	w->rc = mp_result_wait(w->r, MP_FOREVER) == 0 ? mp_result_get(w->r, 0, NULL, NULL) : -1;
+	return NULL;
+}
+
+MP_TEST(lifetime, a_thread_waiting_when_the_pool_is_freed_wakes, 1, "Results: waiting for an outcome")
+{
+	for (int round = 0; round < 3; round++) {
+		mp_pool *pool = pool_of(1, NULL);
+		double s = 20;
+		struct waiter w = { submit(pool, "sleeper", &s, sizeof s, NULL), 0 };
+		pthread_t t;
+		cr_assert(pthread_create(&t, NULL, wait_for_it, &w) == 0);
+		nap(0.02);
+		mp_pool_free(pool);
+		pthread_join(t, NULL);
+		mp_expect_status(w.rc, MP_ETERMINATED);
+		mp_result_free(w.r);
+	}
+}
+
+MP_TASK(refuse)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	return mp_task_fail(out, "no");
+}
+
+MP_TEST(options, a_failing_initializer_runs_no_task, 1, "Tasks: functions with names, bytes in and out")
+{
+	struct mp_pool_options o = { .initializer = "refuse" };
+	mp_pool *pool = pool_of(1, &o);
+	int64_t x = 3;
+	/* Each worker dies as it starts: the call handed to it fails, and never runs. */
+	for (int i = 0; i < 2; i++) {
+		mp_result *r = submit(pool, "square", &x, sizeof x, NULL);
+		mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_EWORKERDIED);
+		cr_assert(strstr(mp_result_error(r), "exited with status 1"), "a worker whose initializer failed exits with status 1, got \"%s\"", mp_result_error(r));
+		mp_result_free(r);
+	}
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, map_uses_the_default_chunk_size_when_given_0, 1, "Chunks")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 80, CHUNK = 10 }; /* ceil(80 / (4 x 2)) */
+	char in[N] = { 0 };
+	int32_t pid[N];
+	mp_expect_status(mp_pool_map(pool, "whoami", in, N, 1, pid, sizeof pid[0], 0, NULL), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert(pid[i] == pid[i - i % CHUNK], "chunk size 0 means %d here: records %d and %d should share a worker", CHUNK, i - i % CHUNK, i);
+	mp_pool_free(pool);
+}
+
+/* How many of this process's descriptors are sockets. */
+static int count_sockets(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++) {
+		char path[64], target[64];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		ssize_t len = readlink(path, target, sizeof target - 1);
+		if (len > 0) {
+			target[len] = '\0';
+			n += strncmp(target, "socket:", 7) == 0;
+		}
+	}
+	return n;
+}
+
+MP_TASK(sockets)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	int32_t n = count_sockets();
+	return mp_task_return(out, &n, sizeof n);
+}
+
+MP_TEST(pool, a_worker_keeps_only_its_own_end_of_the_socket, 1, "The worker's loop")
+{
+	int before = count_sockets();
+	mp_pool *pool = pool_of(1, NULL);
+	void *out;
+	size_t len;
+	mp_expect_status(mp_pool_apply(pool, "sockets", NULL, 0, &out, &len), 0);
+	int32_t in_worker;
+	memcpy(&in_worker, out, sizeof in_worker);
+	free(out);
+	cr_assert(in_worker == before + 1, "the worker should hold the %d sockets it inherited and its own end, %d in all; it holds %d (the parent's end closed?)", before, before + 1, in_worker);
+	mp_pool_free(pool);
+}
+
+/* The initializer that fails, after writing a byte to the descriptor it gets: a count of worker starts. */
+MP_TASK(refuse_loudly)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)len;
+	int fd;
+	memcpy(&fd, in, sizeof fd);
+	(void)!write(fd, "s", 1);
+	return mp_task_fail(out, "no");
+}
+
+MP_TEST(options, a_failing_initializer_does_not_make_the_pool_fork_in_a_loop, 1, "Tasks: functions with names, bytes in and out")
+{
+	int fds[2];
+	mp_test_pipe(fds);
+	struct mp_pool_options o = { .initializer = "refuse_loudly", .initarg = &fds[1], .initarg_len = sizeof fds[1] };
+	mp_pool *pool = pool_of(1, &o);
+	nap(0.5);
+	mp_pool_free(pool);
+	close(fds[1]);
+	char buf[4096];
+	ssize_t starts = read(fds[0], buf, sizeof buf);
+	close(fds[0]);
+	cr_assert(starts >= 1 && starts <= 12, "in 0.5 s, a worker that dies as it starts should be started again every 100 ms (about 5 times), not %zd times", starts);
+}
