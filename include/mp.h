@@ -24,5 +24,7 @@
 #include "mp/sync.h"
 #include "mp/shared.h"
 #include "mp/pool.h"
+#include "mp/value.h"
+#include "mp/pickle.h"
 
 #endif
