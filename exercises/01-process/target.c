@@ -1,6 +1,8 @@
 /* target.c: the table of functions a child process may run, found by name. */
 #include <mp.h>
 
+#include "fault.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,12 @@ struct target {
 
 static struct target *targets;
 
+/* A new node, or NULL when memory runs out (or when a test says it does: fault.h). */
+static struct target *node_new(void)
+{
+	return mp__fault("malloc") ? NULL : malloc(sizeof(struct target));
+}
+
 static struct target *lookup(const char *name)
 {
 	/* TODO: your code goes here.
@@ -31,8 +39,8 @@ int mp_target_register(const char *name, mp_target_fn fn)
 {
 	/* TODO: your code goes here.
 	 * Hint: check the arguments as target.h promises (NULL, empty, too long,
-	 * a name already taken by another function), then push a new node on the
-	 * front of `targets`. Lesson 01, "Targets have names".
+	 * a name already taken by another function), then push a new node from
+	 * node_new() on the front of `targets`. Lesson 01, "Targets have names".
 	 */
 	return MP_ETODO;
 }

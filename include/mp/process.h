@@ -32,7 +32,9 @@ typedef struct mp_process mp_process;
  * @param target the name a target was registered under.
  * @param arg bytes to copy and hand to the target; may be NULL when @p len is 0.
  * @param len how many bytes @p arg holds.
- * @return 0; `MP_ENOTARGET` for an unknown target; `-EINVAL`; `-ENOMEM`.
+ * @return 0; `MP_ENOTARGET` for an unknown target; `-EINVAL`; `-ENOMEM`;
+ *         `-ENAMETOOLONG` for a process too deep in the tree to be named (its
+ *         place, such as "2:1" in "Process-2:1", may be 47 characters long).
  */
 int mp_process_new(mp_process **out, const char *target, const void *arg, size_t len);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -385,6 +386,9 @@ MP_TARGET(check_own_sentinel)(const void *arg, size_t len)
 		return 2; /* readable while we run */
 	if (mp_process_sentinel(me) != fd)
 		return 3; /* opened once, then kept */
+	struct not_held mine = { .pid = getpid() };
+	if (holder_of(&mine) != fd)
+		return 5; /* not a pidfd on this process */
 	return 0;
 }
 
@@ -420,6 +424,26 @@ __attribute__((constructor)) static void be_a_main_program_if_asked(void)
 	mp_process_free(worker);
 	interrupt_often(); /* the exit handler's wait must outlast signals */
 	exit(0);
+}
+
+/* Starts a child one level deeper, until mp_process_new() refuses: returns the depth that was refused. */
+MP_TARGET(nest_until_refused)(const void *arg, size_t len)
+{
+	(void)len;
+	int depth = *(const int *)arg, next = depth + 1;
+	if (depth > 40)
+		return 200; /* never refused */
+	mp_process *p = (mp_process *)&p;
+	int rc = mp_process_new(&p, "nest_until_refused", &next, sizeof next);
+	if (rc == -ENAMETOOLONG)
+		return p == (mp_process *)&p ? depth : 202;
+	if (rc != 0)
+		return 201;
+	int code = 203;
+	if (mp_process_start(p) == 0 && mp_process_join(p, MP_FOREVER) == 0)
+		mp_process_exitcode(p, &code);
+	mp_process_free(p);
+	return code;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -554,6 +578,10 @@ MP_TEST(process, bad_arguments_get_the_codes_the_header_promises, 2, "What you w
 MP_TEST(process, out_of_memory_is_enomem_and_changes_nothing, 1, "What you will build")
 {
 	/* The test process has no object of its own yet: the first call makes it. */
+	mp_process *q = (mp_process *)&q;
+	mp_expect_status(mp_fault_inject("calloc", 0, ENOMEM), 0);
+	mp_expect_status(mp_process_new(&q, "exit_with", NULL, 0), -ENOMEM); /* no room for MainProcess */
+	cr_assert(q == (mp_process *)&q, "a failed mp_process_new must leave *out untouched");
 	mp_expect_status(mp_fault_inject("calloc", 0, ENOMEM), 0);
 	cr_assert(mp_current_process() == NULL, "with no memory, mp_current_process() must return NULL");
 	mp_expect_status(mp_fault_inject("strdup", 0, ENOMEM), 0);
@@ -687,6 +715,11 @@ MP_TEST(process, target_register_refuses_bad_names, 1, "Targets have names")
 	mp_expect_status(mp_target_register(too_long, exit_with), -ENAMETOOLONG);
 	too_long[MP_TARGET_NAME_MAX] = '\0'; /* exactly the longest name allowed */
 	mp_expect_status(mp_target_register(too_long, exit_with), 0);
+	mp_expect_status(mp_fault_inject("malloc", 0, ENOMEM), 0);
+	int rc = mp_target_register("t_no_memory", exit_with);
+	mp_fault_clear();
+	mp_expect_status(rc, -ENOMEM);
+	cr_assert(mp_target_find("t_no_memory") == NULL, "a registration that failed must leave no trace");
 }
 
 MP_TEST(process, mp_target_macro_registers_before_main, 1, "Targets have names")
@@ -897,6 +930,10 @@ MP_TEST(process, without_pidfds_a_pipe_stands_in, 3, "Starting a child")
 	mp_fault_clear();
 	cr_assert(no_child_left(), "a start that failed left a child");
 	mp_expect_status(mp_process_sentinel(mp_current_process()), -ENOSYS);
+	mp_process_free(c);
+	c = start("watch_parent", NULL, 0);
+	cr_assert_eq(join_and_exitcode(c), 4, "without pidfds, a child's mp_process_sentinel(mp_parent_process()) "
+		     "must be -ENOSYS");
 	mp_process_free(c);
 }
 
@@ -1131,6 +1168,51 @@ MP_TEST(process, start_reaps_the_children_that_have_ended, 1, "Reaping: wait and
 	cr_assert_eq(join_and_exitcode(next), 0);
 	mp_process_free(quick);
 	mp_process_free(next);
+}
+
+MP_TEST(process, names_nest_until_they_would_not_fit, 1, "Names, current and parent process")
+{
+	/* Nine objects made and freed: the chain starts at "Process-10", so every name has an even length. */
+	for (int i = 0; i < 9; i++)
+		mp_process_free(new_process("exit_with", NULL, 0));
+	int first = 1;
+	mp_process *p = start("nest_until_refused", &first, sizeof first);
+	cr_assert_str_eq(mp_process_name(p), "Process-10");
+	int code = 12345;
+	mp_expect_status(mp_process_join(p, 8 * MP_TEST_TIMEOUT_SCALE), 0);
+	mp_expect_status(mp_process_exitcode(p, &code), 0);
+	/* Depth d is named "Process-10:1:...:1", its place 2d characters long; 48 do not fit in 47. */
+	cr_assert_eq(code, 23, "the process 23 levels down (its place 46 characters long) must get -ENAMETOOLONG "
+		     "from mp_process_new(), with *out untouched (got %d: 200 never refused, 201 another error, "
+		     "202 *out written)", code);
+	mp_process_free(p);
+}
+
+MP_TEST(process, freed_processes_give_their_memory_back, 1, "Reaping: wait and zombies")
+{
+	/* Warm up, so that the library's first allocations (the current process's object) are made. */
+	mp_process *p = start_exit_with(0);
+	cr_assert_eq(join_and_exitcode(p), 0);
+	mp_process_free(p);
+	size_t before = mallinfo2().uordblks; /* bytes in use in the main thread's arena */
+	pid_t freed[30];
+	for (int i = 0; i < 30; i++) {
+		p = start_exit_with(0); /* joined, then freed */
+		cr_assert_eq(join_and_exitcode(p), 0);
+		mp_process_free(p);
+		p = start_exit_with(0); /* freed at once: the library reaps and frees it */
+		freed[i] = mp_process_pid(p);
+		mp_process_free(p);
+	}
+	double end = mp_test_now() + 5;
+	for (int i = 0; i < 30; i++)
+		while (mp_test_pid_running(freed[i]))
+			cr_assert(mp_test_now() < end, "a freed child never ended");
+	mp_active_children(NULL, 0); /* reaps and frees the last of them */
+	cr_assert_eq(mp_test_zombie_children(), 0);
+	size_t after = mallinfo2().uordblks;
+	cr_assert(after < before + 1024, "after 60 processes were freed, %zu more bytes are in use: a freed "
+		  "object (or one freed while running, once reaped) must be released", after - before);
 }
 
 MP_TEST(process, active_children_lists_the_running_and_reaps_the_rest, 2, "Reaping: wait and zombies")
@@ -1456,7 +1538,8 @@ MP_TEST(process, the_current_process_has_a_sentinel_of_its_own, 1, "Names, curre
 		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19): "
 			     "the current process has no sentinel");
 	cr_assert_eq(code, 0, "in a child, mp_process_sentinel(mp_current_process()) must give one descriptor, "
-		     "not readable while the process runs (code %d: 1 none, 2 readable, 3 not the same twice)", code);
+		     "not readable while the process runs: a pidfd on itself (code %d: 1 none, 2 readable, "
+		     "3 not the same twice, 5 not a pidfd on the process)", code);
 }
 
 /* ------------------------------------------------------------------------- */
