@@ -99,8 +99,7 @@ int mp_barrier_abort(mp_barrier *b)
 {
 	if (!b)
 		return -EINVAL;
-	struct mp__deadline forever = { .forever = true };
-	mp__guard_lock(&b->shared->guard, &forever);
+	mp__guard_lock(&b->shared->guard, &mp__forever);
 	break_generation(b->shared);
 	pthread_mutex_unlock(&b->shared->guard);
 	return 0;
@@ -110,8 +109,7 @@ int mp_barrier_reset(mp_barrier *b)
 {
 	if (!b)
 		return -EINVAL;
-	struct mp__deadline forever = { .forever = true };
-	mp__guard_lock(&b->shared->guard, &forever);
+	mp__guard_lock(&b->shared->guard, &mp__forever);
 	if (b->shared->arrived > 0)
 		break_generation(b->shared); /* those waiting now are told it broke */
 	b->shared->broken = false;

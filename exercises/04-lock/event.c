@@ -49,7 +49,6 @@ int mp_event_set(mp_event *e)
 {
 	if (!e)
 		return -EINVAL;
-	struct mp__deadline forever = { .forever = true };
 	/* TODO: your code goes here.
 	 * Hint: under the guard, set the flag and wake every waiter (broadcast).
 	 * Lesson 04, "Semaphores, events and conditions".
@@ -61,8 +60,7 @@ int mp_event_clear(mp_event *e)
 {
 	if (!e)
 		return -EINVAL;
-	struct mp__deadline forever = { .forever = true };
-	mp__guard_lock(&e->shared->guard, &forever);
+	mp__guard_lock(&e->shared->guard, &mp__forever);
 	e->shared->flag = false;
 	pthread_mutex_unlock(&e->shared->guard);
 	return 0;

@@ -39,6 +39,9 @@ int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d);
  */
 int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d);
 
+/* No deadline: how a release, a set, a clear, an abort or a reset takes its guard. */
+static const struct mp__deadline mp__forever = { .forever = true };
+
 /* Wait on @c (with @m held) until woken or the deadline: 0 or ETIMEDOUT. */
 int mp__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct mp__deadline *d);
 
