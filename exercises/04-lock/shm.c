@@ -48,8 +48,10 @@ static void *map_block(int fd, size_t size)
 	return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 }
 
-static int open_block(mp_shm **out, const char *name, size_t size, bool create)
+/* Create a block of @size bytes, or with @size 0 attach one. */
+static int open_block(mp_shm **out, const char *name, size_t size)
 {
+	bool create = size > 0;
 	if (!out || (name && (!*name || strchr(name, '/') || strlen(name) > NAME_MAX_LEN)))
 		return -EINVAL;
 	mp_shm *s = mp__fault("calloc") ? NULL : calloc(1, sizeof *s);
@@ -81,14 +83,14 @@ int mp_shm_create(mp_shm **out, const char *name, size_t size)
 {
 	if (size == 0)
 		return -EINVAL;
-	return open_block(out, name, size, true);
+	return open_block(out, name, size);
 }
 
 int mp_shm_attach(mp_shm **out, const char *name)
 {
 	if (!name)
 		return -EINVAL;
-	return open_block(out, name, 0, false);
+	return open_block(out, name, 0);
 }
 
 const char *mp_shm_name(const mp_shm *s)
