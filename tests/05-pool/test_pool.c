@@ -1202,3 +1202,106 @@ MP_TEST(options, a_failing_initializer_does_not_make_the_pool_fork_in_a_loop, 1,
 	close(fds[0]);
 	cr_assert(starts >= 1 && starts <= 12, "in 0.5 s, a worker that dies as it starts should be started again every 100 ms (about 5 times), not %zd times", starts);
 }
+
+/*
+ * The fault test of the stage: workers killed at random during a map. The
+ * records say their index; the task notes which worker started each one in
+ * shared memory (made before the pool, so every worker inherits it), naps a
+ * little so that kills land mid-chunk, and squares the index.
+ */
+static int32_t *started_by; /* shared: the pid that started record i, 0 if none did */
+
+MP_TASK(noted_square)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)len;
+	int64_t i;
+	memcpy(&i, in, sizeof i);
+	__atomic_store_n(&started_by[i], (int32_t)getpid(), __ATOMIC_SEQ_CST);
+	nap(0.0001);
+	int64_t y = i * i;
+	return mp_task_return(out, &y, sizeof y);
+}
+
+struct killer {
+	int n;              /* records */
+	int kills_wanted;
+	int32_t killed[8];  /* the pids it killed */
+	int kills;
+	volatile bool stop;
+};
+
+/* Every few ms, SIGKILL the worker that started the latest record: it is running a chunk now. */
+static void *kill_workers(void *arg)
+{
+	struct killer *k = arg;
+	nap(0.01);
+	while (!k->stop && k->kills < k->kills_wanted) {
+		int32_t victim = 0;
+		for (int i = k->n - 1; i >= 0 && !victim; i--)
+			victim = __atomic_load_n(&started_by[i], __ATOMIC_SEQ_CST);
+		bool again = false;
+		for (int j = 0; j < k->kills; j++)
+			again |= k->killed[j] == victim;
+		if (victim && !again && kill(victim, SIGKILL) == 0)
+			k->killed[k->kills++] = victim;
+		nap(0.005);
+	}
+	return NULL;
+}
+
+MP_TEST(death, workers_killed_during_a_map_fail_exactly_their_chunks, 4, "When a worker dies")
+{
+	enum { N = 4000, CHUNK = 10 };
+	mp_array *shared;
+	mp_expect_status(mp_array_new(&shared, sizeof(int32_t), N, false), 0);
+	started_by = mp_array_data(shared);
+	static int64_t in[N], out[N];
+	int total_failed = 0, total_kills = 0;
+	for (int round = 0; round < 2; round++) {
+		memset(started_by, 0, N * sizeof *started_by);
+		for (int i = 0; i < N; i++) {
+			in[i] = i;
+			out[i] = -1; /* a failed record's answer is left as it was */
+		}
+		mp_pool *pool = pool_of(2, NULL);
+		struct killer k = { .n = N, .kills_wanted = 3 };
+		pthread_t t;
+		cr_assert(pthread_create(&t, NULL, kill_workers, &k) == 0);
+		struct mp_map_failure f = { 0 };
+		int rc = mp_pool_map(pool, "noted_square", in, N, sizeof in[0], out, sizeof out[0], CHUNK, &f);
+		k.stop = true;
+		pthread_join(t, NULL);
+		mp_pool_free(pool);
+
+		cr_assert(k.kills >= 1, "round %d: the test should have killed a worker during the map", round);
+		int failed_chunks = 0;
+		for (int c = 0; c < N; c += CHUNK) {
+			bool failed = out[c] != (int64_t)c * c;
+			if (!failed) {
+				for (int i = c; i < c + CHUNK; i++)
+					cr_assert(out[i] == (int64_t)i * i, "round %d: record %d should be %lld, is %lld: a chunk is answered whole or fails whole", round, i, (long long)i * i, (long long)out[i]);
+				continue;
+			}
+			failed_chunks++;
+			for (int i = c; i < c + CHUNK; i++)
+				cr_assert(out[i] == -1, "round %d: chunk [%d, %d) failed, yet record %d was answered", round, c, c + CHUNK, i);
+			/* Its worker is one the test killed (or it died before starting the chunk: 0). */
+			int32_t by = started_by[c];
+			bool killed = by == 0;
+			for (int j = 0; j < k.kills; j++)
+				killed |= k.killed[j] == by;
+			cr_assert(killed, "round %d: chunk [%d, %d) failed, but its worker %d was not killed", round, c, c + CHUNK, (int)by);
+		}
+		cr_assert(failed_chunks <= k.kills, "round %d: %d chunks failed, more than the %d workers killed", round, failed_chunks, k.kills);
+		total_failed += failed_chunks;
+		total_kills += k.kills;
+		if (failed_chunks > 0) {
+			mp_expect_status(rc, MP_EWORKERDIED);
+			cr_assert(f.index % CHUNK == 0 && strstr(f.message, "signal 9"), "round %d: the first failure starts a chunk and names SIGKILL; got %zu, \"%s\"", round, f.index, f.message);
+		} else {
+			mp_expect_status(rc, 0);
+		}
+	}
+	mp_array_free(shared);
+	cr_log_info("%d workers killed, %d chunks failed", total_kills, total_failed);
+}
