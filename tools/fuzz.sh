@@ -1,5 +1,5 @@
 #!/bin/sh
-# tools/fuzz.sh [SECONDS]: fuzz stage 03's frame decoder and handshake with libFuzzer, SECONDS each (default 30).
+# tools/fuzz.sh [SECONDS]: fuzz stage 03's frame decoder and handshake, and stage 06's pickle decoder, with libFuzzer, SECONDS each (default 30).
 # The lists of flags below are split into words on purpose, where they are used.
 # shellcheck disable=SC2086
 set -eu
@@ -28,7 +28,7 @@ cflags="-O1 -g -std=c11 -Wall -Wextra -Iinclude"
 # coverage. fuzzer-no-link instruments the library for coverage without a main().
 mkdir -p "$out/obj"
 rm -f "$out"/obj/*.o "$out/libmp-fuzz.a"
-for src in solutions/01-process/*.c solutions/03-pipe/*.c; do
+for src in solutions/01-process/*.c solutions/03-pipe/*.c solutions/06-manager/*.c; do
 	obj=$out/obj/$(basename "$(dirname "$src")")-$(basename "$src" .c).o
 	$cc $cflags $san -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
 done
@@ -36,17 +36,19 @@ done
 ar rcs "$out/libmp-fuzz.a" "$out"/obj/*.o
 
 libs="$(pkg-config --libs libcrypto) -lm -pthread"
-for name in frame handshake; do
-	# fuzz_frame's own malloc() stands in for the library's (see BIG in fuzz_frame.c).
+for name in frame handshake pickle; do
+	# fuzz_frame's own malloc() stands in for the library's (see BIG in fuzz_frame.c);
+	# fuzz_pickle's checks the size of every allocation the decoder makes (ALLOWED in fuzz_pickle.c).
 	wrap=""
 	[ "$name" = frame ] && wrap="-Wl,--wrap=malloc"
+	[ "$name" = pickle ] && wrap="-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc"
 	# -Isolutions/03-pipe: the handshake's functions are internal (auth.h).
 	$cc $cflags -Isolutions/03-pipe $san -fsanitize=fuzzer "fuzz/fuzz_$name.c" \
 		"$out/libmp-fuzz.a" $libs $wrap -o "$out/fuzz_$name"
 done
 
 status=0
-for name in frame handshake; do
+for name in frame handshake pickle; do
 	corpus=$out/corpus-$name
 	findings=$out/findings-$name
 	log=$out/fuzz_$name.log
@@ -63,7 +65,7 @@ for name in frame handshake; do
 		status=1
 		# libFuzzer names the input that failed; it is the reproducer.
 		unit=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-		grep -E 'fuzz_(frame|handshake): |ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY' "$log" \
+		grep -E 'fuzz_(frame|handshake|pickle): |ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY' "$log" \
 			| head -n 5 | sed 's/^/  /'
 		if [ -n "$unit" ]; then
 			echo "fuzz: fuzz_$name found a problem; reproducer: $unit"

@@ -223,7 +223,7 @@ bool mp_value_hashable(const mp_value *v);
  * `"it's"`, `b'ab'`, `(1,)`, `[1, 2]`, `{'a': 1}`.
  *
  * Strings are escaped as Python escapes them for ASCII and for the control
- * characters U+0080 to U+009F and U+00AD; other non-ASCII characters are
+ * characters U+0080 to U+00A0 and U+00AD; other non-ASCII characters are
  * written as they are, where Python would still escape a few more that
  * Unicode calls unprintable (U+2028, for one).
  *

@@ -8,21 +8,27 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* Runs @python --version-ish: the version, or false if it does not run. */
-static bool version_of(const char *python, char out[16])
+/* Asks @python for its version and its real path (pyenv's shims take a second to start: it is asked once). */
+static bool version_of(const char *python, char out[16], char path[256])
 {
 	char cmd[400];
-	snprintf(cmd, sizeof cmd, "'%s' -c 'import sys; print(\"%%d.%%d.%%d\" %% sys.version_info[:3])' 2>/dev/null", python);
+	snprintf(cmd, sizeof cmd,
+		 "'%s' -c 'import sys; print(\"%%d.%%d.%%d\" %% sys.version_info[:3], sys.executable)' 2>/dev/null", python);
 	FILE *f = popen(cmd, "r");
 	if (!f)
 		return false;
-	char line[64] = "";
+	char line[400] = "";
 	bool got = fgets(line, sizeof line, f) != NULL;
 	int status = pclose(f);
 	if (!got || status != 0)
 		return false;
 	line[strcspn(line, "\n")] = '\0';
+	char *space = strchr(line, ' ');
+	if (!space)
+		return false;
+	*space = '\0';
 	snprintf(out, 16, "%s", line);
+	snprintf(path, 256, "%s", space[1] ? space + 1 : python);
 	return true;
 }
 
@@ -38,10 +44,8 @@ int py_find_pyenv(struct pythons *p)
 		if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
 			/* The newest of that minor version: glob sorts, so the last. */
 			const char *path = g.gl_pathv[g.gl_pathc - 1];
-			if (version_of(path, p->version[p->n])) {
-				snprintf(p->path[p->n], sizeof p->path[0], "%s", path);
+			if (version_of(path, p->version[p->n], p->path[p->n]))
 				p->n++;
-			}
 		}
 		globfree(&g);
 	}
@@ -52,10 +56,8 @@ void py_find(struct pythons *p)
 {
 	struct pythons extra;
 	p->n = 0;
-	if (version_of("python3", p->version[0])) {
-		snprintf(p->path[0], sizeof p->path[0], "python3");
+	if (version_of("python3", p->version[0], p->path[0]))
 		p->n = 1;
-	}
 	if (p->n == 0)
 		cr_skip_test("python3 is not installed: the tests against CPython need it");
 	py_find_pyenv(&extra);
@@ -99,16 +101,18 @@ char *py_run(const char *python, const char *script, const char *arg)
 	return out;
 }
 
+static unsigned nibble(char c)
+{
+	return c >= 'a' ? (unsigned)(c - 'a' + 10) : c >= 'A' ? (unsigned)(c - 'A' + 10) : (unsigned)(c - '0');
+}
+
 unsigned char *py_unhex(const char *hex, size_t *len)
 {
 	size_t n = strcspn(hex, "\t\n");
 	unsigned char *out = malloc(n / 2 + 1);
 	cr_assert(out && n % 2 == 0, "odd hex from Python");
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned x;
-		sscanf(hex + 2 * i, "%2x", &x);
-		out[i] = (unsigned char)x;
-	}
+	for (size_t i = 0; i < n / 2; i++)
+		out[i] = (unsigned char)(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
 	*len = n / 2;
 	return out;
 }

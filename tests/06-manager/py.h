@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The Python interpreters to test against: "python3" (if on PATH), then pyenv's 3.12 and 3.13 (if present). */
+/* The Python interpreters to test against: python3 on PATH (its real path), then pyenv's 3.12 and 3.13 (if present). */
 struct pythons {
 	char path[4][256];
 	char version[4][16]; /* "3.11.7" */

@@ -48,7 +48,7 @@ MP_TEST(bounds, a_pickle_that_calls_os_system_is_refused_and_runs_nothing, 4, "W
 	char marker[64];
 	snprintf(marker, sizeof marker, "/tmp/mp-test-evil-%d", (int)getpid());
 	unlink(marker);
-	char *out = py_run("python3", evil_script, marker);
+	char *out = py_run(py.path[0], evil_script, marker);
 	char *cursor = out, *hex, *rest;
 	int protocol = 0;
 	while (py_next_line(&cursor, &hex, &rest)) {
@@ -110,7 +110,7 @@ MP_TEST(bounds, data_outside_the_subset_is_refused_with_enotsup, 2, "The data-on
 		"             (1, 1.5), (0, None)]:\n"
 		"    sys.stdout.write(pickle.dumps(x, protocol=p).hex() + '\\n')\n";
 	static const char *const names[] = { "EMPTY_SET", "FROZENSET", "BYTEARRAY8", "LIST", "BINUNICODE", NULL, "BINFLOAT", NULL };
-	char *out = py_run("python3", script, NULL);
+	char *out = py_run(py.path[0], script, NULL);
 	char *cursor = out, *hex, *rest;
 	for (int i = 0; py_next_line(&cursor, &hex, &rest); i++) {
 		size_t len;
@@ -165,7 +165,7 @@ MP_TEST(bounds, a_pickle_cut_short_anywhere_is_refused, 3, "Bounds: what a small
 		"x = [None, True, 300, -70000, 2**40, 1.5, 'abc', 'd' * 300, b'ef', (1, 2), (1, 2, 3, 4), {'k': [1, 2]}]\n"
 		"x.append(x[6])\n" /* a BINGET */
 		"sys.stdout.write(pickle.dumps(x, protocol=4).hex() + '\\n')\n";
-	char *out = py_run("python3", script, NULL);
+	char *out = py_run(py.path[0], script, NULL);
 	size_t len;
 	unsigned char *bytes = py_unhex(out, &len);
 	mp_value *whole = py_loads_ok(bytes, len, "the whole pickle");
@@ -447,7 +447,7 @@ MP_TEST(bounds, a_list_that_holds_itself_is_refused, 2, "Bounds: what a small in
 		"a = [1]; shared = [a, a, (a,)]\n" /* shared, but no cycle: decodes as copies */
 		"for x in (l, d, shared):\n"
 		"    sys.stdout.write(pickle.dumps(x, protocol=4).hex() + '\\n')\n";
-	char *out = py_run("python3", script, NULL);
+	char *out = py_run(py.path[0], script, NULL);
 	char *cursor = out, *hex, *rest;
 	for (int i = 0; py_next_line(&cursor, &hex, &rest); i++) {
 		size_t len;
@@ -479,7 +479,7 @@ MP_TEST(bounds, a_key_set_twice_keeps_its_first_key_as_python_does, 2, "Values i
 	static const unsigned char bytes[] = { 0x80, 4, '}', 0x94, 'K', 1, ']', 0x94, 'K', 7, 'a', 's', 0x88,
 					       0x8c, 1, 'x', 's', 'h', 1, 0x86, '.' };
 	char *hex = py_hex(bytes, sizeof bytes);
-	char *out = py_run("python3", "import os, pickle; print(repr(pickle.loads(bytes.fromhex(os.environ['MP_PY_ARG']))))", hex);
+	char *out = py_run(py.path[0], "import os, pickle; print(repr(pickle.loads(bytes.fromhex(os.environ['MP_PY_ARG']))))", hex);
 	out[strcspn(out, "\n")] = '\0';
 	mp_value *v = py_loads_ok(bytes, sizeof bytes, "a dict with a key set twice");
 	char *ours = py_repr(v);

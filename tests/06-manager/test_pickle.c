@@ -78,12 +78,12 @@ MP_TEST(pickle, python_pickles_of_every_protocol_decode_to_the_same_values, 3, "
 	py_find(&py);
 	for (int protocol = 2; protocol <= 5; protocol++) {
 		/* Protocol 2 has no opcode for bytes: CPython writes a call to _codecs.encode (see the next test). */
-		char *out = python_dumps("python3", protocol == 2 ? containers : scalars, protocol);
-		check_decodes("python3", out, protocol);
+		char *out = python_dumps(py.path[0], protocol == 2 ? containers : scalars, protocol);
+		check_decodes(py.path[0], out, protocol);
 		free(out);
 		if (protocol > 2) {
-			out = python_dumps("python3", containers, protocol);
-			check_decodes("python3", out, protocol);
+			out = python_dumps(py.path[0], containers, protocol);
+			check_decodes(py.path[0], out, protocol);
 			free(out);
 		}
 	}
@@ -93,7 +93,7 @@ MP_TEST(pickle, bytes_at_protocol_2_are_a_call_and_are_refused, 2, "Why pickle i
 {
 	struct pythons py;
 	py_find(&py);
-	char *out = python_dumps("python3", "b'abc'\n", 2);
+	char *out = python_dumps(py.path[0], "b'abc'\n", 2);
 	size_t len;
 	unsigned char *bytes = py_unhex(out, &len);
 	mp_value *v = NULL;
@@ -132,7 +132,7 @@ MP_TEST(pickle, decoding_then_encoding_gives_cpython_protocol_4_bytes, 3, "Writi
 	struct pythons py;
 	py_find(&py);
 	for (int k = 0; k < 2; k++) {
-		char *out = python_dumps("python3", k ? containers : scalars, 4);
+		char *out = python_dumps(py.path[0], k ? containers : scalars, 4);
 		char *cursor = out, *hex, *want;
 		while (py_next_line(&cursor, &hex, &want)) {
 			size_t len, ours_len;
@@ -267,11 +267,11 @@ MP_TEST(pickle, values_round_trip_through_our_own_codec, 2, "Values in C")
 }
 
 /* Decodes Python's protocol-4 pickle of @expr. */
-static mp_value *from_python(const char *expr)
+static mp_value *from_python(const char *python, const char *expr)
 {
 	char exprs[256];
 	snprintf(exprs, sizeof exprs, "%s\n", expr);
-	char *out = python_dumps("python3", exprs, 4);
+	char *out = python_dumps(python, exprs, 4);
 	size_t len;
 	unsigned char *bytes = py_unhex(out, &len);
 	mp_value *v = py_loads_ok(bytes, len, expr);
@@ -284,7 +284,7 @@ MP_TEST(pickle, accessors_and_equality_see_what_python_sees, 2, "Values in C")
 {
 	struct pythons py;
 	py_find(&py);
-	mp_value *v = from_python("(1, 1.0, True, 'a', b'a', [1, 2], (1, 2), {'x': [None], 2: 3.5})");
+	mp_value *v = from_python(py.path[0], "(1, 1.0, True, 'a', b'a', [1, 2], (1, 2), {'x': [None], 2: 3.5})");
 	cr_assert_eq(mp_value_kind_of(v), MP_VALUE_TUPLE);
 	cr_assert_eq(mp_value_len(v), 8);
 	const mp_value *one = mp_value_item(v, 0), *onef = mp_value_item(v, 1), *t = mp_value_item(v, 2);
@@ -327,7 +327,7 @@ MP_TEST(pickle, integers_of_every_size_cross_both_ways, 3, "Integers of every si
 	char exprs[2048] = "";
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
 		snprintf(exprs + strlen(exprs), sizeof exprs - strlen(exprs), "%lld\n", (long long)ints[i]);
-	char *out = python_dumps("python3", exprs, 4);
+	char *out = python_dumps(py.path[0], exprs, 4);
 	char *cursor = out, *hex, *want;
 	for (size_t i = 0; py_next_line(&cursor, &hex, &want); i++) {
 		size_t len, ours_len;
@@ -354,7 +354,7 @@ MP_TEST(pickle, integers_beyond_64_bits_are_refused_with_erange, 2, "Integers of
 {
 	struct pythons py;
 	py_find(&py);
-	char *out = python_dumps("python3", "2**63\n-2**63-1\n10**30\n-10**400\n[1, 2**64]\n", 4);
+	char *out = python_dumps(py.path[0], "2**63\n-2**63-1\n10**30\n-10**400\n[1, 2**64]\n", 4);
 	char *cursor = out, *hex, *want;
 	while (py_next_line(&cursor, &hex, &want)) {
 		size_t len;
@@ -406,7 +406,7 @@ MP_TEST(pickle, repr_is_python_repr, 2, "Values in C")
 		"['\\'', '\"', '\\'\"', '\\\\', '\\x07\\x08\\x0b\\x0c\\x1b', '\\u0100\\u0394\\u0800\\u4e2d']\n"
 		"[b'\\'', b'\"', b'\\'\"', b'\\x7f\\x80\\xfe']\n"
 		"{(): (((),),), '': [[]], b'': {1: {}}}\n";
-	char *out = python_dumps("python3", tricky, 4);
-	check_decodes("python3", out, 4);
+	char *out = python_dumps(py.path[0], tricky, 4);
+	check_decodes(py.path[0], out, 4);
 	free(out);
 }
