@@ -119,3 +119,106 @@ int mp_pool_map(mp_pool *pool, const char *task, const void *in, size_t n, size_
 	mp_result_free(job);
 	return rc;
 }
+
+/*
+ * One chunk of an imap: up to @chunksize records from the producer, copied,
+ * as a job of its own with room for its answers. Returns the job, or NULL
+ * with *rc set (the producer's error, or -ENOMEM) or, at the end of the
+ * input, with *more false and *rc 0.
+ */
+static mp_result *imap_chunk(mp_pool *pool, const char *task, size_t in_size, size_t out_size,
+			     size_t chunksize, mp_imap_next next, void *arg, bool *more, int *rc)
+{
+	mp_result *job = mp__result_new(pool, task);
+	if (job) {
+		job->in_copy = malloc(chunksize * in_size > 0 ? chunksize * in_size : 1);
+		job->out_copy = malloc(chunksize * out_size > 0 ? chunksize * out_size : 1);
+		job->statuses = calloc(chunksize, sizeof *job->statuses);
+		job->messages = calloc(chunksize, sizeof *job->messages);
+	}
+	if (!job || !job->in_copy || !job->out_copy || !job->statuses || !job->messages) {
+		*rc = -ENOMEM;
+		goto fail;
+	}
+	size_t k = 0;
+	while (k < chunksize) {
+		int got = next((char *)job->in_copy + k * in_size, arg);
+		if (got < 0)
+			*rc = got;
+		if (got <= 0) {
+			*more = false;
+			break;
+		}
+		k++;
+	}
+	if (k == 0 || *rc < 0)
+		goto fail;
+	job->in = job->in_copy;
+	job->out = job->out_copy;
+	job->n = k;
+	job->in_size = in_size;
+	job->out_size = out_size;
+	job->is_map = true;
+	job->chunksize = k;
+	job->pending = k;
+	return job;
+fail:
+	if (job) {
+		job->refs = 1;
+		mp__result_unref(job);
+	}
+	return NULL;
+}
+
+int mp_pool_imap(mp_pool *pool, const char *task, size_t in_size, size_t out_size, size_t chunksize,
+		 bool ordered, mp_imap_next next, mp_imap_take take, void *arg)
+{
+	if (!pool || !task || !next || !take)
+		return -EINVAL;
+	int rc = check_task(task);
+	if (rc < 0)
+		return rc;
+	if (chunksize == 0)
+		chunksize = 1; /* Python's default for imap */
+	/*
+	 * Two chunks a worker in flight: enough to keep every worker busy while
+	 * answers come back, and all the input that is ever in memory at once.
+	 */
+	size_t window = 2 * (size_t)pool->nworkers;
+	mp_result **inflight = calloc(window, sizeof *inflight);
+	if (!inflight)
+		return -ENOMEM;
+	size_t count = 0, next_index = 0;
+	bool more = true;
+	while (rc == 0 && (more || count > 0)) {
+		while (rc == 0 && more && count < window) {
+			mp_result *job = imap_chunk(pool, task, in_size, out_size, chunksize, next, arg, &more, &rc);
+			if (!job)
+				break;
+			job->first_index = next_index;
+			next_index += job->n;
+			rc = submit(pool, job);
+			if (rc == 0)
+				inflight[count++] = job;
+		}
+		if (rc < 0 || count == 0)
+			break;
+		/* Ordered: the oldest chunk (the window is kept in submission order); else whichever is done. */
+		size_t i = ordered ? 0 : mp__result_wait_any(inflight, count);
+		mp_result *job = inflight[i];
+		mp_result_wait(job, MP_FOREVER);
+		for (size_t k = 0; k < job->n && rc == 0; k++) {
+			int code = job->statuses[k];
+			rc = take(job->first_index + k, code, code ? NULL : job->out + k * out_size,
+				  code ? 0 : out_size, code ? job->messages[k] : "", arg);
+		}
+		mp_result_free(job);
+		memmove(&inflight[i], &inflight[i + 1], (count - i - 1) * sizeof *inflight);
+		count--;
+	}
+	/* Stopped early: the chunks still out finish on their own; their handles go now. */
+	for (size_t i = 0; i < count; i++)
+		mp_result_free(inflight[i]);
+	free(inflight);
+	return rc;
+}

@@ -22,6 +22,12 @@ struct mp_result *mp__result_new(struct mp_pool *pool, const char *task)
 
 static void destroy(struct mp_result *job)
 {
+	if (job->messages)
+		for (size_t i = 0; i < job->n; i++)
+			free(job->messages[i]);
+	free(job->messages);
+	free(job->statuses);
+	free(job->out_copy);
 	free(job->in_copy);
 	free(job->data);
 	free(job->error);
@@ -39,9 +45,17 @@ void mp__result_unref(struct mp_result *job)
 		destroy(job);
 }
 
-/* Keep the failure of the record of lowest index: the one Python's map would raise. */
+/*
+ * Keep the failure of the record of lowest index: the one Python's map would
+ * raise. imap keeps every record's, since it hands each one to the caller.
+ */
 static void record_failure(struct mp_result *job, size_t i, int code, const char *message, size_t len)
 {
+	if (job->statuses) {
+		job->statuses[i] = code;
+		free(job->messages[i]);
+		job->messages[i] = strndup(message ? message : "", message ? len : 0);
+	}
 	if (job->code != 0 && job->failed_index <= i)
 		return;
 	char *copy = strndup(message ? message : "", message ? len : 0);
@@ -56,7 +70,8 @@ void mp__result_fail_records(struct mp_result *job, size_t first, size_t count, 
 {
 	if (count == 0)
 		return;
-	record_failure(job, first, code, message, message ? strlen(message) : 0);
+	for (size_t i = first; i < first + (job->statuses ? count : 1); i++)
+		record_failure(job, i, code, message, message ? strlen(message) : 0);
 	job->pending -= count;
 }
 
@@ -134,6 +149,25 @@ int mp_result_wait(mp_result *r, double timeout)
 	 * Lesson 05, "Results: waiting for an outcome".
 	 */
 	return MP_ETODO;
+}
+
+size_t mp__result_wait_any(struct mp_result **jobs, size_t n)
+{
+	struct mp_pool *pool = jobs[0]->pool;
+	pthread_mutex_lock(&pool->lock);
+	pool->waiters++;
+	size_t i;
+	for (;;) {
+		for (i = 0; i < n && !jobs[i]->ready; i++)
+			;
+		if (i < n)
+			break;
+		pthread_cond_wait(&pool->changed, &pool->lock);
+	}
+	pool->waiters--;
+	pthread_cond_broadcast(&pool->changed);
+	pthread_mutex_unlock(&pool->lock);
+	return i;
 }
 
 int mp_result_get(mp_result *r, double timeout, const void **data, size_t *len)

@@ -271,6 +271,51 @@ int mp_pool_map(mp_pool *pool, const char *task, const void *in, size_t n, size_
 		void *out, size_t out_size, size_t chunksize, struct mp_map_failure *failure);
 
 /**
+ * Where mp_pool_imap() gets its next record.
+ * @param record room for one record of the imap's `in_size` bytes: fill it.
+ * @param arg the imap's @p arg.
+ * @return 1 when it filled @p record; 0 at the end of the input; a negative
+ *         code to stop the imap with that code.
+ */
+typedef int (*mp_imap_next)(void *record, void *arg);
+
+/**
+ * Where mp_pool_imap() hands each answer.
+ * @param index the record's place in the input, from 0.
+ * @param code 0, or why that record's call failed (as mp_result_get()).
+ * @param answer its `out_size` bytes (valid during the call); NULL when it failed.
+ * @param len `out_size`, or 0 when it failed.
+ * @param error the failure's message ("" on success).
+ * @param arg the imap's @p arg.
+ * @return 0 to go on; anything else stops the imap, which returns it.
+ */
+typedef int (*mp_imap_take)(size_t index, int code, const void *answer, size_t len,
+			    const char *error, void *arg);
+
+/**
+ * Python's `imap` (@p ordered true) and `imap_unordered` (false), lazily:
+ * records are taken from @p next only as workers free up (at most two chunks
+ * a worker are in flight), so an input of any length never sits in memory
+ * at once, and answers go to @p take as they are ready: in the input's order,
+ * or in the order they finish. Both callbacks run on the calling thread,
+ * which the imap blocks until the input is done and every answer taken.
+ * @param pool the pool.
+ * @param task the task's name; each call must give back @p out_size bytes.
+ * @param in_size bytes a record.
+ * @param out_size bytes an answer.
+ * @param chunksize records a chunk; 0 for Python's default for imap, 1.
+ * @param ordered true for imap, false for imap_unordered.
+ * @param next produces the records.
+ * @param take receives each record's answer or failure.
+ * @param arg passed to both.
+ * @return 0; the first negative code of @p next, or non-zero return of
+ *         @p take (the calls in flight then finish, unseen); ::MP_ENOTASK;
+ *         ::MP_EPOOLCLOSED; `-ENOMEM`; `-EINVAL`.
+ */
+int mp_pool_imap(mp_pool *pool, const char *task, size_t in_size, size_t out_size, size_t chunksize,
+		 bool ordered, mp_imap_next next, mp_imap_take take, void *arg);
+
+/**
  * The chunk size mp_pool_map() uses for @p n records when given 0, as
  * Python computes it: ceil(n / (4 × workers)), and 0 for no records.
  */

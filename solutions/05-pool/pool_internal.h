@@ -31,6 +31,10 @@ struct mp_result {
 	char *out;
 	size_t out_size;
 	bool is_map;
+	void *out_copy;                /* what to free: imap's own output buffer, or NULL */
+	int *statuses;                 /* imap: each record's outcome (0 or a code); NULL otherwise */
+	char **messages;               /* imap: each failed record's message; NULL otherwise */
+	size_t first_index;            /* imap: the index of record 0 in the caller's stream */
 	void *data;                    /* apply's answer, from malloc() */
 	size_t len;
 
@@ -144,6 +148,8 @@ void mp__result_answer(struct mp_result *job, size_t i, int status, const void *
 void mp__result_finish_if_done(struct mp_result *job);
 /* Drop one reference (the lock held). */
 void mp__result_unref(struct mp_result *job);
+/* Wait until one of @jobs is ready, and return its index (the lock not held). */
+size_t mp__result_wait_any(struct mp_result **jobs, size_t n);
 
 /* Queue a job for the workers and wake the pool's thread (pool.c; lock held). */
 int mp__pool_submit(struct mp_pool *pool, struct mp_result *job);

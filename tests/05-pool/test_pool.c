@@ -1305,3 +1305,135 @@ MP_TEST(death, workers_killed_during_a_map_fail_exactly_their_chunks, 4, "When a
 	mp_array_free(shared);
 	cr_log_info("%d workers killed, %d chunks failed", total_kills, total_failed);
 }
+
+/* A producer of the int64s 0 .. n-1 and a consumer that checks them, for imap. */
+struct stream {
+	int64_t n, produced, taken;
+	int64_t lead;          /* the most records produced and not yet taken */
+	int64_t stop_at;       /* the producer fails there with -EIO (-1: never) */
+	int64_t refuse_at;     /* the consumer says stop there (-1: never) */
+	bool ordered;
+	bool seen_out_of_order;
+	size_t first_taken;
+	unsigned char *seen;   /* n flags */
+	int wrong, failures;
+	char message[64];
+};
+
+static int produce(void *record, void *arg)
+{
+	struct stream *s = arg;
+	if (s->produced == s->stop_at)
+		return -EIO;
+	if (s->produced == s->n)
+		return 0;
+	memcpy(record, &s->produced, sizeof s->produced);
+	s->produced++;
+	if (s->produced - s->taken > s->lead)
+		s->lead = s->produced - s->taken;
+	return 1;
+}
+
+static int consume(size_t index, int code, const void *answer, size_t len, const char *error, void *arg)
+{
+	struct stream *s = arg;
+	if (s->taken == 0)
+		s->first_taken = index;
+	if ((int64_t)index != s->taken)
+		s->seen_out_of_order = true;
+	if (s->refuse_at == s->taken)
+		return 7;
+	s->taken++;
+	if (index >= (size_t)s->n || s->seen[index]++) {
+		s->wrong++;
+		return 0;
+	}
+	if (code != 0) {
+		s->failures++;
+		snprintf(s->message, sizeof s->message, "%s", error);
+		return 0;
+	}
+	int64_t y;
+	if (len != sizeof y || !answer) {
+		s->wrong++;
+		return 0;
+	}
+	memcpy(&y, answer, sizeof y);
+	s->wrong += y != (int64_t)index * (int64_t)index;
+	return 0;
+}
+
+static struct stream stream_of(int64_t n)
+{
+	struct stream s = { .n = n, .stop_at = -1, .refuse_at = -1 };
+	s.seen = calloc((size_t)n + 1, 1);
+	cr_assert(s.seen);
+	return s;
+}
+
+MP_TEST(imap, imap_is_ordered_and_lazy, 3, "imap: lazy and ordered, or not")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	size_t chunks[] = { 1, 7, 0 };
+	for (int k = 0; k < 3; k++) {
+		struct stream s = stream_of(20000);
+		mp_expect_status(mp_pool_imap(pool, "square", sizeof(int64_t), sizeof(int64_t), chunks[k], true, produce, consume, &s), 0);
+		size_t c = chunks[k] ? chunks[k] : 1;
+		cr_assert(s.taken == s.n && s.wrong == 0 && !s.seen_out_of_order, "chunk size %zu: imap should give all %lld answers, right and in order: %lld taken, %d wrong", c, (long long)s.n, (long long)s.taken, s.wrong);
+		/* Two chunks a worker in flight, and the one being made: that is all the input held at once. */
+		cr_assert(s.lead <= (int64_t)(2 * 2 * c + c), "chunk size %zu: imap read %lld records ahead of the answers taken; it should read at most %zu ahead", c, (long long)s.lead, 2 * 2 * c + c);
+		free(s.seen);
+	}
+	mp_pool_free(pool);
+}
+
+MP_TASK(slow_first)(const void *in, size_t len, mp_task_out *out)
+{
+	int64_t x;
+	memcpy(&x, in, sizeof x);
+	if (x == 0)
+		nap(0.3);
+	return square(in, len, out);
+}
+
+MP_TEST(imap, imap_unordered_gives_answers_as_they_finish, 2, "imap: lazy and ordered, or not")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	struct stream s = stream_of(50);
+	mp_expect_status(mp_pool_imap(pool, "slow_first", sizeof(int64_t), sizeof(int64_t), 1, false, produce, consume, &s), 0);
+	cr_assert(s.taken == s.n && s.wrong == 0, "imap_unordered should give every answer once, right: %lld taken, %d wrong", (long long)s.taken, s.wrong);
+	cr_assert(s.first_taken != 0, "record 0 takes 0.3 s, the others none: unordered, another answer comes first");
+	free(s.seen);
+	s = stream_of(50);
+	mp_expect_status(mp_pool_imap(pool, "slow_first", sizeof(int64_t), sizeof(int64_t), 1, true, produce, consume, &s), 0);
+	cr_assert(s.first_taken == 0 && !s.seen_out_of_order, "ordered, record 0 comes first however long it takes");
+	free(s.seen);
+	mp_pool_free(pool);
+}
+
+MP_TEST(imap, imap_hands_over_each_failure_and_stops_when_asked, 2, "imap: lazy and ordered, or not")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	struct stream s = stream_of(100);
+	mp_expect_status(mp_pool_imap(pool, "picky", sizeof(int64_t), sizeof(int64_t), 4, true, produce, consume, &s), 0);
+	cr_assert(s.taken == 100 && s.failures == 10 && s.wrong == 0, "every record ending in 3 fails, alone, and the others succeed: %d failures, %d wrong", s.failures, s.wrong);
+	cr_assert(strcmp(s.message, "I do not like 93") == 0, "each failure comes with its own message, got \"%s\"", s.message);
+	free(s.seen);
+
+	s = stream_of(1000);
+	s.stop_at = 50;
+	mp_expect_status(mp_pool_imap(pool, "square", sizeof(int64_t), sizeof(int64_t), 1, true, produce, consume, &s), -EIO);
+	cr_assert(s.taken <= 50 && s.wrong == 0, "a producer that fails stops the imap: %lld taken", (long long)s.taken);
+	free(s.seen);
+
+	s = stream_of(1000);
+	s.refuse_at = 20;
+	mp_expect_status(mp_pool_imap(pool, "square", sizeof(int64_t), sizeof(int64_t), 1, false, produce, consume, &s), 7);
+	cr_assert(s.taken == 20, "a consumer that returns 7 stops the imap, which returns 7");
+	free(s.seen);
+
+	mp_expect_status(mp_pool_imap(pool, "no such task", 8, 8, 1, true, produce, consume, &s), MP_ENOTASK);
+	mp_expect_status(mp_pool_imap(pool, "square", 8, 8, 1, true, NULL, consume, &s), -EINVAL);
+	mp_expect_status(mp_pool_imap(pool, "square", 8, 8, 1, true, produce, NULL, &s), -EINVAL);
+	mp_pool_free(pool);
+}
