@@ -89,7 +89,7 @@ static unsigned hmac_of(const char *digest, const void *key, size_t keylen,
 		if (*p == '_')
 			*p = '-';
 	const EVP_MD *md = EVP_get_digestbyname(name);
-	unsigned outlen = 0;
+	unsigned outlen;
 	if (!md || !HMAC(md, key, (int)keylen, msg, len, out, &outlen))
 		return 0;
 	return outlen;

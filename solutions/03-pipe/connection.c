@@ -125,9 +125,8 @@ int mp_conn_set_max_message(mp_conn *c, size_t bytes)
 /* Sleep until @fd reports @events or the deadline passes: 0, MP_ETIMEDOUT or -errno. */
 static int wait_for(int fd, short events, const struct mp__deadline *d)
 {
-	if (d->forever)
-		return 0; /* the read or write itself will block: one system call, not two */
-	return mp__deadline_wait_fd(fd, events, d);
+	/* With no deadline the read or write itself blocks: one system call, not two. */
+	return d->forever ? MP_OK : mp__deadline_wait_fd(fd, events, d);
 }
 
 /*
@@ -151,7 +150,7 @@ static ssize_t write_quietly(mp_conn *c, const struct iovec *iov, int n, bool do
 	if (dontwait) {
 		size_t room = PIPE_BUF;
 		int k = 0;
-		for (; k < n && k < 3 && room > 0; k++) {
+		for (; k < n && room > 0; k++) { /* n is at most 3: a header of one or two parts, a payload */
 			part[k] = iov[k];
 			if (part[k].iov_len > room)
 				part[k].iov_len = room;

@@ -1079,6 +1079,14 @@ MP_TEST(pipe, every_call_refuses_what_it_cannot_use, 2, "Duplex and one-way pipe
 	mp_expect_status(mp_conn_from_fd(&c, fds[0], false, false), -EINVAL);
 	mp_expect_status(mp_conn_from_fd(NULL, fds[0], true, false), -EINVAL);
 	cr_assert(c == NULL, "a refused mp_conn_from_fd() must leave its result alone");
+	/* Descriptor 0 is a descriptor like any other. */
+	int saved_stdin = dup(0);
+	cr_assert(saved_stdin >= 0 && dup2(fds[0], 0) == 0);
+	mp_expect_status(mp_conn_from_fd(&c, 0, true, false), 0);
+	mp_conn_free(c); /* closes 0 */
+	cr_assert(dup2(saved_stdin, 0) == 0);
+	close(saved_stdin);
+	c = NULL;
 	mp_expect_status(mp_conn_from_fd(&c, fds[0], true, false), 0);
 	cr_assert_eq(mp_conn_fileno(c), fds[0], "the connection's descriptor is the one it was given");
 	mp_expect_status(mp_conn_fileno(NULL), -EINVAL);
