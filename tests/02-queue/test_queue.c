@@ -3,6 +3,7 @@
 #include "mp_test.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -1207,4 +1208,54 @@ MP_TEST(queue, a_failed_get_takes_nothing, 2, "Getting: one recvmsg(), then trus
 	cr_assert_eq(v, 5, "the message is still there after a failed get");
 	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEMPTY);
 	mp_queue_free(q);
+}
+
+/* Close descriptor 0, keeping a copy of it to put back: a process may well run without stdin. */
+static int hide_stdin(void)
+{
+	int saved = fcntl(0, F_DUPFD_CLOEXEC, 3);
+	cr_assert(saved >= 0, "cannot keep a copy of stdin: %s", strerror(errno));
+	close(0);
+	return saved;
+}
+
+static void restore_stdin(int saved)
+{
+	dup2(saved, 0);
+	close(saved);
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+MP_TEST(queue, descriptor_0_is_a_descriptor_like_any_other, 1, "What the kernel makes atomic")
+{
+	int saved = hide_stdin();
+	/* The queue's read end lands on 0, the lowest free number; freeing the queue must close it. */
+	mp_queue *q = new_queue(0);
+	cr_assert_eq(mp_queue_fileno(q), 0, "with descriptor 0 free, the queue's first descriptor should be 0");
+	int64_t v = 0;
+	mp_expect_status(mp_queue_put_int(q, 3, 0), 0);
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert_eq(v, 3);
+	mp_queue_free(q);
+	cr_assert(!fd_open(0), "mp_queue_free() left descriptor 0 open: 0 is a valid descriptor, test for >= 0");
+	/* The same on the way out of a failed creation. */
+	mp_expect_status(mp_fault_inject("pipe2", 0, EMFILE), 0);
+	int rc = mp_queue_new(&q, 4);
+	mp_fault_clear();
+	mp_expect_status(rc, -EMFILE);
+	cr_assert(!fd_open(0), "a failed mp_queue_new() left descriptor 0 open");
+	/* A large message's memfd may arrive as descriptor 0, and must be closed once read. */
+	int dummy = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	cr_assert_eq(dummy, 0);
+	q = new_queue(0);
+	put_bytes(q, 100000, 1);
+	close(0);
+	expect_message(q, 100000, 1);
+	cr_assert(!fd_open(0), "the memfd of a large message, received as descriptor 0, was left open");
+	mp_queue_free(q);
+	restore_stdin(saved);
 }

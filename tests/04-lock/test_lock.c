@@ -1899,3 +1899,24 @@ MP_TEST(lock, a_party_can_take_the_place_of_one_that_died_in_the_action, 2, "Bar
 	mp_barrier_free(b);
 	mp_array_free(rounds);
 }
+
+MP_TEST(lock, a_named_block_on_descriptor_0_is_closed_too, 1, "Named shared memory, and who may remove it")
+{
+	int saved = fcntl(0, F_DUPFD_CLOEXEC, 3);
+	cr_assert(saved >= 0);
+	close(0); /* a process may run without stdin: the block's descriptor is then 0 */
+	mp_shm *s = NULL;
+	mp_expect_status(mp_shm_create(&s, NULL, 4096), 0);
+	cr_assert(fcntl(0, F_GETFD) >= 0, "with descriptor 0 free, the block's descriptor should be 0");
+	mp_expect_status(mp_shm_unlink(s), 0);
+	mp_shm_detach(s);
+	cr_assert(fcntl(0, F_GETFD) < 0, "mp_shm_detach() left descriptor 0 open: 0 is a valid descriptor");
+	mp_expect_status(mp_fault_inject("mmap", 0, ENOMEM), 0);
+	int rc = mp_shm_create(&s, NULL, 4096);
+	mp_fault_clear();
+	mp_expect_status(rc, -ENOMEM);
+	cr_assert(fcntl(0, F_GETFD) < 0, "a failed create left descriptor 0 open");
+	/* And its name: the check after the test looks in /dev/shm. */
+	dup2(saved, 0);
+	close(saved);
+}
