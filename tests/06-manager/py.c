@@ -52,12 +52,32 @@ int py_find_pyenv(struct pythons *p)
 	return p->n;
 }
 
+/*
+ * Once, in Criterion's runner before any test starts: python3's real path and
+ * version, which every test process inherits in its environment.
+ */
+ReportHook(PRE_ALL)(struct criterion_test_set *tests)
+{
+	(void)tests;
+	char version[16], path[256];
+	if (version_of("python3", version, path)) {
+		setenv("MP_TEST_PYTHON3", path, 1);
+		setenv("MP_TEST_PYTHON3_VERSION", version, 1);
+	}
+}
+
 void py_find(struct pythons *p)
 {
 	struct pythons extra;
+	const char *path = getenv("MP_TEST_PYTHON3"), *version = getenv("MP_TEST_PYTHON3_VERSION");
 	p->n = 0;
-	if (version_of("python3", p->version[0], p->path[0]))
+	if (path && *path && version) {
+		snprintf(p->path[0], sizeof p->path[0], "%s", path);
+		snprintf(p->version[0], sizeof p->version[0], "%s", version);
 		p->n = 1;
+	} else if (version_of("python3", p->version[0], p->path[0])) {
+		p->n = 1;
+	}
 	if (p->n == 0)
 		cr_skip_test("python3 is not installed: the tests against CPython need it");
 	py_find_pyenv(&extra);

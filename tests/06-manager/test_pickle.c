@@ -32,7 +32,9 @@ static const char containers[] =
 	"[[[[[[[[[[1]]]]]]]]]]\n({'d': [(1, 2.0, 'three')]},)\n"
 	"list(range(1000))\nlist(range(1001))\nlist(range(2500))\n{i: -i for i in range(999)}\n"
 	"{i: -i for i in range(1000)}\n{i: -i for i in range(2001)}\n"
-	"'w'*70000\n['y'*40000, 'x'*40000, 'z'*40000]\n";
+	"'w'*70000\n['y'*40000, 'x'*40000, 'z'*40000]\n"
+	/* 3 + 923 * (68 + 3) bytes: the first frame holds exactly 64 KiB before item 924, and closes there. */
+	"[f'{i:068d}' for i in range(940)]\n";
 
 /* For each expression of MP_PY_EXPRS, a line: its pickle at protocol MP_PY_ARG, in hex, a tab, its repr. */
 static const char dump_script[] =
