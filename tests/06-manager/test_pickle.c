@@ -412,3 +412,104 @@ MP_TEST(pickle, repr_is_python_repr, 2, "Values in C")
 	check_decodes(py.path[0], out, 4);
 	free(out);
 }
+
+MP_TEST(pickle, accessors_answer_plainly_for_the_wrong_kind, 2, "Values in C")
+{
+	/* (1, 'a', [], {}, None, 2.5, True), decoded: the accessors asked of each kind in turn. */
+	static const unsigned char bytes[] = { 0x80, 4, '(', 'K', 1, 0x8c, 1, 'a', ']', '}', 'N', 'G', 0x40, 0x04, 0, 0, 0, 0, 0, 0, 0x88, 't', '.' };
+	mp_value *t = py_loads_ok(bytes, sizeof bytes, "(1, 'a', [], {}, None, 2.5, True)");
+	const mp_value *one = mp_value_item(t, 0), *a = mp_value_item(t, 1), *list = mp_value_item(t, 2),
+		       *dict = mp_value_item(t, 3), *none = mp_value_item(t, 4), *f = mp_value_item(t, 5),
+		       *yes = mp_value_item(t, 6);
+	cr_assert(mp_value_len(t) == 7 && mp_value_item(t, 7) == NULL, "a 7-tuple has no item 7");
+	cr_assert_str_eq(mp_value_kind_name(mp_value_kind_of(t)), "tuple");
+	cr_assert_str_eq(mp_value_kind_name(mp_value_kind_of(none)), "NoneType");
+	cr_assert_str_eq(mp_value_kind_name(mp_value_kind_of(dict)), "dict");
+	cr_assert_str_eq(mp_value_kind_name((mp_value_kind)99), "?");
+	cr_assert(!mp_value_as_bool(one) && mp_value_as_bool(yes) && !mp_value_as_bool(NULL));
+	cr_assert(mp_value_as_int(a) == 0 && mp_value_as_int(yes) == 1 && mp_value_as_int(f) == 0 && mp_value_as_int(NULL) == 0);
+	cr_assert(mp_value_as_float(one) == 1.0 && mp_value_as_float(f) == 2.5 && mp_value_as_float(a) == 0);
+	size_t len = 99;
+	cr_assert(mp_value_data(one, &len) == NULL && len == 0, "an int has no bytes");
+	cr_assert(mp_value_data(NULL, NULL) == NULL);
+	cr_assert(mp_value_len(one) == 0 && mp_value_len(none) == 0 && mp_value_len(NULL) == 0 && mp_value_len(a) == 1);
+	cr_assert(mp_value_item(a, 0) == NULL && mp_value_item(dict, 0) == NULL && mp_value_item(NULL, 0) == NULL);
+	cr_assert(mp_value_dict_pair(list, 0, NULL, NULL) == -EINVAL && mp_value_dict_pair(NULL, 0, NULL, NULL) == -EINVAL);
+	cr_assert(mp_value_dict_get(list, one) == NULL && mp_value_dict_get(dict, one) == NULL);
+	cr_assert(mp_value_dict_get(dict, list) == NULL, "a list is never a key, so never found");
+	cr_assert(mp_value_hashable(one) && mp_value_hashable(t) == false && !mp_value_hashable(NULL));
+	cr_assert(mp_value_equal(NULL, NULL) && !mp_value_equal(one, NULL) && !mp_value_equal(NULL, one));
+	cr_assert(!mp_value_equal(one, a) && !mp_value_equal(none, one) && mp_value_equal(none, none));
+	cr_assert(!mp_value_equal(list, dict) && !mp_value_equal(one, f) && mp_value_equal(one, yes));
+	cr_assert(mp_value_copy(NULL) == NULL);
+
+	/* Putting into the wrong container: refused, and what was given is freed (valgrind checks). */
+	mp_value *c = mp_value_copy(t);
+	cr_assert(mp_value_list_append(c, mp_value_int(1)) == -EINVAL, "a tuple is not a list");
+	cr_assert(mp_value_dict_set(c, mp_value_int(1), mp_value_int(2)) == -EINVAL, "a tuple is not a dict");
+	mp_value *l = mp_value_list_of(0);
+	cr_assert(mp_value_list_append(l, NULL) == -ENOMEM, "NULL stands for a value that could not be made");
+	cr_assert(mp_value_list_append(l, l) == -EINVAL && mp_value_len(l) == 0, "a list cannot hold itself");
+	mp_value *d = mp_value_dict_new();
+	cr_assert(mp_value_dict_set(d, NULL, mp_value_int(1)) == -ENOMEM && mp_value_dict_set(d, mp_value_int(1), NULL) == -ENOMEM);
+	cr_assert(mp_value_len(d) == 0);
+	cr_assert(mp_value_tuple_of(3, mp_value_int(1), NULL, mp_value_str("x")) == NULL, "a NULL item: no tuple");
+	cr_assert(mp_value_list_of(2, mp_value_int(1), NULL) == NULL, "a NULL item: no list");
+	cr_assert(mp_value_str(NULL) == NULL && mp_value_str("\xff") == NULL && mp_value_strn("\xc3", 1) == NULL,
+		  "not UTF-8: no str");
+	mp_value *empty = mp_value_strn(NULL, 0);
+	cr_assert(empty && mp_value_len(empty) == 0, "'' from no bytes");
+	mp_value_free(empty);
+	char *s = (char *)1;
+	cr_assert(mp_value_repr(NULL, &s) == -EINVAL && s == (char *)1 && mp_value_repr(t, NULL) == -EINVAL);
+	mp_value_free(d);
+	mp_value_free(l);
+	mp_value_free(c);
+	mp_value_free(t);
+}
+
+MP_TEST(pickle, the_codec_checks_its_arguments_and_limits, 2, "Bounds: what a small input may cost")
+{
+	mp_value *v = (mp_value *)1;
+	mp_expect_status(mp_pickle_loads("N.", 2, NULL, NULL, NULL), -EINVAL);
+	mp_expect_status(mp_pickle_loads(NULL, 2, &v, NULL, NULL), -EINVAL);
+	mp_expect_status(mp_pickle_loads(NULL, 0, &v, NULL, NULL), MP_EBADMSG);
+	cr_assert(v == (mp_value *)1, "*out untouched on failure");
+	cr_assert(mp_pickle_opcode_name(-1) == NULL && mp_pickle_opcode_name(256) == NULL);
+	cr_assert_str_eq(mp_pickle_opcode_name(0x95), "FRAME");
+	/* A memo limit of 2: indices 0 and 1, not 2. */
+	mp_pickle_limits memo2 = { .max_memo = 2 };
+	static const unsigned char puts[] = { 0x80, 4, 'N', 0x94, 0x94, 0x94, '.' };
+	mp_expect_status(mp_pickle_loads(puts, sizeof puts, &v, &memo2, NULL), -E2BIG);
+	mp_expect_status(mp_pickle_loads(puts, sizeof puts - 2, &v, &memo2, NULL), MP_EBADMSG); /* no STOP */
+	static const unsigned char two[] = { 0x80, 4, 'N', 0x94, 0x94, '.' };
+	mp_expect_status(mp_pickle_loads(two, sizeof two, &v, &memo2, NULL), 0);
+	mp_value_free(v);
+
+	void *out = (void *)1;
+	size_t len = 7;
+	mp_value *none = mp_value_none();
+	mp_expect_status(mp_pickle_dumps(NULL, &out, &len), -EINVAL);
+	mp_expect_status(mp_pickle_dumps(none, NULL, &len), -EINVAL);
+	mp_expect_status(mp_pickle_dumps(none, &out, NULL), -EINVAL);
+	cr_assert(out == (void *)1 && len == 7, "left untouched on failure");
+	/* 200 lists deep is what the decoder accepts by default; 201 the encoder refuses. */
+	for (int depth = 200; depth <= 201; depth++) {
+		mp_value *deep = mp_value_int(1);
+		for (int k = 0; k < depth; k++)
+			deep = mp_value_list_of(1, deep);
+		int rc = mp_pickle_dumps(deep, &out, &len);
+		if (depth == 200) {
+			mp_expect_status(rc, 0);
+			mp_value *back = py_loads_ok(out, len, "lists 200 deep");
+			cr_assert(mp_value_equal(back, deep));
+			mp_value_free(back);
+			free(out);
+			out = (void *)1;
+		} else {
+			mp_expect_status(rc, -E2BIG);
+		}
+		mp_value_free(deep);
+	}
+	mp_value_free(none);
+}
