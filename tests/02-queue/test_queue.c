@@ -1256,6 +1256,10 @@ MP_TEST(queue, descriptor_0_is_a_descriptor_like_any_other, 1, "What the kernel 
 	close(0);
 	expect_message(q, 100000, 1);
 	cr_assert(!fd_open(0), "the memfd of a large message, received as descriptor 0, was left open");
+	/* And made as descriptor 0 by a put: a memfd_create() that returns 0 has succeeded. */
+	put_bytes(q, 100000, 2);
+	cr_assert(!fd_open(0), "the memfd of a large message, made as descriptor 0, was left open");
+	expect_message(q, 100000, 2);
 	mp_queue_free(q);
 	restore_stdin(saved);
 }
