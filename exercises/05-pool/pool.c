@@ -24,6 +24,48 @@ static pthread_mutex_t processes = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned workers_started; /* for the workers' names, under `processes` */
 
+/*
+ * The pools not yet freed, under `processes`. At exit they are terminated
+ * before stage 01's own exit handler reaps the children: that handler is not
+ * written for threads, and the pools' threads would be reaping the same
+ * workers at the same time.
+ */
+static struct mp_pool *pools;
+
+static void terminate_pools_at_exit(void)
+{
+	pthread_mutex_lock(&processes);
+	struct mp_pool *list = pools;
+	pools = NULL;
+	pthread_mutex_unlock(&processes);
+	for (struct mp_pool *p = list; p; p = p->next_pool)
+		if (p->owner == getpid()) /* a child made by fork() has copies, without their threads */
+			mp_pool_terminate(p);
+}
+
+/* Put @pool on the list, the first time with the exit handler (after stage 01's: it runs first). */
+static void remember_pool(struct mp_pool *pool)
+{
+	static bool registered;
+	pthread_mutex_lock(&processes);
+	if (!registered)
+		registered = atexit(terminate_pools_at_exit) == 0;
+	pool->next_pool = pools;
+	pools = pool;
+	pthread_mutex_unlock(&processes);
+}
+
+static void forget_pool(struct mp_pool *pool)
+{
+	pthread_mutex_lock(&processes);
+	for (struct mp_pool **link = &pools; *link; link = &(*link)->next_pool)
+		if (*link == pool) {
+			*link = pool->next_pool;
+			break;
+		}
+	pthread_mutex_unlock(&processes);
+}
+
 /* Tell the pool's thread that something changed: a new job, close, terminate. */
 static void wake(struct mp_pool *pool)
 {
@@ -467,7 +509,8 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	 * mp__fault("eventfd")), and copy the options. Start pool_thread()
 	 * with every signal blocked (a signal meant for the caller must not
 	 * land there), wait until it says `started`, and hand back its
-	 * start_error: on failure, join it and free everything.
+	 * start_error: on failure, join it and free everything. On success,
+	 * note the owner's pid and remember_pool() (for the exit handler).
 	 * Lesson 05, "The pool's thread".
 	 */
 	return MP_ETODO;
@@ -545,6 +588,7 @@ void mp_pool_free(mp_pool *pool)
 		return;
 	if (mp_pool_terminate(pool) < 0)
 		return; /* from a callback: freeing the pool under its own thread cannot be done */
+	forget_pool(pool);
 	/* Threads still inside mp_result_wait() on this pool's condition must leave it first. */
 	pthread_mutex_lock(&pool->lock);
 	while (pool->waiters > 0)

@@ -88,6 +88,8 @@ struct mp_pool {
 	void *initarg;
 	size_t initarg_len;
 	unsigned maxtasksperchild;
+	pid_t owner;                  /* the process that made the pool: only it has the thread */
+	struct mp_pool *next_pool;    /* link in the list of pools to terminate at exit */
 	double task_timeout;          /* seconds a record may run (0: no limit) */
 	size_t max_answer;            /* the largest answer message read from a worker (0: the default) */
 };

@@ -1437,3 +1437,44 @@ MP_TEST(imap, imap_hands_over_each_failure_and_stops_when_asked, 2, "imap: lazy 
 	mp_expect_status(mp_pool_imap(pool, "square", 8, 8, 1, true, produce, NULL, &s), -EINVAL);
 	mp_pool_free(pool);
 }
+
+MP_TEST(lifetime, exit_with_a_pool_running_terminates_it, 2, "Close, terminate, join")
+{
+	int fds[2];
+	mp_test_pipe(fds);
+	pid_t child = fork();
+	cr_assert(child >= 0, "fork failed");
+	if (child == 0) {
+		/* No cr_assert here: report the workers, then exit() with the pool busy and never freed. */
+		close(fds[0]);
+		mp_pool *pool;
+		if (mp_pool_new(&pool, 2, NULL) < 0)
+			_exit(1);
+		double s = 20;
+		mp_result *r;
+		if (mp_pool_apply_async(pool, "sleeper", &s, sizeof s, NULL, &r) < 0)
+			_exit(2);
+		mp_process *kids[8];
+		int32_t pids[8];
+		int n = mp_active_children(kids, 8);
+		for (int i = 0; i < n && i < 8; i++)
+			pids[i] = mp_process_pid(kids[i]);
+		if (write(fds[1], &n, sizeof n) != sizeof n || write(fds[1], pids, sizeof pids[0] * (size_t)n) < 0)
+			_exit(4);
+		close(fds[1]);
+		nap(0.05);
+		exit(3);
+	}
+	close(fds[1]);
+	int n = 0;
+	int32_t pids[8];
+	cr_assert(mp_test_read(fds[0], &n, sizeof n, 5.0 * MP_TEST_TIMEOUT_SCALE) && n == 2, "the child's pool should have 2 workers, says %d", n);
+	cr_assert(mp_test_read(fds[0], pids, sizeof pids[0] * 2, 5.0 * MP_TEST_TIMEOUT_SCALE), "the child should report its workers");
+	close(fds[0]);
+	double t0 = mp_test_now();
+	int status = mp_test_wait_pid(child, 5.0 * MP_TEST_TIMEOUT_SCALE);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3, "exit(3) with a pool running should end the program with status 3, status %#x", status);
+	cr_assert(mp_test_now() - t0 < PROMPT, "exit with a pool running should not wait for its task (20 s): took %.3f s", mp_test_now() - t0);
+	for (int i = 0; i < 2; i++)
+		cr_assert(!mp_test_pid_running(pids[i]), "worker %d should be gone once its program exited", (int)pids[i]);
+}
