@@ -82,9 +82,7 @@ static void put_float(struct out *o, double d)
 	for (; *p != 'e'; p++)
 		if (*p != '.')
 			digits[n++] = *p;
-	int exp10 = atoi(p + 1);
-	while (n > 1 && digits[n - 1] == '0')
-		n--; /* %e pads with zeros that the shortest form does not have */
+	int exp10 = atoi(p + 1); /* the fewest digits never end in 0: one fewer would have read back too */
 	digits[n] = '\0';
 	if (negative)
 		puts_(o, "-");

@@ -212,6 +212,10 @@ MP_TEST(bounds, a_stack_used_wrongly_is_malformed, 3, "The data-only subset")
 		{ "a string that is not UTF-8", "\x80\x04\x8c\x02\xc3\x28.", 7, "SHORT_BINUNICODE", 2 },
 		{ "a surrogate in UTF-8", "\x80\x04\x8c\x03\xed\xa0\x80.", 8, "SHORT_BINUNICODE", 2 },
 		{ "an overlong UTF-8 form", "\x80\x04\x8c\x02\xc0\xaf.", 7, "SHORT_BINUNICODE", 2 },
+		{ "a 3-byte overlong UTF-8 form", "\x80\x04\x8c\x03\xe0\x80\xaf.", 8, "SHORT_BINUNICODE", 2 },
+		{ "a 4-byte overlong UTF-8 form", "\x80\x04\x8c\x04\xf0\x80\x80\xaf.", 9, "SHORT_BINUNICODE", 2 },
+		{ "a code point above U+10FFFF", "\x80\x04\x8c\x04\xf4\x90\x80\x80.", 9, "SHORT_BINUNICODE", 2 },
+		{ "UTF-8 cut short, a continuation byte after it", "\x80\x04\x8c\x02\xe2\x82\x85.", 8, "SHORT_BINUNICODE", 2 },
 		{ "LONG4 with a negative length", "\x80\x04\x8b\xff\xff\xff\xff.", 8, "LONG4", 2 },
 		{ "no STOP", "\x80\x04N", 3, NULL, 3 },
 		{ "STOP inside an open MARK", "\x80\x04N(.", 5, "STOP", 4 },
@@ -489,6 +493,13 @@ MP_TEST(bounds, a_key_set_twice_keeps_its_first_key_as_python_does, 2, "Values i
 	mp_value_free(v);
 	free(out);
 	free(hex);
+	/* BINPUT to an index used before: the later value wins, as in Python. */
+	static const unsigned char again[] = { 0x80, 4, 'N', 'q', 0, 'K', 1, 'q', 0, 'h', 0, 0x87, '.' };
+	v = py_loads_ok(again, sizeof again, "None, 1, BINGET of index 0 put twice");
+	ours = py_repr(v);
+	cr_assert_str_eq(ours, "(None, 1, 1)", "memo index 0 was set to None, then to 1: BINGET 0 is 1, not %s", ours);
+	free(ours);
+	mp_value_free(v);
 }
 
 MP_TEST(bounds, frames_are_read_and_their_lengths_checked, 2, "Writing what CPython writes")
