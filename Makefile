@@ -12,7 +12,9 @@ ISOLATE ?=
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-MP_CFLAGS = -std=c11 -Wall -Wextra -Iinclude -MMD -MP
+# A function that forgets its return, or calls what was never declared, is a mistake the
+# tests may not notice (the value happens to be right): the compiler stops it instead.
+MP_CFLAGS = -std=c11 -Wall -Wextra -Werror=return-type -Werror=implicit-function-declaration -Iinclude -MMD -MP
 # The learner's files start as stubs: unused helpers and parameters are expected there.
 EXERCISE_CFLAGS = -Wno-unused-function -Wno-unused-parameter -Wno-unused-variable
 # Evaluated when a recipe runs, after `setup` has installed Criterion if it was missing.
@@ -48,6 +50,10 @@ help:
 	@echo "  make list-tests STAGE=01 every test, with its points and the lesson section to read"
 	@echo "  make watch STAGE=01      grade again whenever an exercise file changes"
 	@echo "  make memcheck TREE=exercises   your code under valgrind"
+	@$(if $(LEARNER_COPY),echo "  make test                the same tests on the compiled reference (reference/): all green"; \
+		echo "  make memcheck            the reference under valgrind"; \
+		echo "  make examples            tutorials' Python programs beside their C twins, on the reference"; \
+		echo "  make docs                the lessons and the API as a site (build/docs/html)"; exit 0)
 	@echo "Course:"
 	@echo "  make test                run every test on the reference solutions (CI)"
 	@echo "  make memcheck            the reference solutions under valgrind"
@@ -191,6 +197,8 @@ grade: setup build/tools/reaper
 # `make memcheck`: the tests under valgrind, failing on its own findings.
 TREE ?= solutions
 memcheck: setup build/tools/reaper
+	@case "$(TREE)" in solutions|exercises) ;; \
+	*) echo "memcheck: TREE is solutions (the reference) or exercises (your code), not '$(TREE)'"; exit 2 ;; esac
 	@$(MAKE) --no-print-directory TIMEOUT_SCALE=10 $(call test_bins,$(TREE))
 	@tools/memcheck.sh --tree $(TREE) $(if $(STAGE),--stage $(STAGE))
 	@$(MAKE) --no-print-directory $(call test_bins,$(TREE)) >/dev/null

@@ -366,7 +366,7 @@ END {
 	json_tests = ""
 	for (s = 1; s <= nstages; s++) {
 		st = stages[s]
-		passed = failed = earned = possible = 0
+		passed = failed = skipped = earned = possible = 0
 		first = ""
 		for (i = 1; i <= ntests[st]; i++) {
 			k = st SUBSEP order[st, i]
@@ -374,6 +374,8 @@ END {
 			score = 0
 			if (t_state[k] == "skip") {
 				nskipped++
+				skipped++
+				skip_list = skip_list "  " st ": " t_name[k] ": " t_msg[k] "\n"
 				max = 0
 			} else {
 				max = t_points[k]
@@ -408,9 +410,12 @@ END {
 				      num(earned) "/" num(possible), mem[st])
 		if (mem[st] == "stale")
 			stale_memcheck = stale_memcheck " " substr(st, 1, 2)
-		# What `make progress` shows later: how many ran of how many, for which code.
-		printf "%d\t%d\t%d\t%s\n", passed, passed + failed, total[st], fingerprint[st] > (out_dir "/" tree "-" st ".summary")
-		close(out_dir "/" tree "-" st ".summary")
+		# What `make progress` shows later, from the last run of the whole stage (a TEST= run
+		# says nothing of the others): passed, failed and skipped, for which code.
+		if (filter == "") {
+			printf "%d\t%d\t%d\t%s\n", passed, failed, skipped, fingerprint[st] > (out_dir "/" tree "-" st ".summary")
+			close(out_dir "/" tree "-" st ".summary")
+		}
 
 		if (result[st] == "missing") {
 			details = details "\n" st ": " did_not_build(st) "\n"
@@ -422,8 +427,13 @@ END {
 				details = details "  " read_hint(st, t_section[first]) "\n"
 				if (failed > 1)
 					details = details "  (" failed - 1 " more failing in this stage)\n"
+				if (passed == 0 && tree == "exercises")
+					details = details "  Nothing passes yet: start with " read_hint(st, "The exercise, step by step") "\n"
 				details = details "  Run it alone: make " (tree == "exercises" ? "grade" : "test") \
-					  " STAGE=" substr(st, 1, 2) " TEST=" t_name[first] "\n"
+					  " STAGE=" substr(st, 1, 2) " TEST=" t_name[first] (isolated ? " ISOLATE=1" : "") "\n"
+				if (tree == "solutions" && !expect_fail)
+					details = details "  (This is the reference failing its own test: a bug in the course, not in " \
+						  "your code. Please report it.)\n"
 			} else {
 				details = details "\n" st ": every test passed, but:\n"
 			}
@@ -437,15 +447,17 @@ END {
 
 	summary = "Total: " num(total_points) "/" num(total_possible) " points\n" \
 		  npassed " passed, " nfailed " failed\n"
+	if (isolated)
+		board = board "(ISOLATE=1: each stage linked with the reference for the stages before it)\n"
 	if (stale_memcheck != "")
 		board = board "Memory \"stale\": the code changed after its last memory check (make memcheck TREE=" \
-			tree " STAGE=NN)\n"
+			tree " STAGE=" substr(stale_memcheck, 2, 2) (length(stale_memcheck) > 3 ? ", and the others" : "") ")\n"
 	if (!quiet) {
 		printf "%s", board
 		if (!expect_fail) # there, failing is the point: the reasons are noise
 			printf "%s", details
 		if (nskipped)
-			printf "\n%d skipped (not counted)\n", nskipped
+			printf "\n%d skipped (not counted):\n%s", nskipped, printable(skip_list)
 		printf "\n"
 	}
 	printf "%s", summary
@@ -542,7 +554,7 @@ for stage in $stages; do
 done
 
 if [ -z "$awk_args" ]; then
-	echo "grade: no test matches '$test_arg'${stage_arg:+ in stage $stage_arg}" >&2
+	echo "grade: no test matches '$test_arg'${stage_arg:+ in stage $stage_arg}: make list-tests${stage_arg:+ STAGE=$stage_arg} lists them" >&2
 	exit 2
 fi
 

@@ -174,8 +174,13 @@ void mp_test_check_clean(void)
 			ssize_t len = readlink(link, target, sizeof target - 1);
 			if (len >= 0)
 				target[len] = '\0';
-			cr_assert_fail("descriptor %d (%s) was left open by the test: a process object "
-				       "must close its pidfd once the child is reaped", fd, target);
+			/* What the descriptor is says which rule was broken. */
+			const char *rule = strstr(target, "pidfd")
+				? "a process object must close its pidfd once the child is reaped "
+				  "(lesson 01, section \"Reaping: wait and zombies\")"
+				: "every descriptor the library opens must be closed on every path, "
+				  "the error paths included";
+			cr_assert_fail("descriptor %d (%s) was left open by the test: %s", fd, target, rule);
 		}
 	}
 }

@@ -76,7 +76,7 @@ MP_TEST(harness, a_status_message_names_both_codes_rightly, 1, "x")
 MP_TEST(harness, leftovers_fail_the_test_that_left_them, 1, "x")
 {
 	run_planted();
-	expect_failed_with("a_leaked_descriptor", "was left open by the test");
+	expect_failed_with("a_leaked_descriptor", "was left open by the test: every descriptor the library opens");
 	expect_failed_with("a_running_child", "was still running after the test");
 	expect_failed_with("a_zombie_child", "was left a zombie");
 	expect_failed_with("a_shared_memory_block", "was left behind");
