@@ -254,12 +254,9 @@ progress:
 watch:
 	@STAGE=$(STAGE) tools/watch.sh
 
-# Each TODO with its hint: the comment from the marker to its closing "*/".
+# Each TODO with its hint, in the order the lesson's steps take the files.
 hints:
-	@if grep -q 'TODO: your code goes here' $(foreach s,$(selected),exercises/$(s)/*.c); then \
-		grep -n -A12 'TODO: your code goes here' $(foreach s,$(selected),exercises/$(s)/*.c) \
-			| sed -n '/TODO/,/\*\//p'; \
-	else echo "No TODO left in $(or $(STAGE),any stage): every stub is filled in."; fi
+	@tools/hints.sh $(selected)
 
 # Every test of the stage (or all), with its points and the lesson section that explains it.
 list-tests:
