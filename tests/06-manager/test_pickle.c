@@ -113,20 +113,21 @@ MP_TEST(pickle, bytes_at_protocol_2_are_a_call_and_are_refused, 2, "Why pickle i
 
 MP_TEST(pickle, every_python_on_the_machine_is_understood, 2, "Python beside C")
 {
+	/* python3 is every other test's peer; this one is for pyenv's 3.12 and 3.13. */
 	struct pythons py;
 	py_find(&py);
-	int checked = 0;
-	for (int i = 0; i < py.n; i++) {
-		/* Each one's default protocol too (-1 means pickle.HIGHEST_PROTOCOL, 5 in all of these). */
-		for (int protocol = 3; protocol <= 5; protocol++) {
-			char *out = python_dumps(py.path[i], protocol == 4 ? containers : scalars, protocol);
+	if (py.n == 1)
+		cr_skip_test("no pyenv Python 3.12 or 3.13 under ~/.pyenv/versions: only python3 (%s) is tested, "
+			     "by the other tests", py.version[0]);
+	for (int i = 1; i < py.n; i++) {
+		int checked = 0;
+		for (int protocol = 2; protocol <= 5; protocol++) {
+			char *out = python_dumps(py.path[i], protocol == 2 || protocol == 4 ? containers : scalars, protocol);
 			checked += check_decodes(py.path[i], out, protocol);
 			free(out);
 		}
+		cr_assert(checked > 0, "%s wrote nothing", py.path[i]);
 	}
-	cr_assert(checked > 0);
-	if (py.n == 1)
-		cr_log_warn("only python3 (%s) is here: no pyenv 3.12 or 3.13 under ~/.pyenv/versions", py.version[0]);
 }
 
 MP_TEST(pickle, decoding_then_encoding_gives_cpython_protocol_4_bytes, 3, "Writing what CPython writes")
