@@ -255,6 +255,14 @@ MP_TARGET(leave_children)(const void *arg, size_t len)
 	return 0;
 }
 
+/* What a child must not hold: a pidfd on @pid, or a descriptor on the pipe @fifo (0: none). */
+struct not_held {
+	pid_t pid;
+	ino_t fifo;
+};
+
+static int holder_of(const struct not_held *n);
+
 MP_TARGET(watch_parent)(const void *arg, size_t len)
 {
 	(void)arg;
@@ -268,7 +276,24 @@ MP_TARGET(watch_parent)(const void *arg, size_t len)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	while (poll(&p, 1, -1) < 0)
 		;
-	return mp_process_is_alive(up) ? 3 : 42;
+	if (p.revents & POLLNVAL)
+		return 5; /* not an open descriptor */
+	if (mp_process_is_alive(up))
+		return 3;
+	if (arg) { /* the parent is a zombie now: no pidfd on it may be left open but the sentinel */
+		struct not_held n = { .pid = mp_process_pid(up) };
+		int held = holder_of(&n);
+		if (held >= 0 && held != fd)
+			return 6;
+	}
+	return 42;
+}
+
+MP_TARGET(stdin_is_open)(const void *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	return fcntl(STDIN_FILENO, F_GETFD) >= 0 ? 0 : 1;
 }
 
 MP_TARGET(print_line)(const void *arg, size_t len)
@@ -308,11 +333,6 @@ MP_TARGET(sleep_then_say_when)(const void *arg, size_t len)
 	return 0;
 }
 
-/* What a child must not hold: a pidfd on @pid, or a descriptor on the pipe @fifo (0: none). */
-struct not_held {
-	pid_t pid;
-	ino_t fifo;
-};
 
 /* The lowest descriptor of this process that is a pidfd on @n->pid or an end of @n->fifo; -1 if none. */
 static int holder_of(const struct not_held *n)
@@ -935,6 +955,41 @@ MP_TEST(process, without_pidfds_a_pipe_stands_in, 3, "Starting a child")
 	cr_assert_eq(join_and_exitcode(c), 4, "without pidfds, a child's mp_process_sentinel(mp_parent_process()) "
 		     "must be -ENOSYS");
 	mp_process_free(c);
+	if (fcntl(STDIN_FILENO, F_GETFD) >= 0) {
+		c = start("stdin_is_open", NULL, 0);
+		cr_assert_eq(join_and_exitcode(c), 0, "a child closed its standard input: a write end it was never "
+			     "given is -1, not descriptor 0");
+		mp_process_free(c);
+	}
+}
+
+MP_TEST(process, descriptor_0_is_a_descriptor_like_any_other, 1, "Starting a child")
+{
+	if (!have_pidfds())
+		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19)");
+	/* A daemon closes its standard input: then the next descriptor opened is 0. */
+	int saved = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+	close(STDIN_FILENO);
+
+	mp_process *p = start("block_until_eof_forever", NULL, 0);
+	int fd = mp_process_sentinel(p);
+	bool zero = fd == 0;
+	mp_expect_status(mp_process_terminate(p), 0);
+	int code = join_and_exitcode(p);
+	mp_process_free(p);
+	mp_process *q = start("check_own_sentinel", NULL, 0);
+	int own = join_and_exitcode(q);
+	mp_process_free(q);
+	bool closed = fcntl(STDIN_FILENO, F_GETFD) < 0;
+	if (saved >= 0) {
+		dup2(saved, STDIN_FILENO);
+		close(saved);
+	}
+	cr_assert(zero, "with descriptor 0 free, the child's pidfd should be 0, but the sentinel is %d: a "
+		  "descriptor 0 is as good as any other (test it with < 0, not <= 0)", fd);
+	cr_assert_eq(code, -SIGTERM, "a child whose sentinel is descriptor 0 must be signalled and joined like any other");
+	cr_assert(closed, "once the child was reaped, descriptor 0 (its sentinel) must be closed");
+	cr_assert_eq(own, 0, "with descriptor 0 free in the child, its own sentinel may be 0 (code %d)", own);
 }
 
 MP_TEST(process, the_fault_seam_fails_the_call_it_is_armed_for, 1, "Starting a child")
@@ -1647,9 +1702,16 @@ static void hold_the_child_until_its_parent_dies(void)
 		usleep(1000); /* the test kills and reaps the middle within moments */
 }
 
+static void hold_the_child_until_it_is_orphaned(void)
+{
+	while (getppid() == the_middle)
+		usleep(1000); /* the test kills the middle, and reaps it only after the child */
+}
+
 enum middle_options {
-	DIES_BEFORE_PRCTL = 1, /* the child reaches prctl() only once the middle is dead */
-	IGNORES_THE_SIGNAL = 2 /* the death signal is ignored (and so in the child too) */
+	DIES_BEFORE_PRCTL = 1,  /* the child reaches prctl() only once the middle is dead and reaped */
+	IGNORES_THE_SIGNAL = 2, /* the death signal is ignored (and so in the child too) */
+	ORPHANED_FIRST = 4      /* the child goes on once handed to a new parent, the middle still a zombie */
 };
 
 /*
@@ -1667,11 +1729,14 @@ static pid_t start_middle(const char *target, int death_signal, int options, pid
 		the_middle = getpid();
 		if ((options & DIES_BEFORE_PRCTL) && pthread_atfork(NULL, NULL, hold_the_child_until_its_parent_dies) != 0)
 			_exit(3);
+		if ((options & ORPHANED_FIRST) && pthread_atfork(NULL, NULL, hold_the_child_until_it_is_orphaned) != 0)
+			_exit(3);
 		if (options & IGNORES_THE_SIGNAL)
 			signal(death_signal, SIG_IGN);
 		mp_process *p = NULL;
 		pid_t pid = -1;
-		if (mp_process_new(&p, target, NULL, 0) == 0 &&
+		char flag = 1; /* watch_parent: also check that no pidfd on the zombie is left */
+		if (mp_process_new(&p, target, (options & ORPHANED_FIRST) ? &flag : NULL, (options & ORPHANED_FIRST) ? 1 : 0) == 0 &&
 		    (death_signal < 0 || mp_process_set_parent_death_signal(p, death_signal) == 0) &&
 		    mp_process_start(p) == 0)
 			pid = mp_process_pid(p);
@@ -1777,4 +1842,23 @@ MP_TEST(process, a_parent_that_died_before_its_child_could_watch_it_has_a_readab
 		  "the parent died before the child opened its sentinel: then mp_parent_process()'s sentinel must be "
 		  "readable at once, and the parent not alive (the child exited with status 0x%x; 2 means no "
 		  "sentinel, 3 alive)", status);
+}
+
+MP_TEST(process, a_parent_that_died_before_its_child_opened_a_pidfd_leaves_none_open, 1, "Names, current and parent process")
+{
+	if (!have_pidfds())
+		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19): "
+			     "the parent has no sentinel");
+	/* The middle stays a zombie (we reap it last), so the child's pidfd_open() on it succeeds. */
+	pid_t child;
+	pid_t middle = start_middle("watch_parent", 0, ORPHANED_FIRST, &child);
+	kill(middle, SIGKILL);
+	int status;
+	bool ended = wait_pid_within(child, 5, &status);
+	mp_test_wait_pid(middle, 5);
+	cr_assert(ended, "the child never saw its dead parent's sentinel readable");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 42,
+		  "the parent died before the child opened a pidfd on it: whatever was opened must be closed, and "
+		  "the sentinel readable at once (the child exited with status 0x%x; 2 no sentinel, 3 alive, "
+		  "5 not a descriptor, 6 a pidfd on the dead parent left open)", status);
 }
