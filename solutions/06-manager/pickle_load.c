@@ -355,7 +355,8 @@ static int set_items(struct decoder *d, size_t at)
 /* A tuple of the values from stack[at] to the top, in place of them. */
 static int make_tuple(struct decoder *d, size_t at)
 {
-	mp_value *t = mp_value_tuple_from(d->stack + at, d->n - at); /* takes them, even on failure */
+	/* No items (MARK TUPLE on an empty stack): no pointer into a stack that may not exist yet. */
+	mp_value *t = mp_value_tuple_from(d->n > at ? d->stack + at : NULL, d->n - at); /* takes them, even on failure */
 	d->n = at;
 	int rc = push(d, t);
 	return rc < 0 ? rc : check_height(d, t);

@@ -478,6 +478,10 @@ MP_TEST(pickle, the_codec_checks_its_arguments_and_limits, 2, "Bounds: what a sm
 	cr_assert(v == (mp_value *)1, "*out untouched on failure");
 	cr_assert(mp_pickle_opcode_name(-1) == NULL && mp_pickle_opcode_name(256) == NULL);
 	cr_assert_str_eq(mp_pickle_opcode_name(0x95), "FRAME");
+	/* MARK and TUPLE with nothing between, the first opcodes of all: (), as in Python (found by fuzz_pickle). */
+	v = py_loads_ok("(t.", 3, "MARK TUPLE STOP");
+	cr_assert(mp_value_kind_of(v) == MP_VALUE_TUPLE && mp_value_len(v) == 0, "MARK TUPLE is the empty tuple");
+	mp_value_free(v);
 	/* A memo limit of 2: indices 0 and 1, not 2. */
 	mp_pickle_limits memo2 = { .max_memo = 2 };
 	static const unsigned char puts[] = { 0x80, 4, 'N', 0x94, 0x94, 0x94, '.' };
