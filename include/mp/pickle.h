@@ -10,7 +10,8 @@
  * `REDUCE`, `NEWOBJ`, `NEWOBJ_EX`, `BUILD`, `INST`, `OBJ`, `EXT1`, `EXT2`,
  * `EXT4`, `PERSID`, `BINPERSID`) is refused with `-EPERM`: such a pickle is
  * a program, and this decoder has no way to run one. Data it does not carry
- * (sets, bytearrays, out-of-band buffers, the text opcodes of protocol 0) is
+ * (sets, bytearrays, out-of-band buffers, the text opcodes of protocol 0, the
+ * stack moves POP, DUP and POP_MARK, a list or dict that holds itself) is
  * refused with `-ENOTSUP`. Either way, the error names the opcode and where
  * it stands.
  *
@@ -56,7 +57,8 @@ typedef struct mp_pickle_error {
  * @param err receives why it failed (may be NULL); set on failure only.
  * @return 0;
  *         `-EPERM` for an opcode that names or calls code;
- *         `-ENOTSUP` for data this decoder does not carry, or a protocol above 5;
+ *         `-ENOTSUP` for data this decoder does not carry (a container that
+ *         holds itself among it), or a protocol above 5;
  *         `-ERANGE` for an integer beyond 64 bits;
  *         `-E2BIG` when a limit is passed;
  *         `MP_EBADMSG` for anything malformed: an unknown opcode, a length past
