@@ -165,10 +165,10 @@ static ssize_t write_quietly(mp_conn *c, const struct iovec *iov, int n, bool do
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
 	ssize_t done = mp__fault("writev") ? -1 : writev(c->fd, iov, n);
 	if (done < 0 && errno == EPIPE) {
+		/* The SIGPIPE is pending, so this returns at once: a zero timeout cannot be interrupted. */
+		static const struct timespec no_wait; /* zero */
 		int err = errno;
-		struct timespec zero = { 0, 0 };
-		while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR)
-			;
+		sigtimedwait(&pipe_only, NULL, &no_wait);
 		errno = err;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -230,10 +230,13 @@ static int read_all(mp_conn *c, void *buf, size_t len, size_t *got, const struct
 	return 0;
 }
 
-/* An error in the middle of a message leaves the stream out of step for good. */
+/*
+ * An error once @moved bytes of a frame went through leaves the stream out of
+ * step for good (a bad header too: its 4 bytes are gone). Returns @rc.
+ */
 static int fail(mp_conn *c, int rc, size_t moved)
 {
-	if (moved > 0 || rc == MP_EBADMSG || rc == -EMSGSIZE)
+	if (moved > 0)
 		c->broken = true;
 	return rc;
 }
@@ -290,7 +293,9 @@ static int read_header(mp_conn *c, size_t *len, const struct mp__deadline *d)
 	 * them is MP_EBADMSG, not MP_EEOF). Any other negative length is
 	 * MP_EBADMSG; one above c->max_message is -EMSGSIZE, and so is
 	 * SIZE_MAX, for which the caller's len + 1 would wrap to 0. Refuse
-	 * before you allocate anything. Lesson 03, "Bad bytes from a peer".
+	 * before you allocate anything. Return every error through fail(),
+	 * with the bytes of the frame read so far.
+	 * Lesson 03, "Bad bytes from a peer".
 	 */
 	uint32_t small;
 	size_t got;
