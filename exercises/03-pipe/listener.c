@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define ADDRESS_MAX 256
+#define SUN_PATH_SIZE sizeof ((struct sockaddr_un *)0)->sun_path /* 108 on Linux, with the NUL */
 
 struct mp_listener {
 	int fd;
@@ -33,8 +34,9 @@ struct mp_listener {
 /* A parsed address: a Unix path, or a host and a port for getaddrinfo(). */
 struct address {
 	bool is_unix;
-	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
-	char host[ADDRESS_MAX], port[16];
+	char path[SUN_PATH_SIZE];
+	char host[ADDRESS_MAX];
+	char port[16];
 };
 
 /*

@@ -453,11 +453,9 @@ int mp_conn_send_str(mp_conn *c, const char *s)
 	return s ? mp_conn_send_bytes(c, s, strlen(s)) : -EINVAL;
 }
 
-/* Receive exactly 8 bytes, in network byte order. */
+/* Receive exactly 8 bytes, in network byte order. @bits is the caller's own variable, never NULL. */
 static int recv_eight(mp_conn *c, uint64_t *bits)
 {
-	if (!bits)
-		return -EINVAL;
 	unsigned char buf[8];
 	size_t len;
 	int rc = mp_conn_recv_bytes_into(c, buf, sizeof buf, &len);
