@@ -36,7 +36,7 @@ stage_num = $(firstword $(subst -, ,$(1)))
 upto = $(shell echo $(STAGES) | tr ' ' '\n' | awk '$$0 <= "$(1)"' | sort -r)
 
 .PHONY: all help setup lib test grade memcheck sanitize docs bench release exercises \
-	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom lessons-nav pictures screenshots check-grader
+	check-exercises check-unsolved ci clean hints list-tests progress watch fuzz mutate examples install uninstall check-install gradescope check-classroom pictures screenshots check-grader
 
 all: test
 
@@ -265,7 +265,9 @@ list-tests:
 # ---------------------------------------------------------------------------
 
 docs: setup
-	@mkdir -p build/docs
+	@python3 tools/lesson-nav.py --check
+	@rm -rf build/docs/src && mkdir -p build/docs/src && cp README.md build/docs/src/
+	@python3 tools/lesson-nav.py --into build/docs/src
 	@doxygen docs/Doxyfile > build/docs/doxygen.log 2> build/docs/warnings.log; \
 		if [ -s build/docs/warnings.log ]; then cat build/docs/warnings.log; \
 		echo "docs: Doxygen warned (see above)"; exit 1; fi
@@ -324,10 +326,6 @@ pictures:
 screenshots: docs
 	@tools/setup.sh browser
 	@tools/screenshots.sh
-
-# Each lesson's links to the course and its neighbours, its contents and its section anchors.
-lessons-nav:
-	@python3 tools/lesson-nav.py
 
 # `make examples`: the tutorials' Python programs and their C twins, run and compared.
 examples: lib

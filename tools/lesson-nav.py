@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""lesson-nav.py [--check]: the way around each lesson, made from the lessons themselves.
+"""lesson-nav.py --into DIR | --check: the way around the lessons in the docs site.
 
-    tools/lesson-nav.py          remake it in every lessons/NN-*.md (make lessons-nav)
-    tools/lesson-nav.py --check  fail if a lesson's is missing or out of date (make docs runs this),
-                                 or if a test or a hint names a section its lesson does not have
+    tools/lesson-nav.py --into build/docs/src   copies of the lessons, with their navigation,
+                                                for Doxygen to read (make docs)
+    tools/lesson-nav.py --check                 fail if a test or a hint names a section
+                                                that its lesson does not have (make docs)
 
-Each lesson gets, under its title, links to the course and to the lessons before and after
-it, and a table of contents; at its end, the previous / next links again; and before each
-"## " section heading, an anchor named after the section ("## Reaping: wait and zombies" is
-#s01-reaping-wait-and-zombies in lesson 01). Plain Markdown and HTML anchors: the same links work on GitHub
-and in the Doxygen site, and the grader's "Read: ..., section ..." points at these anchors.
+In each copy: under the title, links to the course and to the lessons before and after it,
+and a table of contents; at the end, the previous / next links again; before each "## "
+heading, an anchor named after the section ("## Reaping: wait and zombies" is
+#s01-reaping-wait-and-zombies in lesson 01), which the grader's "Read: ..., section ..."
+points at. The lessons themselves stay plain Markdown: GitHub makes its own anchors and
+contents for them, and nothing here can drift from them, since it is made from them at
+every build.
 """
 import glob
 import os
@@ -112,28 +115,33 @@ def dangling_references(sections):
 
 
 def main():
-    check = "--check" in sys.argv[1:]
+    if sys.argv[1:2] == ["--check"]:
+        into = None
+    elif sys.argv[1:2] == ["--into"] and len(sys.argv) == 3:
+        into = sys.argv[2]
+    else:
+        sys.exit("usage: tools/lesson-nav.py --into DIR | --check")
     lessons = sorted(glob.glob(os.path.join(ROOT, "lessons", "[0-9][0-9]-*.md")))
     names = [os.path.basename(p)[:-3] for p in lessons]
-    stale, sections = [], {}
+    sections = {}
     for k, path in enumerate(lessons):
         with open(path) as f:
             text = f.read()
         sections[names[k][:2]] = {t for _, t in headings(text.split("\n"))}
-        want = with_nav(names[k][:2], text, names[k - 1] if k else None, names[k + 1] if k + 1 < len(names) else None)
-        if want != text:
-            stale.append(os.path.relpath(path, ROOT))
-            if not check:
-                with open(path, "w") as f:
-                    f.write(want)
-    bad = dangling_references(sections) if check else []
+        if into:
+            os.makedirs(os.path.join(into, "lessons"), exist_ok=True)
+            with open(os.path.join(into, "lessons", names[k] + ".md"), "w") as f:
+                f.write(with_nav(names[k][:2], text, names[k - 1] if k else None,
+                                 names[k + 1] if k + 1 < len(names) else None))
+    if into:
+        print(f"lesson-nav: {len(lessons)} lessons, with their navigation, in {into}/lessons")
+        return
+    bad = dangling_references(sections)
     for b in bad:
         print(f"lesson-nav: {b}")
-    if check and stale:
-        sys.exit(f"lesson-nav: out of date in {', '.join(stale)}: run make lessons-nav")
     if bad:
         sys.exit(f"lesson-nav: {len(bad)} reference(s) to sections that do not exist")
-    print(f"lesson-nav: {len(lessons)} lessons" + (" up to date" if check else f", {len(stale)} remade"))
+    print(f"lesson-nav: every section a test or a hint names is in its lesson")
 
 
 if __name__ == "__main__":
