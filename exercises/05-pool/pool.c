@@ -203,6 +203,15 @@ static int send_chunk(struct worker *w, struct mp_result *job, size_t first, siz
  */
 static void dispatch(struct mp_pool *pool)
 {
+	/* A map of no records is done as soon as its turn comes: on this thread, for its callback. */
+	while (pool->queue && pool->queue->n == 0) {
+		struct mp_result *job = pool->queue;
+		pool->queue = job->next_queued;
+		if (!pool->queue)
+			pool->queue_tail = NULL;
+		job->next_queued = NULL;
+		mp__result_finish_if_done(job);
+	}
 	for (unsigned i = 0; i < pool->nworkers && pool->queue; i++) {
 		struct worker *w = &pool->workers[i];
 		if (!w->process || w->job || w->conn_done ||

@@ -271,6 +271,28 @@ int mp_pool_map(mp_pool *pool, const char *task, const void *in, size_t n, size_
 		void *out, size_t out_size, size_t chunksize, struct mp_map_failure *failure);
 
 /**
+ * mp_pool_map() without the wait: Python's `map_async`. The arrays are not
+ * copied: @p in and @p out must stay as they are until the result is ready.
+ * mp_result_get() then returns the code mp_pool_map() would (its data is
+ * NULL: the answers are in @p out), and mp_result_error() the first
+ * failure's message. The callbacks run once, for the whole map.
+ * @param pool the pool.
+ * @param task the task's name.
+ * @param in the records; may be NULL when @p n is 0.
+ * @param n how many records (0 is fine: the result is ready at once, on the pool's thread).
+ * @param in_size bytes a record.
+ * @param out room for @p n answers of @p out_size bytes.
+ * @param out_size bytes an answer.
+ * @param chunksize records a chunk; 0 for the default.
+ * @param callbacks NULL for none; copied.
+ * @param result receives the result handle, to free with mp_result_free().
+ * @return 0; ::MP_ENOTASK; ::MP_EPOOLCLOSED; `-ENOMEM`; `-EINVAL`.
+ */
+int mp_pool_map_async(mp_pool *pool, const char *task, const void *in, size_t n, size_t in_size,
+		      void *out, size_t out_size, size_t chunksize, const struct mp_callbacks *callbacks,
+		      mp_result **result);
+
+/**
  * Where mp_pool_imap() gets its next record.
  * @param record room for one record of the imap's `in_size` bytes: fill it.
  * @param arg the imap's @p arg.

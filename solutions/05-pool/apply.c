@@ -87,18 +87,19 @@ int mp_pool_apply(mp_pool *pool, const char *task, const void *in, size_t len,
 	return rc;
 }
 
-int mp_pool_map(mp_pool *pool, const char *task, const void *in, size_t n, size_t in_size,
-		void *out, size_t out_size, size_t chunksize, struct mp_map_failure *failure)
+int mp_pool_map_async(mp_pool *pool, const char *task, const void *in, size_t n, size_t in_size,
+		      void *out, size_t out_size, size_t chunksize, const struct mp_callbacks *callbacks,
+		      mp_result **result)
 {
-	if (!pool || !task || (!in && n > 0 && in_size > 0) || (!out && n > 0 && out_size > 0))
+	if (!pool || !task || (!in && n > 0 && in_size > 0) || (!out && n > 0 && out_size > 0) || !result)
 		return -EINVAL;
 	int rc = check_task(task);
-	if (rc < 0 || n == 0)
+	if (rc < 0)
 		return rc;
 	mp_result *job = mp__result_new(pool, task);
 	if (!job)
 		return -ENOMEM;
-	/* The caller waits for the map: its arrays outlive the job, and need no copy. */
+	/* No copies: the caller keeps both arrays as they are until the result is ready. */
 	job->in = in;
 	job->n = n;
 	job->in_size = in_size;
@@ -107,7 +108,22 @@ int mp_pool_map(mp_pool *pool, const char *task, const void *in, size_t n, size_
 	job->is_map = true;
 	job->chunksize = chunksize ? chunksize : mp_pool_default_chunksize(pool, n);
 	job->pending = n;
+	if (callbacks)
+		job->callbacks = *callbacks;
 	rc = submit(pool, job);
+	if (rc < 0)
+		return rc;
+	*result = job;
+	return 0;
+}
+
+int mp_pool_map(mp_pool *pool, const char *task, const void *in, size_t n, size_t in_size,
+		void *out, size_t out_size, size_t chunksize, struct mp_map_failure *failure)
+{
+	if (n == 0 && pool && task && check_task(task) == 0)
+		return 0; /* nothing to wait for */
+	mp_result *job;
+	int rc = mp_pool_map_async(pool, task, in, n, in_size, out, out_size, chunksize, NULL, &job);
 	if (rc < 0)
 		return rc;
 	mp_result_wait(job, MP_FOREVER);

@@ -1483,3 +1483,45 @@ MP_TEST(lifetime, exit_with_a_pool_running_terminates_it, 2, "Close, terminate, 
 	for (int i = 0; i < 2; i++)
 		cr_assert(!mp_test_pid_running(pids[i]), "worker %d should be gone once its program exited", (int)pids[i]);
 }
+
+static void note_map_done(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+MP_TEST(pool, map_async_returns_at_once_and_fills_the_array_by_the_time_it_is_ready, 2, "Chunks")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	enum { N = 500 };
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	int done = 0;
+	struct mp_callbacks cb = { note_map_done, NULL, &done };
+	mp_result *r = NULL;
+	mp_expect_status(mp_pool_map_async(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 0, &cb, &r), 0);
+	const void *data = in;
+	mp_expect_status(mp_result_get(r, MP_FOREVER, &data, NULL), 0);
+	cr_assert(data == NULL && done == 1, "a map's result has no data of its own, and its callback ran once before it was ready (%d)", done);
+	for (int i = 0; i < N; i++)
+		cr_assert(out[i] == (int64_t)i * i, "out[%d] should be %lld once the map is ready", i, (long long)i * i);
+	mp_result_free(r);
+
+	int64_t picky_in[20];
+	for (int i = 0; i < 20; i++)
+		picky_in[i] = i;
+	mp_expect_status(mp_pool_map_async(pool, "picky", picky_in, 20, sizeof picky_in[0], out, sizeof out[0], 3, NULL, &r), 0);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_ETASKFAILED);
+	cr_assert(strcmp(mp_result_error(r), "I do not like 3") == 0, "the first failure's message, got \"%s\"", mp_result_error(r));
+	mp_result_free(r);
+
+	/* No records: ready at once, its callback on the pool's thread all the same. */
+	mp_expect_status(mp_pool_map_async(pool, "square", NULL, 0, 8, NULL, 8, 0, &cb, &r), 0);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), 0);
+	cr_assert(done == 2, "the empty map's callback should have run");
+	mp_result_free(r);
+	mp_expect_status(mp_pool_map_async(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 0, NULL, NULL), -EINVAL);
+	mp_pool_free(pool);
+}
