@@ -84,7 +84,7 @@ int mp__watch_child(pid_t pid, int pipe_fds[2], bool *is_pidfd)
 static int ended(void)
 {
 	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0)
+	if (mp__fault("pipe2") || pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
 	close(fds[1]); /* no writer left: the read end reports end-of-file from now on */
 	return fds[0];

@@ -395,7 +395,11 @@ MP_TARGET(check_own_sentinel)(const void *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
-	mp_process *me = mp_current_process();
+	mp_process *me = mp_current_process(), *up = mp_parent_process();
+	int up_fd = mp_process_sentinel(up);
+	struct pollfd pu = { .fd = up_fd, .events = POLLIN };
+	if (up_fd != -ENOSYS && (up_fd < 0 || poll(&pu, 1, 0) != 0))
+		return 6; /* the parent runs: its sentinel must be there, and not readable */
 	int fd = mp_process_sentinel(me);
 	if (fd == -ENOSYS)
 		return 4; /* no pidfds here */
@@ -1594,7 +1598,8 @@ MP_TEST(process, the_current_process_has_a_sentinel_of_its_own, 1, "Names, curre
 			     "the current process has no sentinel");
 	cr_assert_eq(code, 0, "in a child, mp_process_sentinel(mp_current_process()) must give one descriptor, "
 		     "not readable while the process runs: a pidfd on itself (code %d: 1 none, 2 readable, "
-		     "3 not the same twice, 5 not a pidfd on the process)", code);
+		     "3 not the same twice, 5 not a pidfd on the process, 6 the parent's sentinel missing or "
+		     "readable)", code);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1711,7 +1716,8 @@ static void hold_the_child_until_it_is_orphaned(void)
 enum middle_options {
 	DIES_BEFORE_PRCTL = 1,  /* the child reaches prctl() only once the middle is dead and reaped */
 	IGNORES_THE_SIGNAL = 2, /* the death signal is ignored (and so in the child too) */
-	ORPHANED_FIRST = 4      /* the child goes on once handed to a new parent, the middle still a zombie */
+	ORPHANED_FIRST = 4,     /* the child goes on once handed to a new parent, the middle still a zombie */
+	NO_PIPE_FOR_CHILD = 8   /* the child inherits an armed fault: its first pipe2() fails */
 };
 
 /*
@@ -1733,6 +1739,8 @@ static pid_t start_middle(const char *target, int death_signal, int options, pid
 			_exit(3);
 		if (options & IGNORES_THE_SIGNAL)
 			signal(death_signal, SIG_IGN);
+		if ((options & NO_PIPE_FOR_CHILD) && mp_fault_inject("pipe2", 0, EMFILE) != 0)
+			_exit(3); /* with pidfds the middle's own start makes no pipe: the fault goes to the child */
 		mp_process *p = NULL;
 		pid_t pid = -1;
 		char flag = 1; /* watch_parent: also check that no pidfd on the zombie is left */
@@ -1861,4 +1869,21 @@ MP_TEST(process, a_parent_that_died_before_its_child_opened_a_pidfd_leaves_none_
 		  "the parent died before the child opened a pidfd on it: whatever was opened must be closed, and "
 		  "the sentinel readable at once (the child exited with status 0x%x; 2 no sentinel, 3 alive, "
 		  "5 not a descriptor, 6 a pidfd on the dead parent left open)", status);
+}
+
+MP_TEST(process, a_dead_parent_s_sentinel_that_cannot_be_made_is_an_error, 1, "Names, current and parent process")
+{
+	if (!have_pidfds())
+		cr_skip_test("pidfd_open() is missing here (Linux before 5.3, or valgrind 3.19): "
+			     "the parent has no sentinel");
+	/* The parent dies first, and the pipe that would stand for it cannot be made. */
+	pid_t child;
+	pid_t middle = start_middle("watch_parent", 0, DIES_BEFORE_PRCTL | NO_PIPE_FOR_CHILD, &child);
+	kill(middle, SIGKILL);
+	mp_test_wait_pid(middle, 5);
+	int status;
+	cr_assert(wait_pid_within(child, 5, &status), "the child waited on a sentinel that can never be readable");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2,
+		  "with no descriptor to be had, mp_process_sentinel(mp_parent_process()) must be a negative code, "
+		  "not some other descriptor (the child exited with status 0x%x)", status);
 }
