@@ -65,7 +65,7 @@ help:
 	@echo "  make bench               benchmarks against CPython"
 	@echo "  make install PREFIX=...  headers, libmp.a and mp.pc for pkg-config (make uninstall removes them)"
 	@echo "  make examples            the tutorials' Python programs beside their C twins, run and compared"
-	@echo "  make fuzz                fuzz the frame decoder and the handshake (FUZZ_SECONDS each)"
+	@echo "  make fuzz                fuzz the frame decoder, the handshake and the pickle decoder (FUZZ_SECONDS each)"
 	@echo "  make release             a learner's copy without solutions (build/release)"
 	@echo "  make gradescope          Gradescope's autograder zip (make check-classroom runs it as Gradescope would)"
 	@echo "  make mutate STAGE=01     plant small bugs in a stage's solution: do its tests catch them?"
@@ -331,7 +331,8 @@ screenshots: docs
 examples: lib
 	@sh examples/run.sh
 
-# `make fuzz`: libFuzzer on stage 03's frame decoder and handshake, FUZZ_SECONDS each (needs clang).
+# `make fuzz`: libFuzzer on stage 03's frame decoder and handshake and stage 06's pickle decoder,
+# FUZZ_SECONDS each (needs clang).
 FUZZ_SECONDS ?= 30
 fuzz:
 	$(needs_solutions)
