@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1071,6 +1072,34 @@ MP_TEST(queue, waits_without_a_timeout_survive_signals, 3, "Timeouts: empty and 
 	signal_storm(false);
 	mp_expect_status(rc, 0);
 	join(p, 0);
+	mp_queue_free(q);
+}
+
+/* CPU seconds this process has used: a wait that sleeps uses next to none, one that spins uses it all. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+MP_TEST(queue, waits_sleep_rather_than_spin, 1, "Joinable queues")
+{
+	mp_queue *q = NULL;
+	mp_expect_status(mp_queue_new_joinable(&q, 1), 0);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	static const char *what[] = { "join(0.3) with a task undone", "put(0.3) on a full queue", "get(0.3) on an empty queue" };
+	for (int i = 0; i < 3; i++) {
+		int64_t v;
+		if (i == 2)
+			mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+		double cpu = cpu_seconds();
+		int rc = i == 0 ? mp_queue_join(q, 0.3) : i == 1 ? mp_queue_put_int(q, 2, 0.3) : mp_queue_get_int(q, &v, 0.3);
+		cpu = cpu_seconds() - cpu;
+		mp_expect_status(rc, i == 0 ? MP_ETIMEDOUT : i == 1 ? MP_EFULL : MP_EEMPTY);
+		cr_assert(cpu < 0.15 * MP_TEST_TIMEOUT_SCALE, "%s used %.3f s of CPU: a wait must sleep in the kernel (a futex, ppoll), not spin",
+			  what[i], cpu);
+	}
 	mp_queue_free(q);
 }
 
