@@ -190,13 +190,13 @@ int mp_listener_new(mp_listener **out, const char *address, const void *authkey,
 	}
 	struct address a;
 	int rc = parse_address(address, &a);
-	if (rc < 0)
+	if (rc != 0)
 		return rc;
 	mp_listener *l = mp__fault("calloc") ? NULL : calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;
 	l->fd = -1;
-	if ((rc = copy_key(&l->key, authkey, keylen)) < 0)
+	if ((rc = copy_key(&l->key, authkey, keylen)) != 0)
 		goto fail;
 	l->keylen = keylen;
 	if ((rc = open_socket(&a, true, &l->fd, NULL)) < 0)
@@ -310,7 +310,7 @@ int mp_client(mp_conn **out, const char *address, const void *authkey, size_t ke
 		return -EINVAL;
 	struct address a;
 	int rc = parse_address(address, &a);
-	if (rc < 0)
+	if (rc != 0)
 		return rc;
 	int fd;
 	if ((rc = open_socket(&a, false, &fd, &d)) < 0)

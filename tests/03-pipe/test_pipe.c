@@ -123,7 +123,8 @@ MP_TARGET(client_hello)(const void *arg, size_t len)
 		return 21;
 	int nodelay = 0;
 	socklen_t optlen = sizeof nodelay;
-	if (strchr(p->address, '/') == NULL &&
+	bool tcp = strchr(p->address, '/') == NULL && strncmp(p->address, "unix:", 5) != 0;
+	if (tcp &&
 	    (getsockopt(mp_conn_fileno(c), IPPROTO_TCP, TCP_NODELAY, &nodelay, &optlen) < 0 || !nodelay))
 		return 23;
 	if (fcntl(mp_conn_fileno(c), F_GETFL) & O_NONBLOCK)
@@ -1766,6 +1767,18 @@ MP_TEST(pipe, addresses_in_every_form_and_their_limits, 2, "Listeners and client
 	serve_one_client(l, address, NULL); /* the client takes the prefix too */
 	mp_listener_free(l);
 
+	/* A path after unix: may be relative, with no '/' at all. */
+	char here[4096];
+	cr_assert(getcwd(here, sizeof here) && chdir("/tmp") == 0);
+	snprintf(address, sizeof address, "unix:mp-test-relative-%d.sock", (int)getpid());
+	int rc = mp_listener_new(&l, address, NULL, 0);
+	if (rc == 0)
+		serve_one_client(l, address, NULL);
+	mp_listener_free(l);
+	l = NULL;
+	cr_assert(chdir(here) == 0);
+	cr_assert(rc == 0, "mp_listener_new(\"%s\") returned %s", address, mp_err_name(rc));
+
 	/* sun_path holds 107 bytes and a NUL. */
 	char longest[120];
 	int n = snprintf(longest, sizeof longest, "/tmp/mp-test-%d-", (int)getpid());
@@ -1799,7 +1812,7 @@ MP_TEST(pipe, addresses_in_every_form_and_their_limits, 2, "Listeners and client
 		  "localhost is 127.0.0.1 or ::1, not \"%s\"", address);
 	serve_one_client(l, address, NULL);
 	mp_listener_free(l);
-	int rc = mp_listener_new(&l, "[::1]:0", NULL, 0);
+	rc = mp_listener_new(&l, "[::1]:0", NULL, 0);
 	cr_assert(rc == 0 || rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL, "mp_listener_new(\"[::1]:0\") returned %s",
 		  mp_err_name(rc));
 	if (rc == 0) {
