@@ -293,7 +293,7 @@ int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout)
 		close(fd);
 		return rc;
 	}
-	if ((rc = handshake(c, l->key, l->keylen, true, &d)) < 0) {
+	if ((rc = handshake(c, l->key, l->keylen, true, &d)) != 0) {
 		mp_conn_free(c); /* a client that fails or stalls is dropped; the listener goes on */
 		return rc;
 	}
@@ -320,7 +320,7 @@ int mp_client(mp_conn **out, const char *address, const void *authkey, size_t ke
 		close(fd);
 		return rc;
 	}
-	if ((rc = handshake(c, authkey, keylen, false, &d)) < 0) {
+	if ((rc = handshake(c, authkey, keylen, false, &d)) != 0) {
 		mp_conn_free(c);
 		return rc;
 	}

@@ -155,7 +155,9 @@ struct mp_wait_item {
  * false for those not ready. A connection that keeps a message is ready at
  * once, and then there is no wait at all.
  * @return how many items are ready (0 after the timeout); `-EINVAL` for NULL
- *         @p items with @p n above 0, or a NaN @p timeout; `-ENOMEM`.
+ *         @p items with @p n above 0, a NaN @p timeout, or more items than
+ *         the process may open descriptors (`RLIMIT_NOFILE`, as ppoll() says);
+ *         `-ENOMEM`.
  */
 int mp_wait(struct mp_wait_item *items, size_t n, double timeout);
 

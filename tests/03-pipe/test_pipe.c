@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -1461,6 +1462,19 @@ MP_TEST(pipe, wait_clears_the_ready_flag_of_every_item_that_is_not_ready, 2, "Wa
 	mp_expect_status(mp_fault_inject("calloc", 0, ENOMEM), 0);
 	mp_expect_status(mp_wait(items, 3, 0), -ENOMEM);
 	mp_fault_clear();
+
+	/* ppoll() refuses more descriptors than the process may have open: its error is the answer. */
+	struct rlimit old, low;
+	cr_assert(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	low = old;
+	low.rlim_cur = 64;
+	struct mp_wait_item many[100];
+	for (int i = 0; i < 100; i++)
+		many[i] = (struct mp_wait_item){ .fd = -1, .ready = true };
+	cr_assert(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	int rc = mp_wait(many, 100, 0);
+	setrlimit(RLIMIT_NOFILE, &old);
+	mp_expect_status(rc, -EINVAL);
 	for (int i = 0; i < 2; i++) {
 		mp_conn_free(a[i]);
 		mp_conn_free(b[i]);
@@ -1872,9 +1886,17 @@ MP_TEST(pipe, a_listener_is_ready_when_a_client_waits, 1, "Waiting on many thing
 	mp_process *child = start("client_hello", &p);
 	cr_assert_eq(mp_wait(&item, 1, 5), 1, "a client waiting to be accepted makes the listener's descriptor ready");
 	mp_conn *c = NULL;
-	mp_expect_status(mp_listener_accept(l, &c, 5), 0);
-	serve_client(c);
+	int saved_stdin = dup(0); /* with 0 free, the accepted connection gets descriptor 0: a descriptor like any */
+	cr_assert(saved_stdin >= 0 && close(0) == 0);
+	int rc = mp_listener_accept(l, &c, 5);
+	int fd = c ? mp_conn_fileno(c) : -1;
+	if (rc == 0)
+		serve_client(c);
 	mp_conn_free(c);
+	cr_assert(dup2(saved_stdin, 0) == 0);
+	close(saved_stdin);
+	mp_expect_status(rc, 0);
+	cr_assert_eq(fd, 0, "the accepted connection should have taken the lowest free descriptor, 0");
 	cr_assert_eq(finish(child), 0);
 
 	mp_expect_status(mp_listener_fileno(NULL), -EINVAL);
