@@ -172,6 +172,18 @@ plot_data=build/bench/ratios.tsv
 mkdir -p build/bench
 : >"$plot_data"
 
+report_05_pool() {
+	rows='(C only) see the absolute times below|c_map_chunk1_tasks_s|c_map_chunk1_tasks_s|-|'
+	if [ "$have_python" = 1 ]; then
+		rows="lib map tiny tasks, chunks of 1 / CPython|c_map_chunk1_tasks_s|py_map_chunk1_tasks_s|>=10|tasks/s
+lib map tiny tasks, default chunks / CPython|c_map_default_tasks_s|py_map_default_tasks_s|-|tasks/s
+CPython apply_async round trip / lib|py_apply_rtt_us|c_apply_rtt_us|>=10|
+CPython pool start+close+join / lib|py_pool_start_join_us|c_pool_start_join_us|-|"
+	fi
+	ratio_table "$rows"
+	echo "Every ratio is written so that above 1, libmp is faster."
+}
+
 ran=0
 for dir in bench/*/; do
 	stage=$(basename "$dir")
@@ -229,6 +241,11 @@ for dir in bench/*/; do
 		echo
 		absolute_times "median ns per acquire+release, increments/s or MiB/s per round" \
 			'_(ns|incr_s|mib_s)$'
+		;;
+	05-pool)
+		report_05_pool
+		echo
+		absolute_times "median tasks/s per round, median us per round trip or start" '_(tasks_s|us)$'
 		;;
 	*)
 		echo "(no ratio table for this stage yet)"
