@@ -216,6 +216,8 @@ MP_TARGET(use_named_block)(const void *arg, size_t len)
 
 /* ------------------------------------------------------------------------- */
 
+static int count_mappings(void);
+
 static mp_process *start(const char *target, const struct job *j)
 {
 	mp_process *p = NULL;
@@ -938,6 +940,7 @@ MP_TEST(lock, constructors_report_a_failed_mmap_and_leak_nothing, 2, "Sharing me
 	mp_lock *mine = new_lock(false);
 	mp_shm *named = NULL;
 	mp_expect_status(mp_shm_create(&named, NULL, 100), 0);
+	int mappings = count_mappings();
 	for (int which = 0; which < 13; which++) {
 		int skip = which == 6 || which == 11 ? 1 : 0; /* the second mmap of the constructor fails */
 		out.p = &out;
@@ -980,6 +983,8 @@ MP_TEST(lock, constructors_report_a_failed_mmap_and_leak_nothing, 2, "Sharing me
 			  mp_err_name(rc));
 		cr_assert(out.p == &out, "constructor %d failed but changed *out", which);
 	}
+	cr_assert_eq(count_mappings(), mappings, "a constructor that failed half-way left %d mappings behind: undo what "
+		     "was made before the failure", count_mappings() - mappings);
 	/* A failed create left no name behind (the check after the test looks in /dev/shm); attach still works. */
 	mp_expect_status(mp_shm_attach(&out.m, mp_shm_name(named)), 0);
 	mp_shm_detach(out.m);
