@@ -92,7 +92,9 @@ class Mutant:
         self.path, self.line_no, self.kind, self.old, self.new = path, line_no, kind, old, new
 
     def key(self):
-        return f"{self.path}:{self.line_no}:{self.kind}:{self.new}"
+        """What --rerun finds a survivor by: its file and the line's text before and after, not
+        its number, so that an edit elsewhere in the file (which moves it) does not lose it."""
+        return f"{self.path}:{self.kind}:{self.old.strip()}:{self.new.strip()}"
 
     def diff(self):
         return "".join(difflib.unified_diff([self.old], [self.new], f"a/{self.path}", f"b/{self.path}",

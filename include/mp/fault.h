@@ -20,8 +20,9 @@
  *
  * The first @p skip calls of @p call succeed as usual; the one after them fails
  * with `errno` set to @p err, once. Arming the same @p call again replaces the
- * earlier fault. The names are the system calls' own: `"pidfd_open"`,
- * `"pipe2"`, `"fork"`, `"socketpair"`, `"memfd_create"`, `"mmap"`, ... (the
+ * earlier fault. The names are those of the calls themselves, system calls
+ * and the C library's allocators alike: `"pidfd_open"`, `"pipe2"`, `"fork"`,
+ * `"socketpair"`, `"memfd_create"`, `"mmap"`, `"malloc"`, `"calloc"`, ... (the
  * lesson of each stage lists the ones its code passes through the seam).
  *
  * @param call the system call's name; the string must stay valid while armed.

@@ -7,6 +7,8 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -792,22 +794,44 @@ MP_TEST(pipe, a_python_client_talks_to_a_c_listener, 3, "Talking to Python")
 }
 
 /*
- * The Pythons on PATH that speak the modern handshake (3.12 and later): the
- * names python3 and python3.12 to python3.15, each asked for its version. A
- * name that does not run (absent, or a pyenv shim for a version not selected)
- * is not one. Returns how many were found, their names in @names.
+ * The Pythons here that speak the modern handshake (3.12 and later): the names
+ * python3 and python3.12 to python3.15 on PATH, and every version pyenv has
+ * installed ($PYENV_ROOT, or ~/.pyenv, under versions/), each asked for its
+ * version. A name that does not run (absent, or a pyenv shim for a version not
+ * selected) is not one. Returns how many were found, their paths in @names.
  */
-static int modern_pythons(const char *names[5])
+#define MAX_PYTHONS 12
+
+static int modern_pythons(const char *names[MAX_PYTHONS])
 {
-	static const char *const candidates[] = { "python3", "python3.12", "python3.13", "python3.14", "python3.15" };
+	static char found[MAX_PYTHONS][PATH_MAX];
+	const char *candidates[MAX_PYTHONS + 5] = { "python3", "python3.12", "python3.13", "python3.14", "python3.15" };
+	int ncand = 5;
+
+	char pattern[PATH_MAX];
+	const char *root = getenv("PYENV_ROOT"), *home = getenv("HOME");
+	if (root)
+		snprintf(pattern, sizeof pattern, "%s/versions/3.1[2-9]*/bin/python3", root);
+	else
+		snprintf(pattern, sizeof pattern, "%s/.pyenv/versions/3.1[2-9]*/bin/python3", home ? home : "");
+	glob_t g;
+	if (glob(pattern, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc && ncand < MAX_PYTHONS + 5; i++)
+			candidates[ncand++] = g.gl_pathv[i];
+	}
+
 	int n = 0;
-	for (int i = 0; i < 5; i++) {
-		char cmd[160];
+	for (int i = 0; i < ncand && n < MAX_PYTHONS; i++) {
+		char cmd[PATH_MAX + 128];
 		snprintf(cmd, sizeof cmd, "%s -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' "
 			 ">/dev/null 2>&1", candidates[i]);
-		if (system(cmd) == 0)
-			names[n++] = candidates[i];
+		if (system(cmd) == 0) {
+			snprintf(found[n], sizeof found[n], "%s", candidates[i]);
+			names[n] = found[n];
+			n++;
+		}
 	}
+	globfree(&g);
 	return n;
 }
 
@@ -846,11 +870,11 @@ MP_TEST(pipe, a_c_client_talks_to_a_python_listener, 3, "Talking to Python")
 
 MP_TEST(pipe, python_3_12_and_later_talk_to_us_in_the_modern_form, 2, "Talking to Python")
 {
-	const char *names[5];
+	const char *names[MAX_PYTHONS];
 	int n = modern_pythons(names);
 	if (n == 0)
-		cr_skip_test("no Python 3.12 or later on PATH (python3, python3.12 ... python3.15): only the hand-written "
-			     "3.12 client below checked the modern handshake");
+		cr_skip_test("no Python 3.12 or later here (python3, python3.12 ... python3.15 on PATH, or under pyenv): "
+			     "only the hand-written 3.12 client below checked the modern handshake");
 	for (int i = 0; i < n; i++) {
 		mp_listener *l = NULL;
 		mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
