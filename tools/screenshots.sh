@@ -23,4 +23,5 @@ shoot() {
 shoot index.html index 1400
 shoot md_lessons_01_process.html lesson-01 1400
 shoot md_lessons_03_pipe.html lesson-03 2400
+shoot md_lessons_05_pool.html lesson-05 1400
 shoot process_8h.html api-process 1400
