@@ -1498,7 +1498,13 @@ MP_TEST(pipe, wait_clears_the_ready_flag_of_every_item_that_is_not_ready, 2, "Wa
 	cr_assert(setrlimit(RLIMIT_NOFILE, &low) == 0);
 	int rc = mp_wait(many, 100, 0);
 	setrlimit(RLIMIT_NOFILE, &old);
-	mp_expect_status(rc, -EINVAL);
+	/*
+	 * Valgrind keeps the process's real descriptor limit for itself and only
+	 * pretends to lower it, so there ppoll() has no reason to refuse.
+	 */
+	const char *preload = getenv("LD_PRELOAD");
+	if (!preload || !strstr(preload, "vgpreload"))
+		mp_expect_status(rc, -EINVAL);
 	for (int i = 0; i < 2; i++) {
 		mp_conn_free(a[i]);
 		mp_conn_free(b[i]);
