@@ -50,10 +50,12 @@ help:
 	@echo "  make list-tests STAGE=01 every test, with its points and the lesson section to read"
 	@echo "  make watch STAGE=01      grade again whenever an exercise file changes"
 	@echo "  make memcheck TREE=exercises   your code under valgrind"
-	@$(if $(LEARNER_COPY),echo "  make test                the same tests on the compiled reference (reference/): all green"; \
-		echo "  make memcheck            the reference under valgrind"; \
-		echo "  make examples            tutorials' Python programs beside their C twins, on the reference"; \
-		echo "  make docs                the lessons and the API as a site (build/docs/html)"; exit 0)
+ifneq ($(LEARNER_COPY),)
+	@echo "  make test                the same tests on the compiled reference (reference/): all green"
+	@echo "  make memcheck            the reference under valgrind"
+	@echo "  make examples            tutorials' Python programs beside their C twins (on the reference)"
+	@echo "  make docs                the lessons and the API as a site (build/docs/html)"
+else
 	@echo "Course:"
 	@echo "  make test                run every test on the reference solutions (CI)"
 	@echo "  make memcheck            the reference solutions under valgrind"
@@ -69,6 +71,7 @@ help:
 	@echo "  make release             a learner's copy without solutions (build/release)"
 	@echo "  make gradescope          Gradescope's autograder zip (make check-classroom runs it as Gradescope would)"
 	@echo "  make mutate STAGE=01     plant small bugs in a stage's solution: do its tests catch them?"
+endif
 
 # Installs Criterion, valgrind and Doxygen through apt if they are missing.
 setup:
