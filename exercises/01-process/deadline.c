@@ -3,6 +3,7 @@
 #include <mp.h>
 
 #include "deadline.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <math.h>
@@ -59,10 +60,16 @@ bool mp__deadline_passed(const struct mp__deadline *d)
 	return t && t->tv_sec == 0 && t->tv_nsec == 0;
 }
 
+/* ppoll() through the seam the tests use to make it fail (or be interrupted) at will. */
+static int ppoll_or_fault(struct pollfd *p, const struct timespec *timeout)
+{
+	return mp__fault("ppoll") ? -1 : ppoll(p, 1, timeout, NULL);
+}
+
 int mp__deadline_wait_fd(int fd, short events, const struct mp__deadline *d)
 {
 	/* TODO: your code goes here.
-	 * Hint: ppoll() one pollfd, with mp__deadline_left() as its timeout
+	 * Hint: ppoll_or_fault() one pollfd, with mp__deadline_left() as its timeout
 	 * (NULL waits forever). More than 0: ready. 0: MP_ETIMEDOUT. EINTR: a
 	 * signal cut the sleep short, so loop, and the deadline gives the time
 	 * that is left. Lesson 01, "Waiting with a timeout".

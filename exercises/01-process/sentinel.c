@@ -117,6 +117,8 @@ int mp__watch_self(void)
 
 int mp__wait_child(pid_t pid, int sentinel, bool is_pidfd, siginfo_t *info, int flags)
 {
+	if (mp__fault("waitid"))
+		return -1;
 	if (!is_pidfd) {
 		/*
 		 * End-of-file on the pipe comes as the child closes its files on the
@@ -136,6 +138,8 @@ int mp__wait_child(pid_t pid, int sentinel, bool is_pidfd, siginfo_t *info, int 
 
 int mp__signal_child(pid_t pid, int sentinel, bool is_pidfd, int sig)
 {
+	if (mp__fault(is_pidfd ? "pidfd_send_signal" : "kill"))
+		return -1;
 	if (!is_pidfd)
 		return kill(pid, sig); /* safe: the unreaped child keeps its pid */
 	/* TODO: your code goes here.

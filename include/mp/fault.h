@@ -29,7 +29,7 @@
  * @param skip how many calls succeed before the one that fails (0: the next).
  * @param err the `errno` value the failing call reports (positive, as `EMFILE`).
  * @return 0; `-EINVAL` if @p call is NULL, @p skip is negative or @p err is not
- *         positive; `-ENOSPC` if too many different calls are armed at once.
+ *         positive; `-ENOSPC` if 8 different calls are armed already.
  */
 int mp_fault_inject(const char *call, int skip, int err);
 

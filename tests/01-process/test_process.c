@@ -1409,6 +1409,43 @@ MP_TEST(process, join_is_not_cut_short_by_signals, 2, "Waiting with a timeout")
 	mp_process_free(p);
 }
 
+MP_TEST(process, join_passes_on_a_failed_wait_and_retries_an_interrupted_one, 2, "Waiting with a timeout")
+{
+	struct ends e = new_pipe();
+	mp_process *p = start("block_until_eof", &e, sizeof e);
+
+	/* A ppoll() that fails for good is the caller's error, at once; one cut short is retried. */
+	mp_expect_status(mp_fault_inject("ppoll", 0, ENOMEM), 0);
+	double t0 = mp_test_now();
+	int rc = mp_process_join(p, 1.0);
+	double took = mp_test_now() - t0;
+	mp_fault_clear();
+	mp_expect_status(rc, -ENOMEM);
+	cr_assert(took < 0.5, "a ppoll() failing with ENOMEM is an error to return at once, not to wait "
+		  "through (join took %.2f s)", took);
+	cr_assert(mp_process_is_alive(p), "a join that failed leaves the child running");
+	mp_expect_status(mp_fault_inject("ppoll", 0, EINTR), 0);
+	rc = mp_process_join(p, 0.2);
+	mp_fault_clear();
+	mp_expect_status(rc, MP_ETIMEDOUT); /* EINTR is no answer: wait again for the time left */
+
+	/* The same for the waitid() that reaps it, once the child has ended. */
+	close(e.w);
+	mp_expect_status(mp_fault_inject("waitid", 0, EIO), 0);
+	rc = mp_process_join(p, 5.0);
+	mp_fault_clear();
+	mp_expect_status(rc, -EIO);
+	mp_expect_status(mp_fault_inject("waitid", 0, EINTR), 0);
+	rc = mp_process_join(p, 5.0);
+	mp_fault_clear();
+	mp_expect_status(rc, 0); /* reap() retries on EINTR */
+	int code = 12345;
+	mp_expect_status(mp_process_exitcode(p, &code), 0);
+	cr_assert_eq(code, 0, "the child exited 0 after its join was interrupted; exitcode says %d", code);
+	mp_process_free(p);
+	close(e.r);
+}
+
 /* Sleep until the monotonic clock is @at (0 to 1) of the way through its current second. */
 static void wait_for_the_clock_to_reach(double at)
 {
@@ -1529,6 +1566,30 @@ MP_TEST(process, kill_ends_a_child_that_ignores_sigterm, 2, "Signals: terminate 
 	close(e[0].r);
 	close(e[0].w);
 	close(e[1].r);
+}
+
+MP_TEST(process, a_refused_signal_is_an_error_and_a_vanished_child_is_not, 1, "Signals: terminate and kill")
+{
+	struct ends e = new_pipe();
+	mp_process *p = start("block_until_eof", &e, sizeof e);
+	/* The library signals through a pidfd where it has one, with kill() otherwise: arm both. */
+	mp_expect_status(mp_fault_inject("pidfd_send_signal", 0, EPERM), 0);
+	mp_expect_status(mp_fault_inject("kill", 0, EPERM), 0);
+	int rc = mp_process_terminate(p);
+	mp_fault_clear();
+	mp_expect_status(rc, -EPERM);
+	cr_assert(mp_process_is_alive(p), "the signal was refused: the child still runs");
+
+	/* ESRCH: reaped behind the library's back (SIGCHLD ignored); nothing is left to stop. */
+	mp_expect_status(mp_fault_inject("pidfd_send_signal", 0, ESRCH), 0);
+	mp_expect_status(mp_fault_inject("kill", 0, ESRCH), 0);
+	rc = mp_process_kill(p);
+	mp_fault_clear();
+	mp_expect_status(rc, 0);
+	close(e.w);
+	cr_assert_eq(join_and_exitcode(p), 0, "no signal reached the child, so it exits 0 at end-of-file");
+	mp_process_free(p);
+	close(e.r);
 }
 
 /* ------------------------------------------------------------------------- */
