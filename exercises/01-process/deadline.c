@@ -53,13 +53,6 @@ struct timespec *mp__deadline_left(const struct mp__deadline *d, struct timespec
 	return left;
 }
 
-bool mp__deadline_passed(const struct mp__deadline *d)
-{
-	struct timespec left;
-	const struct timespec *t = mp__deadline_left(d, &left);
-	return t && t->tv_sec == 0 && t->tv_nsec == 0;
-}
-
 /* ppoll() through the seam the tests use to make it fail (or be interrupted) at will. */
 static int ppoll_or_fault(struct pollfd *p, const struct timespec *timeout)
 {

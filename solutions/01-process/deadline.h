@@ -24,9 +24,6 @@ int mp__deadline_start(struct mp__deadline *d, double timeout);
  */
 struct timespec *mp__deadline_left(const struct mp__deadline *d, struct timespec *left);
 
-/* Whether the deadline has passed (never, for a wait without limit). */
-bool mp__deadline_passed(const struct mp__deadline *d);
-
 /*
  * Sleep until @fd reports one of @events (POLLIN, POLLOUT) or the deadline
  * passes, going back to sleep for the time left when a signal interrupts.
