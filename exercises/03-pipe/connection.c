@@ -449,9 +449,9 @@ size_t mp__conn_max_message(const mp_conn *c)
 	return c->max_message;
 }
 
-bool mp__conn_has_kept(const mp_conn *c)
+bool mp__conn_ready_now(const mp_conn *c)
 {
-	return c->kept != NULL;
+	return c->kept != NULL || c->broken;
 }
 
 int mp_conn_poll(mp_conn *c, double timeout)

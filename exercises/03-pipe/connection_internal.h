@@ -9,7 +9,11 @@
 /* The largest message @c accepts now. */
 size_t mp__conn_max_message(const mp_conn *c);
 
-/* Whether @c holds a message that mp_conn_recv_bytes_into() could not hand out: it is ready. */
-bool mp__conn_has_kept(const mp_conn *c);
+/*
+ * Whether a receive on @c would not wait for its descriptor: it holds a message
+ * that mp_conn_recv_bytes_into() could not hand out, or it is broken (a receive
+ * fails at once). Either way @c is ready.
+ */
+bool mp__conn_ready_now(const mp_conn *c);
 
 #endif

@@ -146,7 +146,7 @@ void mp_conn_free(mp_conn *c);
 struct mp_wait_item {
 	mp_conn *conn; /**< a connection, or NULL to watch @ref fd */
 	int fd;        /**< any descriptor: a process sentinel, a queue's, a socket */
-	bool ready;    /**< set by mp_wait(): a message, end-of-file or an event waits */
+	bool ready;    /**< set by mp_wait(): a message, end-of-file, an event or a broken stream */
 };
 
 /**

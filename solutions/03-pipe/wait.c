@@ -23,8 +23,8 @@ int mp_wait(struct mp_wait_item *items, size_t n, double timeout)
 
 	/* BEGIN SOLUTION stub: free(fds); return MP_ETODO;
 	 * Hint: one pollfd per item (the connection's descriptor, or the item's
-	 * fd), watching POLLIN. A connection that already holds a message it
-	 * could not hand out is ready without any waiting: then ppoll() with a
+	 * fd), watching POLLIN. A connection for which mp__conn_ready_now() (a
+	 * message kept, or broken) is ready without any waiting: then ppoll() with a
 	 * zero timeout (a timespec of 0 s, not NULL, which waits forever), just
 	 * to collect the others. Set every item's ready, false ones included.
 	 * Retry EINTR with the time left. An item is ready if its revents is
@@ -33,7 +33,7 @@ int mp_wait(struct mp_wait_item *items, size_t n, double timeout)
 	 */
 	int ready = 0;
 	for (size_t i = 0; i < n; i++) {
-		items[i].ready = items[i].conn && mp__conn_has_kept(items[i].conn);
+		items[i].ready = items[i].conn && mp__conn_ready_now(items[i].conn);
 		ready += items[i].ready;
 		fds[i].fd = items[i].conn ? mp_conn_fileno(items[i].conn) : items[i].fd;
 		fds[i].events = POLLIN;
