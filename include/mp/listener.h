@@ -62,7 +62,11 @@ int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout);
 /** The listening socket's descriptor: readable when a client is waiting. `-EINVAL` for NULL. */
 int mp_listener_fileno(const mp_listener *l);
 
-/** Close the listener (removing its Unix socket file); NULL is fine. Accepted connections live on. */
+/**
+ * Close the listener; NULL is fine. Accepted connections live on. The process
+ * that made the listener also removes its Unix socket file; a forked child that
+ * frees its inherited copy only closes it, so the parent's clients still find it.
+ */
 void mp_listener_free(mp_listener *l);
 
 /**

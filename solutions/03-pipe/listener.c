@@ -26,6 +26,7 @@
 struct mp_listener {
 	int fd;
 	bool is_unix;
+	pid_t creator;             /* the process that bound the path: the only one to unlink it */
 	char address[ADDRESS_MAX]; /* as bound: the path, or "host:port" with the real port */
 	unsigned char *key;        /* NULL: no authentication */
 	size_t keylen;
@@ -202,6 +203,7 @@ int mp_listener_new(mp_listener **out, const char *address, const void *authkey,
 	if ((rc = open_socket(&a, true, &l->fd, NULL)) < 0)
 		goto fail;
 	l->is_unix = a.is_unix;
+	l->creator = getpid();
 	/*
 	 * Non-blocking, so that when several processes accept on one listener and
 	 * another wins the race, accept4() says EAGAIN instead of blocking past
@@ -240,7 +242,7 @@ void mp_listener_free(mp_listener *l)
 		return;
 	if (l->fd >= 0) {
 		close(l->fd);
-		if (l->is_unix)
+		if (l->is_unix && l->creator == getpid())
 			unlink(l->address); /* a Unix socket leaves a file behind; ours to remove */
 	}
 	free(l->key);
