@@ -74,6 +74,33 @@ static int parse_address(const char *text, struct address *a)
 	return 0;
 }
 
+/*
+ * Connect a Unix socket within the deadline. A non-blocking connect() cannot
+ * help here: with the listener's backlog full it fails at once with EAGAIN
+ * instead of waiting. But a blocking one waits for room for as long as the
+ * socket's send timeout, so that is where the time left goes.
+ */
+static int connect_unix(int fd, const struct sockaddr_un *sun, const struct mp__deadline *d)
+{
+	struct timespec left;
+	const struct timespec *t = mp__deadline_left(d, &left);
+	if (t) {
+		/* A send timeout of zero would mean none at all: wait at least a microsecond. */
+		struct timeval tv = { .tv_sec = t->tv_sec, .tv_usec = t->tv_nsec / 1000 };
+		if (tv.tv_sec == 0 && tv.tv_usec == 0)
+			tv.tv_usec = 1;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+			return -errno;
+	}
+	if (connect(fd, (const struct sockaddr *)sun, sizeof *sun) < 0)
+		return errno == EAGAIN ? MP_ETIMEDOUT : -errno;
+	/* The connection keeps its own deadlines: give back the default, no send timeout. */
+	static const struct timeval none = { 0, 0 };
+	if (t && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Create a socket for @a and either bind it (listening) or connect it. */
 static int open_socket(const struct address *a, bool listening, int *fd_out, const struct mp__deadline *d)
 {
@@ -83,10 +110,12 @@ static int open_socket(const struct address *a, bool listening, int *fd_out, con
 		int fd = mp__fault("socket") ? -1 : socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
-		int rc = listening ? bind(fd, (struct sockaddr *)&sun, sizeof sun)
-				   : connect(fd, (struct sockaddr *)&sun, sizeof sun);
-		if (rc < 0) {
+		int rc = 0;
+		if (!listening)
+			rc = connect_unix(fd, &sun, d);
+		else if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0)
 			rc = -errno;
+		if (rc < 0) {
 			close(fd);
 			return rc;
 		}

@@ -1,0 +1,50 @@
+/* test_client_backlog.c: a client's timeout holds at a listener whose backlog is full (lesson 03). */
+#include "mp_test.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MP_LESSON "lessons/03-pipe.md"
+
+MP_TEST(pipe, a_unix_client_times_out_at_a_full_backlog, 2, "Listeners and clients: paths and ports")
+{
+	/* A listener of our own with a backlog of 1 that never accepts, filled by raw clients. */
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	snprintf(sun.sun_path, sizeof sun.sun_path, "/tmp/mp-test-backlog-%d.sock", (int)getpid());
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(lfd >= 0 && bind(lfd, (struct sockaddr *)&sun, sizeof sun) == 0 && listen(lfd, 1) == 0,
+		  "a listening socket at %s: %s", sun.sun_path, strerror(errno));
+	int pending[8], n = 0;
+	for (; n < 8; n++) {
+		pending[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (connect(pending[n], (struct sockaddr *)&sun, sizeof sun) < 0) {
+			cr_assert(errno == EAGAIN, "a raw connect to a full backlog: %s", strerror(errno));
+			close(pending[n]);
+			break;
+		}
+	}
+	cr_assert(n < 8, "the backlog of 1 never filled");
+
+	mp_conn *c = NULL;
+	double t0 = mp_test_now();
+	int rc = mp_client(&c, sun.sun_path, NULL, 0, 0.3);
+	double took = mp_test_now() - t0;
+	mp_expect_status(rc, MP_ETIMEDOUT);
+	cr_assert(took >= 0.25 && took < 0.3 + 1.5 * MP_TEST_TIMEOUT_SCALE, "mp_client(..., 0.3) at a full "
+		  "backlog returned after %.2f s: the timeout covers the connect() too", took);
+
+	/* Once there is room again, the same client gets in. */
+	close(lfd);
+	for (int i = 0; i < n; i++)
+		close(pending[i]);
+	unlink(sun.sun_path);
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, sun.sun_path, NULL, 0), 0);
+	mp_expect_status(mp_client(&c, sun.sun_path, NULL, 0, 2.0), 0);
+	mp_conn_free(c);
+	mp_listener_free(l);
+}
