@@ -331,6 +331,40 @@ static int read_body(mp_conn *c, void *buf, size_t len, const struct mp__deadlin
 }
 
 /*
+ * Read a message's @len bytes into memory of its own, with a NUL after them.
+ * A header is only a promise: the buffer grows (doubling, from 1 MiB) as the
+ * bytes come, so a peer that announces a gigabyte and sends ten bytes costs a
+ * megabyte, not a gigabyte of address space.
+ */
+static int read_body_to_heap(mp_conn *c, size_t len, unsigned char **out, const struct mp__deadline *d)
+{
+	enum { FIRST_ROOM = 1 << 20 };
+	unsigned char *buf = NULL;
+	size_t have = 0;
+	do {
+		size_t room = have ? 2 * have : FIRST_ROOM;
+		if (room > len)
+			room = len;
+		/* Through the seam, so that a test can see -ENOMEM break the connection. */
+		unsigned char *bigger = mp__fault(buf ? "realloc" : "malloc") ? NULL : realloc(buf, room + 1);
+		if (!bigger) {
+			free(buf);
+			return fail(c, -ENOMEM, 1);
+		}
+		buf = bigger;
+		int rc = read_body(c, buf + have, room - have, d);
+		if (rc < 0) {
+			free(buf);
+			return rc;
+		}
+		have = room;
+	} while (have < len);
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/*
  * Receive the next message from the stream, the one path every receive takes.
  * A message of at most @cap bytes goes into @into; a longer one (any, when
  * @into is NULL) into memory from malloc() with a NUL after it, which *heap
@@ -345,19 +379,9 @@ static int read_message(mp_conn *c, void *into, size_t cap, unsigned char **heap
 	if (rc < 0)
 		return rc;
 	*heap = NULL;
-	if (!into || n > cap) {
-		/* Through the seam, so that a test can see -ENOMEM break the connection. */
-		*heap = mp__fault("malloc") ? NULL : malloc(n + 1);
-		if (!*heap)
-			return fail(c, -ENOMEM, 1);
-		(*heap)[n] = '\0';
-		into = *heap;
-	}
-	if ((rc = read_body(c, into, n, &d)) < 0) {
-		free(*heap);
-		*heap = NULL;
+	rc = !into || n > cap ? read_body_to_heap(c, n, heap, &d) : read_body(c, into, n, &d);
+	if (rc < 0)
 		return rc;
-	}
 	*len = n;
 	return 0;
 }
