@@ -6,11 +6,17 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,8 +44,11 @@ static void raw_write(int fd, const void *buf, size_t len)
 	cr_assert(write(fd, buf, len) == (ssize_t)len, "raw write: %s", strerror(errno));
 }
 
-/* Listen at a fresh path, start a child that connects with @client_key, accept it. */
-static void raw_listen(struct raw_listener *s, const char *client_key, double timeout)
+/*
+ * Listen at a fresh path, start a child that connects with @client_key, accept
+ * it. The child calls @prepare (unless NULL) first, to change its own world.
+ */
+static void raw_listen_with(struct raw_listener *s, const char *client_key, double timeout, void (*prepare)(void))
 {
 	static int counter;
 	snprintf(s->path, sizeof s->path, "/tmp/mp-test-hs-%d-%d.sock", (int)getpid(), counter++);
@@ -55,6 +64,8 @@ static void raw_listen(struct raw_listener *s, const char *client_key, double ti
 	cr_assert(s->child >= 0);
 	if (s->child == 0) {
 		close(fds[0]);
+		if (prepare)
+			prepare();
 		mp_conn *c = NULL;
 		int rc = mp_client(&c, s->path, client_key, client_key ? strlen(client_key) : 0, timeout);
 		mp_conn_free(c);
@@ -64,6 +75,11 @@ static void raw_listen(struct raw_listener *s, const char *client_key, double ti
 	s->report = fds[0];
 	s->fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
 	cr_assert(s->fd >= 0, "accept: %s", strerror(errno));
+}
+
+static void raw_listen(struct raw_listener *s, const char *client_key, double timeout)
+{
+	raw_listen_with(s, client_key, timeout, NULL);
 }
 
 /* Hang up and collect mp_client()'s result. */
@@ -319,4 +335,93 @@ MP_TEST(handshake, a_client_whose_listener_never_challenges_times_out, 1, "Authe
 	cr_assert(got < 0, "the client must wait for a challenge, not speak first");
 	cr_assert(rc == MP_ETIMEDOUT, "mp_client() returned %s, expected MP_ETIMEDOUT", mp_err_name(rc));
 	cr_assert(took < 5, "mp_client(timeout 0.3) took %.3f s", took);
+}
+
+MP_TEST(handshake, an_answerer_that_hears_no_verdict_has_not_been_welcomed, 1, "Authentication with a shared key")
+{
+	struct raw_listener s;
+	raw_listen(&s, key, 5);
+	unsigned char msg[64], answer[256];
+	put(s.fd, msg, challenge(msg, "{sha256}", 40));
+	cr_assert(get(s.fd, answer, sizeof answer) > 0, "the client did not answer the challenge");
+	/*
+	 * Half a hang-up: the client reads end-of-file where the verdict should
+	 * be, and whatever it still sends reaches us, in the order it sends it.
+	 */
+	cr_assert(shutdown(s.fd, SHUT_WR) == 0);
+	ssize_t more = get(s.fd, answer, sizeof answer);
+	int rc = raw_finish(&s);
+	cr_assert(more < 0, "a client that got no verdict must not go on to challenge (it sent %zd more bytes)", more);
+	cr_assert(rc == MP_EBADMSG, "a listener that hangs up instead of its verdict: mp_client() returned %s, "
+		  "expected MP_EBADMSG (no verdict is no welcome)", mp_err_name(rc));
+}
+
+/*
+ * As a system in FIPS mode refuses MD5: here every digest is asked of a FIPS
+ * provider that is not loaded, so OpenSSL can compute no HMAC at all.
+ */
+static void refuse_every_digest(void)
+{
+	EVP_set_default_properties(NULL, "fips=yes");
+}
+
+MP_TEST(handshake, an_answerer_that_cannot_compute_the_hmac_sends_nothing, 1, "Authentication with a shared key")
+{
+	struct raw_listener s;
+	raw_listen_with(&s, key, 5, refuse_every_digest);
+	unsigned char msg[64], answer[256];
+	put(s.fd, msg, challenge(msg, "", 20)); /* the legacy form: a bare HMAC-MD5 */
+	ssize_t got = get(s.fd, answer, sizeof answer);
+	int rc = raw_finish(&s);
+	cr_assert(got < 0, "a client whose OpenSSL computes no HMAC must hang up, not send %zd bytes", got);
+	cr_assert(rc == -EIO, "a client whose OpenSSL computes no HMAC: mp_client() returned %s, expected -EIO",
+		  mp_err_name(rc));
+}
+
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifdef NATIVE_AUDIT_ARCH
+/*
+ * A seccomp filter that makes getrandom() fail with ENOSYS, as on a kernel
+ * older than 3.17 or in a sandbox that forbids it. The child's world only.
+ */
+static void refuse_getrandom(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getrandom, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog program = { .len = sizeof filter / sizeof filter[0], .filter = filter };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+		_exit(3); /* no filter: the parent hears no result and says so */
+}
+#endif
+
+MP_TEST(handshake, a_challenger_without_random_bytes_sends_no_challenge, 1, "Authentication with a shared key")
+{
+#ifndef NATIVE_AUDIT_ARCH
+	cr_skip_test("no seccomp filter written for this architecture");
+#else
+	struct raw_listener s;
+	raw_listen_with(&s, key, 5, refuse_getrandom);
+	unsigned char msg[64], answer[256];
+	put(s.fd, msg, challenge(msg, "{sha256}", 40));
+	cr_assert(get(s.fd, answer, sizeof answer) > 0, "the client did not answer the challenge");
+	put(s.fd, "#WELCOME#", 9);
+	ssize_t got = get(s.fd, answer, sizeof answer); /* the client's challenge, if it made one */
+	int rc = raw_finish(&s);
+	cr_assert(got < 0, "a client whose getrandom() fails must not challenge (a challenge it cannot make "
+		  "unpredictable could be answered by a replay); it sent %zd bytes", got);
+	cr_assert(rc == -EIO, "a client whose getrandom() fails: mp_client() returned %s, expected -EIO",
+		  mp_err_name(rc));
+#endif
 }

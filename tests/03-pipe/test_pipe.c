@@ -1896,6 +1896,14 @@ MP_TEST(pipe, a_fresh_unix_address_lies_in_tmpdir, 1, "Listeners and clients: pa
 	cr_assert(strncmp(mp_listener_address(a), dir, strlen(dir)) == 0 && mp_listener_address(a)[strlen(dir)] == '/',
 		  "with TMPDIR=%s the address should be in it, not \"%s\"", dir, mp_listener_address(a));
 	cr_assert(strcmp(mp_listener_address(a), mp_listener_address(b)) != 0, "two fresh addresses must differ");
+	/*
+	 * The counter starts again at 0 in every process and pids come round
+	 * again: the random part at the end is what keeps a new process off the
+	 * path of a socket file that a dead one left behind.
+	 */
+	const char *end_a = strrchr(mp_listener_address(a), '-'), *end_b = strrchr(mp_listener_address(b), '-');
+	cr_assert(end_a && end_b && strcmp(end_a, end_b) != 0, "two fresh addresses must differ in their random part "
+		  "too, not only in the counter: \"%s\" and \"%s\"", mp_listener_address(a), mp_listener_address(b));
 	cr_assert(strncmp(mp_listener_address(c), "/tmp/", 5) == 0, "with an empty TMPDIR the address is in /tmp, not \"%s\"",
 		  mp_listener_address(c));
 	serve_one_client(a, mp_listener_address(a), NULL);
@@ -1985,4 +1993,117 @@ MP_TEST(pipe, a_client_with_a_key_a_listener_without_one_does_not_have_times_out
 		  "a client waiting for a challenge that never comes must give MP_ETIMEDOUT at its timeout");
 	mp_conn_free(c);
 	mp_listener_free(l);
+}
+
+MP_TEST(pipe, a_send_leaves_the_program_s_own_pending_sigpipe_alone, 1, "Closing the unused ends: EOF and SIGPIPE")
+{
+	/* The program blocks SIGPIPE itself, and one of its own writes to a closed pipe leaves one pending. */
+	sigset_t pipe_only, old;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	int fds[2];
+	mp_test_pipe(fds);
+	close(fds[0]);
+	ssize_t n = write(fds[1], "x", 1);
+	int err = errno;
+	close(fds[1]);
+	mp_conn *r, *w;
+	make_pipe(&r, &w, false);
+	errno = err; /* still EPIPE, as the failed write left it: a call that succeeds need not clear errno */
+	int rc = mp_conn_send_str(w, "all is well");
+	sigset_t pending;
+	sigpending(&pending);
+	bool still_pending = sigismember(&pending, SIGPIPE);
+	static const struct timespec no_wait;
+	sigtimedwait(&pipe_only, NULL, &no_wait); /* the program takes its signal back */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	cr_assert(n < 0 && err == EPIPE, "the test's own write to a closed pipe should have failed with EPIPE");
+	mp_expect_status(rc, 0);
+	expect_bytes(r, "all is well", 11);
+	mp_conn_free(r);
+	mp_conn_free(w);
+	cr_assert(still_pending, "a send that succeeded took a SIGPIPE that was the program's, not its own: only a "
+		  "write that failed with EPIPE (its result, not errno alone, says so) has a signal to collect");
+}
+
+MP_TEST(pipe, address_limits_are_exact, 1, "Listeners and clients: paths and ports")
+{
+	/* A port of 15 characters fits the 16 bytes kept for it, with the NUL; one of 16 does not. */
+	char address[64];
+	snprintf(address, sizeof address, "127.0.0.1:%015d", 0);
+	mp_listener *l = NULL;
+	mp_conn *c = NULL;
+	int rc = mp_listener_new(&l, address, NULL, 0);
+	cr_assert(rc == 0, "mp_listener_new(\"%s\") (a port of 15 digits, which is port 0) returned %s, expected 0",
+		  address, mp_err_name(rc));
+	cr_assert(strncmp(mp_listener_address(l), "127.0.0.1:", 10) == 0 && atoi(mp_listener_address(l) + 10) > 0,
+		  "the listener at \"%s\" should be at 127.0.0.1 and a real port, not \"%s\"", address,
+		  mp_listener_address(l));
+	mp_listener_free(l);
+	l = NULL;
+
+	char host[4200];
+	memset(host, 'h', 4096);
+	strcpy(host + 4096, ":80");
+	static const char *const bad_forms[] = { "127.0.0.1:0000000000000000", "[::1:0" };
+	const char *bad[] = { bad_forms[0], bad_forms[1], host };
+	static const char *const why[] = { "a port of 16 digits", "a bracket never closed", "a host of 4096 bytes" };
+	for (int i = 0; i < 3; i++) {
+		rc = mp_listener_new(&l, bad[i], NULL, 0);
+		cr_assert(rc == -EINVAL, "mp_listener_new() with %s returned %s, expected -EINVAL", why[i], mp_err_name(rc));
+		rc = mp_client(&c, bad[i], NULL, 0, 1);
+		cr_assert(rc == -EINVAL, "mp_client() with %s returned %s, expected -EINVAL", why[i], mp_err_name(rc));
+	}
+
+	/* A host of one character is a host: "0" is 0.0.0.0, as inet_aton() reads it. */
+	rc = mp_listener_new(&l, "0:0", NULL, 0);
+	cr_assert(rc == 0, "mp_listener_new(\"0:0\") returned %s, expected 0 (a host may be one character long)",
+		  mp_err_name(rc));
+	cr_assert(strncmp(mp_listener_address(l), "0.0.0.0:", 8) == 0, "the listener at \"0:0\" should be at 0.0.0.0, "
+		  "not \"%s\"", mp_listener_address(l));
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, a_listener_and_a_client_on_descriptor_0_work_and_clean_up, 1, "Listeners and clients: paths and ports")
+{
+	char path[108];
+	snprintf(path, sizeof path, "/tmp/mp-test-stdin-%d.sock", (int)getpid());
+	unlink(path);
+	int saved_stdin = dup(0); /* with 0 free, the listener's socket is descriptor 0: a descriptor like any */
+	cr_assert(saved_stdin >= 0 && close(0) == 0);
+	mp_listener *l = NULL;
+	int rc = mp_listener_new(&l, path, NULL, 0);
+	int fd = l ? mp_listener_fileno(l) : -1;
+	if (rc == 0)
+		serve_one_client(l, path, NULL);
+	mp_listener_free(l);
+	bool closed = fcntl(0, F_GETFD) < 0 && errno == EBADF;
+	bool removed = access(path, F_OK) < 0 && errno == ENOENT;
+	unlink(path);
+	cr_assert(dup2(saved_stdin, 0) == 0);
+	mp_expect_status(rc, 0);
+	cr_assert_eq(fd, 0, "the listener's socket should have taken the lowest free descriptor, 0");
+	cr_assert(closed, "mp_listener_free() must close the listener's socket, descriptor 0 too");
+	cr_assert(removed, "mp_listener_free() must remove the socket file of a listener on descriptor 0 too");
+
+	/* And a client whose socket is descriptor 0. */
+	mp_expect_status(mp_listener_new(&l, path, NULL, 0), 0);
+	cr_assert(close(0) == 0);
+	mp_conn *client = NULL;
+	rc = mp_client(&client, path, NULL, 0, 5);
+	fd = client ? mp_conn_fileno(client) : -1;
+	mp_conn *server = NULL;
+	if (rc == 0 && mp_listener_accept(l, &server, 5) == 0) {
+		mp_expect_status(mp_conn_send_str(client, "from 0"), 0);
+		expect_bytes(server, "from 0", 6);
+	}
+	mp_conn_free(server);
+	mp_conn_free(client);
+	mp_listener_free(l);
+	cr_assert(dup2(saved_stdin, 0) == 0);
+	close(saved_stdin);
+	mp_expect_status(rc, 0);
+	cr_assert_eq(fd, 0, "the client's socket should have taken the lowest free descriptor, 0");
+	cr_assert(server, "the listener did not accept the client on descriptor 0");
 }
