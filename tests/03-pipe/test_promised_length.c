@@ -64,7 +64,10 @@ MP_TEST(pipe, a_message_larger_than_the_first_reservation_arrives_whole, 1, "Bad
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		mp_conn_free(b);
-		_exit(mp_conn_send_bytes(a, out, n) == 0 ? 0 : 1);
+		int rc = mp_conn_send_bytes(a, out, n);
+		mp_conn_free(a);
+		free(out);
+		_exit(rc == 0 ? 0 : 1);
 	}
 	mp_conn_free(a);
 	void *msg = NULL;
