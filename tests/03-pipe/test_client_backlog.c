@@ -3,12 +3,26 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define MP_LESSON "lessons/03-pipe.md"
+
+/* A message each way between a client and the connection its listener accepted: the framing must work too. */
+static void exchange_one(mp_listener *l, mp_conn *client)
+{
+	mp_conn *server = NULL;
+	mp_expect_status(mp_listener_accept(l, &server, 5.0), 0);
+	mp_expect_status(mp_conn_send_str(client, "ping"), 0);
+	char *s = NULL;
+	mp_expect_status(mp_conn_recv_str(server, &s), 0);
+	cr_assert_str_eq(s, "ping", "the server received \"%s\", expected \"ping\"", s);
+	free(s);
+	mp_conn_free(server);
+}
 
 MP_TEST(pipe, a_unix_client_times_out_at_a_full_backlog, 2, "Listeners and clients: paths and ports")
 {
@@ -45,6 +59,7 @@ MP_TEST(pipe, a_unix_client_times_out_at_a_full_backlog, 2, "Listeners and clien
 	mp_listener *l = NULL;
 	mp_expect_status(mp_listener_new(&l, sun.sun_path, NULL, 0), 0);
 	mp_expect_status(mp_client(&c, sun.sun_path, NULL, 0, 2.0), 0);
+	exchange_one(l, c);
 	mp_conn_free(c);
 	mp_listener_free(l);
 }

@@ -2040,6 +2040,18 @@ MP_TEST(pipe, address_limits_are_exact, 1, "Listeners and clients: paths and por
 	cr_assert(strncmp(mp_listener_address(l), "127.0.0.1:", 10) == 0 && atoi(mp_listener_address(l) + 10) > 0,
 		  "the listener at \"%s\" should be at 127.0.0.1 and a real port, not \"%s\"", address,
 		  mp_listener_address(l));
+	/* And it works: a message goes through it (with the framing you wrote). */
+	mp_expect_status(mp_client(&c, mp_listener_address(l), NULL, 0, 2.0), 0);
+	mp_conn *server = NULL;
+	mp_expect_status(mp_listener_accept(l, &server, 5.0), 0);
+	mp_expect_status(mp_conn_send_str(c, "ping"), 0);
+	char *got = NULL;
+	mp_expect_status(mp_conn_recv_str(server, &got), 0);
+	cr_assert_str_eq(got, "ping", "a message through the listener at \"%s\" came out as \"%s\"", address, got);
+	free(got);
+	mp_conn_free(server);
+	mp_conn_free(c);
+	c = NULL;
 	mp_listener_free(l);
 	l = NULL;
 
