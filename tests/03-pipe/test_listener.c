@@ -1,4 +1,4 @@
-/* test_client_backlog.c: a client's timeout holds at a listener whose backlog is full (lesson 03). */
+/* test_listener.c: a listener inherited by a forked child stays the parent's; a full backlog keeps the timeout (lesson 03). */
 #include "mp_test.h"
 
 #include <errno.h>
@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MP_LESSON "lessons/03-pipe.md"
@@ -22,6 +24,35 @@ static void exchange_one(mp_listener *l, mp_conn *client)
 	cr_assert_str_eq(s, "ping", "the server received \"%s\", expected \"ping\"", s);
 	free(s);
 	mp_conn_free(server);
+}
+
+MP_TEST(pipe, a_child_freeing_an_inherited_listener_leaves_its_socket_file, 1,
+	"Listeners and clients: paths and ports")
+{
+	char path[64];
+	snprintf(path, sizeof path, "/tmp/mp-test-inherit-%d.sock", (int)getpid());
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, path, NULL, 0), 0);
+
+	pid_t pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		mp_listener_free(l); /* the child's copy: closing it must not take the parent's file */
+		_exit(0);
+	}
+	int status;
+	cr_assert(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	struct stat st;
+	cr_assert(stat(path, &st) == 0, "a child freed its inherited copy of the listener and %s vanished: only "
+		  "the process that made it may unlink it, or no new client can connect", path);
+	mp_conn *c = NULL;
+	mp_expect_status(mp_client(&c, path, NULL, 0, 2.0), 0);
+	exchange_one(l, c);
+	mp_conn_free(c);
+
+	mp_listener_free(l);
+	cr_assert(stat(path, &st) < 0 && errno == ENOENT, "the creator freed the listener: %s should be gone", path);
 }
 
 MP_TEST(pipe, a_unix_client_times_out_at_a_full_backlog, 2, "Listeners and clients: paths and ports")
