@@ -1,5 +1,5 @@
-/* queue.c: a message queue between processes, on a socket that keeps message boundaries. */
-#define _GNU_SOURCE /* memfd_create(), MSG_CMSG_CLOEXEC, pipe2() */
+/* queue.c: a message queue between processes, in a ring of shared memory. */
+#define _GNU_SOURCE /* memfd_create(), pipe2(), MADV_REMOVE */
 #include <mp.h>
 
 #include "../01-process/deadline.h"
@@ -10,121 +10,161 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 /*
- * The design, in three facts the kernel guarantees:
+ * The design, in four ideas:
  *
- * 1. A SOCK_SEQPACKET socket delivers each message whole or not at all, to
- *    exactly one reader, in the order it was sent. A process killed in the
- *    middle of send() or recv() either moved the whole message or none of
- *    it: nobody can see half a message. So any number of processes share one
- *    socket pair, writing to one end and reading from the other.
- * 2. A message too big for the socket buffer travels in a memfd: an
- *    anonymous file, written, sealed read-only, and sent as a descriptor
- *    (SCM_RIGHTS) in a small message. If its producer dies before sending it,
- *    the file is freed with the process: there is nothing to leak.
- * 3. When every descriptor of the write end is closed, in every process, a
- *    reader gets end-of-file once the queue is drained.
+ * 1. The messages live in a ring of shared memory that every process maps
+ *    (fork() shares the mapping): a record header, then the bytes, one
+ *    record after the other. The kernel gives the ring memory a page at a
+ *    time as records are written, and takes it back a chunk at a time once
+ *    they are read: the queue holds as much as memory allows (up to
+ *    RING_BYTES) and costs only what it holds.
+ * 2. One guard, a robust mutex, orders everything: a put writes its record,
+ *    and a get copies one out, while holding it. If a holder is killed, the
+ *    kernel lets the guard go and tells the next taker (EOWNERDEAD).
+ * 3. What the guard protects, the books (where the ring's records start and
+ *    end, how many there are), is kept twice. An operation writes its
+ *    changes into the spare copy, then commits them with one atomic store
+ *    that makes the spare the true copy. A holder killed at any instant
+ *    leaves the books as its last commit left them: there is nothing to
+ *    repair. A half-written record lies past the tail, where no one looks.
+ * 4. Sleepers are woken *before* the commit that ends their wait, while the
+ *    waker still holds the guard. A woken sleeper must take the guard to
+ *    look, so it sees the commit, or the waker's death. Waking after the
+ *    commit would leave it asleep for ever if the waker died in between.
  *
- * A bounded queue adds a pipe holding one byte per free place, like make's
- * jobserver: put takes a byte before sending, get gives one back.
+ * Consumers sleep in poll() on a pipe of which every handle holds the write
+ * end. A byte in it is the doorbell a producer rings; when every write end is
+ * closed (by mp_queue_close(), exit or death) the kernel reports the hang-up,
+ * which is the end of the stream once the ring is drained. Producers waiting
+ * for room, and joiners, sleep on futexes.
  */
 
-#define MAGIC 0x3151504du            /* "MPQ1" in memory: anything else was not put by us */
-#define INLINE_MAX (64 * 1024)       /* larger payloads travel in a memfd */
-#define MAXSIZE_MAX 65536            /* free places fit in a pipe's default 64 KiB */
+#define RING_BYTES (4ULL << 30)        /* address space for messages; memory is used as they fill it */
+#define CHUNK (1ULL << 20)             /* memory goes back to the kernel in chunks of this size */
+#define SHARED_BYTES 4096              /* the page before the ring, for struct shared */
 #define DEFAULT_MAX_MESSAGE (1UL << 30)
+#define SPINS 4000                     /* looks a get takes at the ring before it sleeps */
+#define LOCK_SPINS 200                 /* tries at a busy guard before sleeping on it */
 
-enum kind { INLINE = 1, IN_MEMFD = 2 };
-enum type { BYTES = 0, INT = 1, DOUBLE = 2, STRING = 3 };
+enum type { BYTES = 0, INT = 1, DOUBLE = 2, STRING = 3, ANY = 255 };
 
-/* Every message starts with this; an inline payload follows it in the same message. */
-struct header {
-	uint32_t magic;
-	uint8_t kind;      /* enum kind */
-	uint8_t type;      /* enum type: what the typed helpers put */
-	uint16_t reserved; /* 0 */
-	uint64_t len;      /* payload bytes */
+/* Before each message in the ring; records start on 8-byte boundaries. */
+struct record {
+	uint64_t len;   /* bytes of message after it */
+	uint32_t type;  /* enum type */
+	uint32_t check; /* CHECK(len, type): a record that put wrote, not stray bytes */
 };
 
-/* What all processes holding the queue share, in one shared page. */
+#define CHECK(len, type) (0x3151504du ^ (uint32_t)(len) ^ ((uint32_t)(type) << 24))
+
+/*
+ * What an operation changes, kept twice (idea 3). Positions count the bytes
+ * ever written into the ring and only grow; position p is at p % RING_BYTES.
+ */
+struct books {
+	uint64_t head;       /* where the oldest record starts */
+	uint64_t tail;       /* where the next record goes */
+	uint64_t released;   /* memory below here went back; a put writes below released + RING_BYTES */
+	uint64_t count;      /* messages in the ring */
+	uint64_t unfinished; /* joinable: put and not yet marked done */
+};
+
+/* The first page of the mapping, shared by every process holding the queue. */
 struct shared {
-	_Atomic int64_t size;         /* messages put and not yet taken */
-	_Atomic uint32_t unfinished;  /* joinable: put and not yet done; also a futex */
+	pthread_mutex_t guard;     /* robust and process-shared: held for every change */
+	_Atomic uint32_t version;  /* books[version % 2] are the true books; a commit adds 1 */
+	struct books books[2];
+	uint64_t maxsize;          /* 0: no bound but memory */
+	_Atomic uint32_t room;     /* futex: changes before a get that may make room commits */
+	_Atomic uint32_t all_done; /* futex: changes before the last task_done commits */
+	/*
+	 * How many sleep, so that a waker makes no system call when none does.
+	 * A process killed asleep leaves its count behind: that costs a wake-up
+	 * call that wakes nobody, never a sleeper left asleep.
+	 */
+	_Atomic uint32_t consumers_asleep, producers_asleep, joiners_asleep;
+	bool rung;    /* the doorbell byte is in the pipe (if true, it is; if false, it may be) */
+	bool watched; /* mp_queue_fileno() was asked for: ring for every message, not only for sleepers */
 };
+
+_Static_assert(sizeof(struct shared) <= SHARED_BYTES, "struct shared must fit the page before the ring");
 
 struct mp_queue {
-	int rd;                /* read end: every process gets from it */
-	int wr;                /* write end; -1 once this process closed the queue */
-	int free_rd, free_wr;  /* bounded: a pipe holding a byte per free place; else -1 */
-	size_t maxsize;        /* 0: no bound of our own */
+	struct shared *shared; /* the mapping: this page, then the ring */
+	unsigned char *ring;
+	int bell_rd;           /* the doorbell pipe: consumers poll this end */
+	int bell_wr;           /* every putting handle holds this end; -1 once closed here */
 	size_t max_message;    /* larger messages are refused both ways */
 	bool joinable;
-	struct shared *shared; /* MAP_SHARED, so fork() shares it rather than copies it */
-	unsigned char *buf;    /* receives inline messages; allocated on first get */
 };
+
+static const struct mp__deadline forever = { .forever = true };
+
+/* ---- Making and freeing a queue ------------------------------------------------------------ */
 
 static int queue_new(mp_queue **out, size_t maxsize, bool joinable)
 {
-	if (!out || maxsize > MAXSIZE_MAX)
+	if (!out)
 		return -EINVAL;
 	mp_queue *q = mp__fault("calloc") ? NULL : calloc(1, sizeof *q);
 	if (!q)
 		return -ENOMEM;
-	q->rd = q->wr = q->free_rd = q->free_wr = -1;
-	q->maxsize = maxsize;
+	q->bell_rd = q->bell_wr = -1;
 	q->max_message = DEFAULT_MAX_MESSAGE;
 	q->joinable = joinable;
 
-	int rc, sv[2];
-	/* Each call that cannot fail on demand goes through the fault seam (fault.h), for the tests. */
-	q->shared = mp__fault("mmap") ? MAP_FAILED
-				      : mmap(NULL, sizeof *q->shared, PROT_READ | PROT_WRITE,
-					     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (q->shared == MAP_FAILED) {
-		q->shared = NULL;
+	int rc = 0, fd = -1, bell[2];
+	if (mp__fault("pipe2") || pipe2(bell, O_CLOEXEC | O_NONBLOCK) < 0) {
 		rc = -errno;
 		goto fail;
 	}
-	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	q->rd = sv[0];
-	q->wr = sv[1];
-	shutdown(q->rd, SHUT_WR); /* messages flow one way only */
+	q->bell_rd = bell[0];
+	q->bell_wr = bell[1];
 
-	if (maxsize > 0) {
-		int fds[2];
-		if (mp__fault("pipe2") || pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
-			rc = -errno;
-			goto fail;
-		}
-		q->free_rd = fds[0];
-		q->free_wr = fds[1];
-		char places[256];
-		memset(places, 'p', sizeof places);
-		for (size_t left = maxsize; left > 0;) {
-			size_t n = left < sizeof places ? left : sizeof places;
-			if (write(q->free_wr, places, n) != (ssize_t)n) {
-				rc = -EINVAL;
-				goto fail;
-			}
-			left -= n;
-		}
+	/*
+	 * A memfd rather than an anonymous mapping: the kernel charges its pages
+	 * as they are touched, never the whole ring up front. The mapping keeps
+	 * the memory alive, so the descriptor can go at once. (Each call that
+	 * cannot fail on demand goes through the fault seam, fault.h, for the tests.)
+	 */
+	fd = mp__fault("memfd_create") ? -1 : memfd_create("mp-queue", MFD_CLOEXEC);
+	if (fd < 0 || (mp__fault("ftruncate") || ftruncate(fd, SHARED_BYTES + RING_BYTES) < 0)) {
+		rc = -errno;
+		goto fail;
 	}
+	void *map = mp__fault("mmap") ? MAP_FAILED
+				      : mmap(NULL, SHARED_BYTES + RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		goto fail;
+	}
+	q->shared = map;
+	q->ring = (unsigned char *)map + SHARED_BYTES;
+	q->shared->maxsize = maxsize;
+
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	rc = -pthread_mutex_init(&q->shared->guard, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (rc < 0)
+		goto fail;
+	close(fd);
 	*out = q;
 	return 0;
 fail:
+	if (fd >= 0)
+		close(fd);
 	mp_queue_free(q);
 	return rc;
 }
@@ -143,109 +183,259 @@ void mp_queue_free(mp_queue *q)
 {
 	if (!q)
 		return;
-	int fds[] = { q->rd, q->wr, q->free_rd, q->free_wr };
-	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	if (q->bell_rd >= 0)
+		close(q->bell_rd);
+	if (q->bell_wr >= 0)
+		close(q->bell_wr);
 	if (q->shared)
-		munmap(q->shared, sizeof *q->shared);
-	free(q->buf);
+		munmap(q->shared, SHARED_BYTES + RING_BYTES); /* the last process to unmap frees the memory */
 	free(q);
 }
 
-/* Bounded queues: take one free place, waiting for it until the deadline. */
-static int take_place(mp_queue *q, const struct mp__deadline *d)
+/* ---- The guard and the books ---------------------------------------------------------------- */
+
+static void cpu_relax(void)
 {
-	if (q->free_rd < 0)
-		return 0;
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause(); /* tells the core it spins: saves power, and the other hyperthread runs */
+#endif
+}
+
+/*
+ * Take the guard by the deadline: 0, MP_ETIMEDOUT, or a negated errno. It is
+ * held only for a copy and a few stores, so trying a little before sleeping
+ * on it usually wins it without a system call.
+ */
+static int lock(struct shared *s, const struct mp__deadline *d)
+{
 	/* TODO: your code goes here.
-	 * Hint: read one byte from q->free_rd (it is non-blocking, so it never
-	 * sleeps and no signal can interrupt it). EAGAIN means no place is free:
-	 * mp__deadline_wait_fd() it to become readable, then try again, since
-	 * another producer may have taken it first. A timeout is MP_EFULL.
-	 * Lesson 02, "Bounded queues: a pipe of free places".
+	 * Hint: pthread_mutex_trylock() s->guard a few times (LOCK_SPINS, with
+	 * cpu_relax() between), then pthread_mutex_lock() it, or, with a
+	 * deadline, pthread_mutex_clocklock() on CLOCK_MONOTONIC until d->end.
+	 * EOWNERDEAD means you hold it and its last holder died holding it: its
+	 * uncommitted changes do not count, so there is nothing to mend; say so
+	 * with pthread_mutex_consistent(), or the next taker is refused for ever.
+	 * Lesson 02, "The guard, and a holder that dies".
 	 */
 	return MP_ETODO;
 }
 
-/* Bounded queues: give a place back. Never blocks: the pipe has room for them all. */
-static void give_place(mp_queue *q)
+static void unlock(struct shared *s)
 {
-	if (q->free_wr < 0)
+	pthread_mutex_unlock(&s->guard);
+}
+
+/* The true books. Guard held. */
+static const struct books *books(const struct shared *s)
+{
+	return &s->books[atomic_load_explicit(&s->version, memory_order_relaxed) % 2];
+}
+
+/* The spare copy of the books, filled with the true ones, to change and then commit. Guard held. */
+static struct books *draft(struct shared *s)
+{
+	uint32_t v = atomic_load_explicit(&s->version, memory_order_relaxed);
+	s->books[(v + 1) % 2] = s->books[v % 2];
+	return &s->books[(v + 1) % 2];
+}
+
+/*
+ * Make the draft the true books: one store. Its release order keeps the
+ * compiler and the CPU from moving any earlier store (the record, the draft)
+ * after it, so a process killed at any instant has committed all of an
+ * operation or none of it.
+ */
+static void commit(struct shared *s)
+{
+	uint32_t v = atomic_load_explicit(&s->version, memory_order_relaxed);
+	atomic_store_explicit(&s->version, v + 1, memory_order_release);
+}
+
+/* ---- Sleeping and waking --------------------------------------------------------------------- */
+
+static bool expired(const struct mp__deadline *d)
+{
+	struct timespec left;
+	const struct timespec *t = mp__deadline_left(d, &left);
+	return t && t->tv_sec == 0 && t->tv_nsec == 0;
+}
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
+{
+	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+/*
+ * Guard held: wait until @word changes, counted in @asleep. Returns 0 with
+ * the guard held again, to look; else the guard is let go and the result is
+ * MP_ETIMEDOUT. The kernel sleeps only if @word still holds the value read
+ * under the guard, so a change made since is never missed.
+ */
+static int sleep_on(struct shared *s, _Atomic uint32_t *word, _Atomic uint32_t *asleep,
+		    const struct mp__deadline *d)
+{
+	if (expired(d)) {
+		unlock(s);
+		return MP_ETIMEDOUT;
+	}
+	uint32_t seen = atomic_load(word);
+	atomic_fetch_add(asleep, 1);
+	unlock(s);
+	struct timespec left;
+	long rc = futex(word, FUTEX_WAIT, seen, mp__deadline_left(d, &left));
+	int err = errno;
+	atomic_fetch_sub(asleep, 1);
+	if (rc < 0 && err == ETIMEDOUT)
+		return MP_ETIMEDOUT;
+	return lock(s, d); /* woken, interrupted, or @word had changed: look again */
+}
+
+/* Guard held, before the commit (idea 4): wake everyone asleep on @word. */
+static void wake(_Atomic uint32_t *word, _Atomic uint32_t *asleep)
+{
+	if (atomic_load(asleep) == 0)
 		return;
+	atomic_fetch_add(word, 1);
+	futex(word, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+/* Guard held, before the commit of a message (idea 4): ring the doorbell if anyone listens. */
+static void ring_bell(const mp_queue *q)
+{
+	struct shared *s = q->shared;
 	/* TODO: your code goes here.
-	 * Hint: one byte written to q->free_wr. It is non-blocking and the pipe
-	 * has room for every place, so it never waits: no signal interrupts it,
-	 * and it cannot fail. Lesson 02, "Bounded queues: a pipe of free places".
+	 * Hint: nothing to do if s->rung, or if no consumer is asleep and nobody
+	 * s->watched. Else write one byte to q->bell_wr (non-blocking: it never
+	 * waits, and the pipe holds at most a few bytes), and only then set
+	 * s->rung: a process killed between the two must leave a byte too many,
+	 * never a rung flag with no byte, which would keep every later put from
+	 * ringing. Lesson 02, "The doorbell".
+	 */
+}
+
+/* Guard held, no message waiting: take the doorbell's bytes out of the pipe. */
+static void silence(const mp_queue *q)
+{
+	/* TODO: your code goes here.
+	 * Hint: the opposite order to ring_bell(): clear q->shared->rung first,
+	 * then read q->bell_rd (non-blocking) until it is empty.
+	 * Lesson 02, "The doorbell".
 	 */
 }
 
 /*
- * sendmsg() the whole message, waiting for room in the socket buffer until
- * the deadline. One call either queues all of it or nothing.
+ * Whether every handle that could put is closed, by mp_queue_close(), exit
+ * or death. The kernel counts the pipe's write ends for us: when none is
+ * left, poll() reports a hang-up.
  */
-static int send_all(mp_queue *q, struct msghdr *msg, const struct mp__deadline *d)
+static bool no_producer_left(const mp_queue *q)
 {
-	for (;;) {
-		/* Without a deadline, let the kernel block: one system call, not two. */
-		int flags = MSG_NOSIGNAL | (d->forever ? 0 : MSG_DONTWAIT);
-		if (!mp__fault("sendmsg") && sendmsg(q->wr, msg, flags) >= 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
-			return -errno; /* EPIPE: nobody holds the read end any more */
-		int rc = mp__deadline_wait_fd(q->wr, POLLOUT, d);
-		if (rc < 0)
-			return rc == MP_ETIMEDOUT ? MP_EFULL : rc;
-	}
+	if (q->bell_wr >= 0)
+		return false; /* this process could put */
+	struct pollfd p = { .fd = q->bell_rd, .events = POLLIN };
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
 }
 
-/* A sealed memfd holding @len bytes of @data: the way a large message travels. */
-static int memfd_with(const void *data, size_t len)
+/*
+ * Guard held, ring empty: wait for a message, the end, or the deadline.
+ * Returns 0 with the guard held again, to look; else the guard is let go.
+ */
+static int wait_for_message(mp_queue *q, const struct mp__deadline *d)
 {
-	int fd = mp__fault("memfd_create") ? -1 : memfd_create("mp-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	/* A write to a file is never cut short by a signal the process survives; past 2 GiB it is short. */
-	for (size_t done = 0; done < len;) {
-		ssize_t n = mp__fault("write") ? -1 : write(fd, (const char *)data + done, len - done);
-		if (n < 0) {
-			int err = errno;
-			close(fd);
-			return -err;
-		}
-		done += (size_t)n;
+	struct shared *s = q->shared;
+	if (expired(d)) {
+		unlock(s);
+		return MP_ETIMEDOUT;
 	}
-	/* Sealed, the consumer can trust that the size and bytes will not change under it. */
-	if (mp__fault("fcntl") || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
-	return fd;
+	/* A producer is often a moment away: watch the books change before paying for a sleep. */
+	uint32_t seen = atomic_load(&s->version);
+	unlock(s);
+	for (int i = 0; i < SPINS && atomic_load_explicit(&s->version, memory_order_relaxed) == seen; i++)
+		cpu_relax();
+	int rc = lock(s, d);
+	if (rc < 0 || books(s)->count > 0 || no_producer_left(q))
+		return rc;
+
+	atomic_fetch_add(&s->consumers_asleep, 1);
+	if (s->rung)
+		silence(q); /* the ring is empty, so a byte in the pipe would wake us at once for nothing */
+	unlock(s);
+	rc = mp__deadline_wait_fd(q->bell_rd, POLLIN, d);
+	atomic_fetch_sub(&s->consumers_asleep, 1);
+	return rc < 0 ? rc : lock(s, d);
 }
 
-/* Frame and send one message: inline if it is small, in a memfd if not. */
-static int send_message(mp_queue *q, enum type type, const void *data, size_t len,
-			const struct mp__deadline *d)
+/* ---- The ring -------------------------------------------------------------------------------- */
+
+/* The bytes a record of @len bytes takes in the ring. */
+static uint64_t record_size(uint64_t len)
+{
+	return sizeof(struct record) + ((len + 7) & ~(uint64_t)7);
+}
+
+/* Copy @len bytes into the ring at position @pos, going round its end if need be. */
+static void ring_write(mp_queue *q, uint64_t pos, const void *data, size_t len)
 {
 	/* TODO: your code goes here.
-	 * Hint: build a struct header. Up to INLINE_MAX bytes, send the header
-	 * and the payload as one message: a msghdr with two iovecs. Larger,
-	 * put the payload in memfd_with() and send the header alone with the
-	 * descriptor in an SCM_RIGHTS control message, then close your copy of
-	 * the descriptor. send_all() does the sending.
-	 * Lesson 02, "Framing: a header, and a memfd for large messages".
+	 * Hint: the bytes start at pos % RING_BYTES in q->ring. What does not
+	 * fit before the ring's end goes at its start: two memcpy() calls.
+	 * Lesson 02, "A ring of shared memory".
 	 */
-	return MP_ETODO;
+}
+
+/* Copy @len bytes out of the ring from position @pos. */
+static void ring_read(const mp_queue *q, uint64_t pos, void *out, size_t len)
+{
+	/* TODO: your code goes here.
+	 * Hint: ring_write() the other way round.
+	 * Lesson 02, "A ring of shared memory".
+	 */
+}
+
+/*
+ * Guard held: give back to the kernel the chunks that every record in them
+ * has been read from. A put never writes past released + RING_BYTES, so no
+ * new record can lie in memory that is about to go.
+ */
+static void give_back(mp_queue *q)
+{
+	struct shared *s = q->shared;
+	uint64_t from = books(s)->released, upto = books(s)->head / CHUNK * CHUNK;
+	if (upto <= from)
+		return;
+	for (uint64_t c = from; c < upto; c += CHUNK)
+		madvise(q->ring + c % RING_BYTES, CHUNK, MADV_REMOVE); /* failing, it only keeps the memory */
+	draft(s)->released = upto;
+	commit(s); /* killed before this, the next give_back() removes the same chunks again: no harm */
+}
+
+/* Guard held: whether a record of @size bytes may go in now. */
+static bool room_for(const mp_queue *q, uint64_t size)
+{
+	const struct books *b = books(q->shared);
+	uint64_t maxsize = q->shared->maxsize;
+	return (maxsize == 0 || b->count < maxsize) && b->tail + size <= b->released + RING_BYTES;
+}
+
+/* ---- Putting --------------------------------------------------------------------------------- */
+
+/* Guard held, room checked: write the record past the tail, ring, commit. */
+static void append(mp_queue *q, enum type type, const void *data, size_t len)
+{
+	/* TODO: your code goes here.
+	 * Hint: draft() the books. ring_write() a struct record (with its
+	 * CHECK()) at the draft's tail, then the bytes after it; move the tail
+	 * by record_size(), count the message (and an unfinished task, if
+	 * q->joinable). ring_bell() before you commit(), never after.
+	 * Lesson 02, "Putting: write, ring, commit".
+	 */
 }
 
 static int put(mp_queue *q, enum type type, const void *data, size_t len, double timeout)
 {
 	if (!q || (!data && len > 0))
 		return -EINVAL;
-	if (q->wr < 0)
+	if (q->bell_wr < 0)
 		return MP_ECLOSED;
 	if (len > q->max_message)
 		return -EMSGSIZE;
@@ -253,118 +443,24 @@ static int put(mp_queue *q, enum type type, const void *data, size_t len, double
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
 
-	int rc = take_place(q, &d);
-	if (rc < 0)
-		return rc;
-	/* Counted before it is sent, so that no consumer can see it and count down first. */
-	atomic_fetch_add(&q->shared->size, 1);
-	if (q->joinable)
-		atomic_fetch_add(&q->shared->unfinished, 1);
-	rc = send_message(q, type, data, len, &d);
-	if (rc < 0) {
-		atomic_fetch_sub(&q->shared->size, 1);
-		if (q->joinable)
-			mp_queue_task_done(q);
-		give_place(q);
+	struct shared *s = q->shared;
+	int rc = lock(s, &d);
+	for (;;) {
+		if (rc < 0)
+			return rc == MP_ETIMEDOUT ? MP_EFULL : rc;
+		give_back(q); /* first: it may be what makes room */
+		if (room_for(q, record_size(len)))
+			break;
+		rc = sleep_on(s, &s->room, &s->producers_asleep, &d);
 	}
-	return rc;
-}
-
-/* recvmsg(), through the fault seam, so that a test can make a get fail. */
-static ssize_t recv_message(int fd, struct msghdr *msg, int flags)
-{
-	return mp__fault("recvmsg") ? -1 : recvmsg(fd, msg, flags);
-}
-
-/*
- * Receive one message into q->buf, waiting until the deadline. On success
- * returns its length and sets *fd to a descriptor that came with it (or -1)
- * and *flags to recvmsg()'s flags.
- */
-static ssize_t receive(mp_queue *q, int *fd, int *flags, const struct mp__deadline *d)
-{
-	/* TODO: your code goes here.
-	 * Hint: recv_message() (recvmsg() through the fault seam) into q->buf
-	 * (sizeof(struct header) + INLINE_MAX bytes)
-	 * with room for one descriptor in the control buffer, and
-	 * MSG_CMSG_CLOEXEC. Do not wait in recvmsg() when there is a deadline
-	 * (MSG_DONTWAIT, then mp__deadline_wait_fd() for POLLIN and retry: another consumer
-	 * may win the race). 0 bytes means end-of-file: every write end is
-	 * closed (MP_EEOF). A timeout is MP_EEMPTY. Fish the descriptor out of
-	 * an SCM_RIGHTS control message; every descriptor received is now
-	 * yours, so close any beyond the first, and mark such a message
-	 * MSG_CTRUNC for decode() to refuse.
-	 * Lesson 02, "Getting: one recvmsg(), then trust nothing".
-	 */
-	return MP_ETODO;
-}
-
-/* Read a memfd's @len bytes into @out, which has room for them. */
-static int read_memfd(int fd, unsigned char *out, size_t len)
-{
-	/* As for the write in memfd_with(): no EINTR, and a loop for reads past 2 GiB. */
-	for (size_t done = 0; done < len;) {
-		ssize_t n = pread(fd, out + done, len - done, (off_t)done);
-		if (n <= 0)
-			return MP_EBADMSG;
-		done += (size_t)n;
-	}
+	append(q, type, data, len);
+	unlock(s);
 	return 0;
-}
-
-/*
- * Check a received message and copy its payload out, into memory from
- * malloc() with a NUL after it (so a string needs nothing more). Closes @fd.
- */
-static int decode(mp_queue *q, size_t n, int fd, int flags, enum type *type,
-		  void **data, size_t *len)
-{
-	/* TODO: your code goes here.
-	 * Hint: trust nothing. Refuse (MP_EBADMSG) a message shorter than a
-	 * header, cut short (MSG_TRUNC, MSG_CTRUNC), with a wrong magic,
-	 * reserved field, kind or type, an inline length that is not the bytes
-	 * received, or a memfd message without exactly its descriptor, longer
-	 * than q->max_message, not sealed, or not of the size announced. Check
-	 * the size before you allocate. Close the descriptor on every path.
-	 * Lesson 02, "Getting: one recvmsg(), then trust nothing".
-	 */
-	return MP_ETODO;
-}
-
-static int get(mp_queue *q, enum type *type, void **data, size_t *len, double timeout)
-{
-	if (!q || !data || !len)
-		return -EINVAL;
-	struct mp__deadline d;
-	if (mp__deadline_start(&d, timeout) < 0)
-		return -EINVAL;
-	if (!q->buf && !(q->buf = mp__fault("malloc") ? NULL : malloc(sizeof(struct header) + INLINE_MAX)))
-		return -ENOMEM;
-
-	int fd = -1, flags = 0;
-	ssize_t n = receive(q, &fd, &flags, &d);
-	if (n < 0)
-		return (int)n;
-	/* The message has left the queue, well-formed or not: count it out. */
-	atomic_fetch_sub(&q->shared->size, 1);
-	give_place(q);
-	return decode(q, (size_t)n, fd, flags, type, data, len);
 }
 
 int mp_queue_put(mp_queue *q, const void *data, size_t len, double timeout)
 {
 	return put(q, BYTES, data, len, timeout);
-}
-
-int mp_queue_get(mp_queue *q, void **data, size_t *len, double timeout)
-{
-	enum type type;
-	int rc = get(q, &type, data, len, timeout);
-	if (rc == 0 && *len == 0) {
-		free(*data); /* an empty message has no bytes to hand out */
-		*data = NULL;
-	}
-	return rc;
 }
 
 int mp_queue_put_int(mp_queue *q, int64_t value, double timeout)
@@ -384,94 +480,156 @@ int mp_queue_put_str(mp_queue *q, const char *s, double timeout)
 	return put(q, STRING, s, strlen(s), timeout);
 }
 
-/* Take a message that must be of @want and @size bytes (0: any size). */
-static int get_typed(mp_queue *q, enum type want, size_t size, void **data, double timeout)
+/* ---- Getting --------------------------------------------------------------------------------- */
+
+/* What a get asks for, and where it puts what it takes. */
+struct taken {
+	enum type want;   /* or ANY */
+	void *fixed;      /* a buffer for exactly fixed_len bytes; NULL: malloc() one, with a NUL after */
+	size_t fixed_len;
+	void *data;       /* out: the message */
+	size_t len;       /* out: its length */
+};
+
+/*
+ * Guard held, a message waiting: copy the oldest out and remove it. A
+ * message of the wrong kind, or over this handle's size cap, is removed all
+ * the same (MP_ETYPE, MP_EBADMSG); one that memory cannot be found for stays
+ * for the next get (-ENOMEM).
+ */
+static int copy_out(mp_queue *q, struct taken *t)
 {
-	enum type type;
-	size_t len;
-	int rc = get(q, &type, data, &len, timeout);
+	/* TODO: your code goes here.
+	 * Hint: ring_read() the struct record at the head. Trust it only within
+	 * the books: a wrong CHECK() or a length past the tail is MP_EBADMSG,
+	 * and nothing is removed. Then decide: over q->max_message is
+	 * MP_EBADMSG, a type other than t->want (unless ANY) or a length other
+	 * than t->fixed_len (when t->fixed) is MP_ETYPE; both are removed
+	 * without being copied. Else copy the bytes into t->fixed or into
+	 * malloc()ed memory (through the "malloc" fault seam) with a NUL after
+	 * them; no memory is -ENOMEM, with nothing removed. To remove: draft(),
+	 * move the head, count down, wake() the producers asleep on s->room,
+	 * commit(). Then, if the ring is now empty and s->watched, silence() the
+	 * doorbell; and give_back() the memory read.
+	 * Lesson 02, "Getting: copy, wake, commit".
+	 */
+	return MP_ETODO;
+}
+
+static int get(mp_queue *q, struct taken *t, double timeout)
+{
+	if (!q)
+		return -EINVAL;
+	struct mp__deadline d;
+	if (mp__deadline_start(&d, timeout) < 0)
+		return -EINVAL;
+	struct shared *s = q->shared;
+	int rc = lock(s, &d);
+	while (rc == 0 && books(s)->count == 0) {
+		if (no_producer_left(q)) {
+			unlock(s);
+			return MP_EEOF;
+		}
+		rc = wait_for_message(q, &d);
+	}
+	if (rc < 0)
+		return rc == MP_ETIMEDOUT ? MP_EEMPTY : rc;
+	rc = copy_out(q, t);
+	unlock(s);
+	return rc;
+}
+
+int mp_queue_get(mp_queue *q, void **data, size_t *len, double timeout)
+{
+	if (!data || !len)
+		return -EINVAL;
+	struct taken t = { .want = ANY };
+	int rc = get(q, &t, timeout);
 	if (rc < 0)
 		return rc;
-	if (type != want || (size && len != size)) {
-		free(*data);
-		*data = NULL;
-		return MP_ETYPE;
+	if (t.len == 0) {
+		free(t.data); /* an empty message has no bytes to hand out */
+		t.data = NULL;
 	}
+	*data = t.data;
+	*len = t.len;
 	return 0;
 }
 
 int mp_queue_get_int(mp_queue *q, int64_t *value, double timeout)
 {
-	void *data;
-	int rc = value ? get_typed(q, INT, sizeof *value, &data, timeout) : -EINVAL;
-	if (rc == 0) {
-		memcpy(value, data, sizeof *value);
-		free(data);
-	}
+	if (!value)
+		return -EINVAL;
+	int64_t v;
+	struct taken t = { .want = INT, .fixed = &v, .fixed_len = sizeof v };
+	int rc = get(q, &t, timeout);
+	if (rc == 0)
+		*value = v;
 	return rc;
 }
 
 int mp_queue_get_double(mp_queue *q, double *value, double timeout)
 {
-	void *data;
-	int rc = value ? get_typed(q, DOUBLE, sizeof *value, &data, timeout) : -EINVAL;
-	if (rc == 0) {
-		memcpy(value, data, sizeof *value);
-		free(data);
-	}
+	if (!value)
+		return -EINVAL;
+	double v;
+	struct taken t = { .want = DOUBLE, .fixed = &v, .fixed_len = sizeof v };
+	int rc = get(q, &t, timeout);
+	if (rc == 0)
+		*value = v;
 	return rc;
 }
 
 int mp_queue_get_str(mp_queue *q, char **s, double timeout)
 {
-	void *data;
-	int rc = s ? get_typed(q, STRING, 0, &data, timeout) : -EINVAL;
+	if (!s)
+		return -EINVAL;
+	struct taken t = { .want = STRING };
+	int rc = get(q, &t, timeout);
 	if (rc == 0)
-		*s = data; /* decode() put a NUL after the bytes */
+		*s = t.data;
 	return rc;
 }
 
+/* ---- Looking at the queue, closing, joining -------------------------------------------------- */
+
 size_t mp_queue_qsize(const mp_queue *q)
 {
-	int64_t n = q ? atomic_load(&q->shared->size) : 0;
-	return n > 0 ? (size_t)n : 0;
+	if (!q || lock(q->shared, &forever) < 0)
+		return 0;
+	size_t n = (size_t)books(q->shared)->count;
+	unlock(q->shared);
+	return n;
 }
 
 bool mp_queue_empty(const mp_queue *q)
 {
-	/* Bytes waiting in the socket (all messages together); ours are never empty. */
-	int next;
-	return !q || ioctl(q->rd, FIONREAD, &next) < 0 || next == 0;
+	return mp_queue_qsize(q) == 0;
 }
 
 bool mp_queue_full(const mp_queue *q)
 {
-	if (!q)
+	if (!q || lock(q->shared, &forever) < 0)
 		return false;
-	if (q->free_rd >= 0) {
-		int places;
-		return ioctl(q->free_rd, FIONREAD, &places) == 0 && places == 0;
-	}
-	if (q->wr < 0)
-		return false; /* closed here: a put of ours fails at once, it never waits */
-	struct pollfd p = { .fd = q->wr, .events = POLLOUT };
-	return poll(&p, 1, 0) == 0;
+	bool full = !room_for(q, record_size(0));
+	unlock(q->shared);
+	return full;
 }
 
 int mp_queue_close(mp_queue *q)
 {
 	if (!q)
 		return -EINVAL;
-	if (q->wr >= 0) {
-		close(q->wr);
-		q->wr = -1;
+	if (q->bell_wr >= 0) {
+		close(q->bell_wr);
+		q->bell_wr = -1;
 	}
 	return 0;
 }
 
 int mp_queue_set_max_message(mp_queue *q, size_t bytes)
 {
-	if (!q || bytes == 0)
+	if (!q || bytes == 0 || record_size(bytes) > RING_BYTES - CHUNK)
 		return -EINVAL;
 	q->max_message = bytes;
 	return 0;
@@ -479,12 +637,16 @@ int mp_queue_set_max_message(mp_queue *q, size_t bytes)
 
 int mp_queue_fileno(const mp_queue *q)
 {
-	return q ? q->rd : -EINVAL;
-}
-
-static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
-{
-	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+	if (!q)
+		return -EINVAL;
+	struct shared *s = q->shared;
+	if (lock(s, &forever) == 0) {
+		s->watched = true; /* from now on every message rings, for whoever polls */
+		if (books(s)->count > 0 && q->bell_wr >= 0)
+			ring_bell(q);
+		unlock(s);
+	}
+	return q->bell_rd;
 }
 
 int mp_queue_task_done(mp_queue *q)
@@ -492,9 +654,9 @@ int mp_queue_task_done(mp_queue *q)
 	if (!q || !q->joinable)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: count q->shared->unfinished down with a compare-and-swap loop
-	 * that refuses to go below zero (MP_ETASKDONE). The one that reaches
-	 * zero wakes every joiner: FUTEX_WAKE on the counter.
+	 * Hint: with the guard held, refuse to count the books' unfinished
+	 * below zero (MP_ETASKDONE). The task that brings it to zero wakes the
+	 * joiners asleep on s->all_done, before the commit.
 	 * Lesson 02, "Joinable queues".
 	 */
 	return MP_ETODO;
@@ -508,10 +670,9 @@ int mp_queue_join(mp_queue *q, double timeout)
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: while the counter is not zero, FUTEX_WAIT on it with the value
-	 * you read and the time left: the kernel sleeps only if the value is
-	 * still the same, so a wake between your read and your sleep is not
-	 * lost. ETIMEDOUT from the futex is MP_ETIMEDOUT.
+	 * Hint: take the guard; while the books count unfinished tasks,
+	 * sleep_on() s->all_done (it lets the guard go to sleep, and takes it
+	 * back to look). Let the guard go when done.
 	 * Lesson 02, "Joinable queues".
 	 */
 	return MP_ETODO;

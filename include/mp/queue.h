@@ -7,16 +7,18 @@
  * through fork(). Any number of processes may put and get at once. Each
  * message arrives whole, exactly once, and in the order its producer put it;
  * a producer or consumer killed at any instant, even half-way through a large
- * message, cannot tear or corrupt a message for the others.
+ * message, cannot tear a message for the others, lose a place of a bounded
+ * queue, put a count out, or leave another process waiting for ever.
  *
  * Messages are bytes, from 0 bytes up to a cap (1 GiB unless set with
  * mp_queue_set_max_message()); typed helpers cover integers, doubles and
- * strings. A message is kept by the kernel, not by the process that put it,
- * so a producer may exit as soon as its put returns.
+ * strings. A message is kept in shared memory, not by the process that put
+ * it, so a producer may exit as soon as its put returns.
  *
- * An unbounded queue (maxsize 0) is bounded all the same by the kernel's
- * socket buffer (a few hundred small messages, or about 200 KiB): past that,
- * put waits for a consumer. Give it a timeout where no one may be reading.
+ * An unbounded queue (maxsize 0) holds as many messages as memory allows, up
+ * to 4 GiB of them at once (each takes its bytes, rounded up to 8, plus 16).
+ * Memory is taken as messages come and given back as they are read. No
+ * message takes a descriptor.
  *
  * A handle is not safe to use from two threads at once.
  */
@@ -34,8 +36,8 @@ typedef struct mp_queue mp_queue;
  * Create a queue.
  * @param out receives the queue; left untouched on failure.
  * @param maxsize how many messages it may hold before put waits; 0 for no
- *        limit of our own (the kernel's buffer still is one).
- * @return 0; `-EINVAL` for a maxsize beyond 65536; `-EMFILE`, `-ENOMEM`.
+ *        limit but memory.
+ * @return 0; `-EINVAL`; `-EMFILE`, `-ENFILE`, `-ENOMEM`.
  */
 int mp_queue_new(mp_queue **out, size_t maxsize);
 
@@ -54,8 +56,7 @@ int mp_queue_new_joinable(mp_queue **out, size_t maxsize);
  * @param timeout seconds to wait for room; 0 not to wait; ::MP_FOREVER.
  * @return 0; `MP_EFULL` if there was no room within the timeout;
  *         `MP_ECLOSED` after mp_queue_close() in this process; `-EMSGSIZE`
- *         beyond the size cap; `-EPIPE` when no process can read the queue
- *         any more; `-EINVAL`; `-ENOMEM`, `-EMFILE` for a large message.
+ *         beyond the size cap; `-EINVAL`.
  */
 int mp_queue_put(mp_queue *q, const void *data, size_t len, double timeout);
 
@@ -68,8 +69,9 @@ int mp_queue_put(mp_queue *q, const void *data, size_t len, double timeout);
  * @param timeout seconds to wait for a message; 0 not to wait; ::MP_FOREVER.
  * @return 0; `MP_EEMPTY` if none came within the timeout; `MP_EEOF` once
  *         every process has closed the queue for putting and it is drained;
- *         `MP_EBADMSG` for bytes that are not a well-formed message (they are
- *         dropped); `-ENOMEM`.
+ *         `MP_EBADMSG` for a message over this handle's size cap (it is
+ *         removed), or for a queue whose shared memory was written over;
+ *         `-ENOMEM` (the message stays for the next get); `-EINVAL`.
  */
 int mp_queue_get(mp_queue *q, void **data, size_t *len, double timeout);
 
@@ -102,23 +104,20 @@ int mp_queue_put_str(mp_queue *q, const char *s, double timeout);
 int mp_queue_get_str(mp_queue *q, char **s, double timeout);
 
 /**
- * How many messages are in the queue. Approximate: other processes may put
- * and get before the answer is used, and a process killed between its
- * message and its count leaves it off by one.
- * @return the count, never negative.
+ * How many messages are in the queue: exact at the instant it is read, even
+ * after processes were killed mid-put or mid-get, but other processes may put
+ * and get before the answer is used.
+ * @return the count.
  */
 size_t mp_queue_qsize(const mp_queue *q);
 
-/** Whether a get would find no message right now (approximate, as qsize). */
+/** Whether a get would find no message right now (as qsize, stale once read). */
 bool mp_queue_empty(const mp_queue *q);
 
 /**
- * Whether the queue is full. For a bounded queue: no place is free right now
- * (approximate, as qsize), whether or not this process has closed it. For
- * an unbounded one: the kernel's buffer is filling up; Linux reports that
- * once a quarter of it is in use, so a put may still go through without
- * waiting; false once this process has closed it (a put would not wait: it
- * fails with `MP_ECLOSED`).
+ * Whether a put would have to wait right now (as qsize, stale once read): a
+ * bounded queue holds maxsize messages, or the 4 GiB are in use. Closing the
+ * queue in this process does not change the answer.
  */
 bool mp_queue_full(const mp_queue *q);
 
@@ -132,15 +131,21 @@ int mp_queue_close(mp_queue *q);
 
 /**
  * Set the largest message this handle will put or accept, in bytes. A
- * larger incoming message is refused with `MP_EBADMSG` before any memory is
- * allocated for it.
- * @return 0; `-EINVAL` for 0.
+ * larger incoming message is removed and refused with `MP_EBADMSG`, before
+ * any memory is allocated for it.
+ * @return 0; `-EINVAL` for 0, or for more than the queue can hold (4 GiB,
+ *         less 1 MiB).
  */
 int mp_queue_set_max_message(mp_queue *q, size_t bytes);
 
 /**
  * A descriptor that is readable when a message (or end-of-file) waits, for
- * poll() and for waiting on many objects. It belongs to the queue.
+ * poll() and for waiting on many objects. It belongs to the queue. Once any
+ * process has asked for it, every put into an empty queue writes a byte to
+ * it (a system call), which puts otherwise skip when no get is asleep. A
+ * process killed at the wrong instant can leave it readable with nothing to
+ * read: try a get with timeout 0, and poll again on `MP_EEMPTY`.
+ * @return the descriptor; `-EINVAL`.
  */
 int mp_queue_fileno(const mp_queue *q);
 
