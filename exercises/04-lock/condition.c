@@ -1,5 +1,5 @@
 /* condition.c: Condition: wait for a change of shared state, under a lock. */
-#define _POSIX_C_SOURCE 200809L /* process-shared, robust pthread objects */
+#define _GNU_SOURCE /* syscall(), for the futex */
 #include <mp.h>
 
 #include "guard.h"
@@ -7,17 +7,31 @@
 #include "lock_internal.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /*
- * A process-shared pthread condition variable, paired with the mutex of an
- * mp_lock. pthread_cond_wait() releases the mutex and sleeps in one step, so
- * no notification can slip in between; it takes the mutex again on waking.
+ * What the waiters and notifiers share, changed only by the holder of the
+ * condition's lock. A waiter counts itself in `waiting`, reads `seq`, lets
+ * the lock go and sleeps on `seq` with FUTEX_WAIT; a notify hands out
+ * `notified` tickets and changes `seq`. Since both read and change `seq`
+ * holding the lock, no notify falls between a waiter's look and its sleep.
+ * Nothing is kept for a waiter in the kernel: one killed asleep leaves only
+ * its place in `waiting` (see mp_condition_notify()).
  */
+struct room {
+	_Atomic uint32_t seq; /* a futex: changes at every notify */
+	unsigned waiting;     /* waits begun and not ended */
+	unsigned notified;    /* tickets handed out and not yet taken; never more than waiting */
+};
+
 struct mp_condition {
-	mp_lock *lock;          /* the lock guarding the state waited for */
-	bool own_lock;          /* made here, freed here */
-	pthread_cond_t *cond;   /* in shared memory */
+	mp_lock *lock;     /* the lock guarding the state waited for */
+	bool own_lock;     /* made here, freed here */
+	struct room *room; /* in shared memory */
 };
 
 int mp_condition_new(mp_condition **out, mp_lock *lock)
@@ -33,8 +47,8 @@ int mp_condition_new(mp_condition **out, mp_lock *lock)
 		rc = mp_rlock_new(&c->lock);
 		c->own_lock = rc == 0;
 	}
-	if (rc == 0)
-		rc = (c->cond = mp__shared_alloc(sizeof *c->cond)) ? mp__cond_init(c->cond) : -ENOMEM;
+	if (rc == 0 && !(c->room = mp__shared_alloc(sizeof *c->room)))
+		rc = -ENOMEM;
 	if (rc < 0) {
 		mp_condition_free(c);
 		return rc;
@@ -49,13 +63,38 @@ void mp_condition_free(mp_condition *c)
 		return;
 	if (c->own_lock)
 		mp_lock_free(c->lock);
-	mp__shared_free(c->cond, sizeof *c->cond);
+	mp__shared_free(c->room, sizeof *c->room);
 	free(c);
 }
 
 mp_lock *mp_condition_lock(mp_condition *c)
 {
 	return c ? c->lock : NULL;
+}
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
+{
+	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+/* Let go of every level of the lock, which this thread holds @depth times: while it waits, nobody holds it. */
+static void let_go(struct mp__lock_shared *l, unsigned depth)
+{
+	mp__lock_set_owner(l, 0);
+	l->depth = 0;
+	for (unsigned i = 0; i < depth; i++)
+		pthread_mutex_unlock(&l->mutex);
+}
+
+/* Take the lock back, @depth times. Returns what the first pthread_mutex_lock() said: 0 or EOWNERDEAD. */
+static int take_back(struct mp__lock_shared *l, pid_t owner, unsigned depth)
+{
+	int rc = pthread_mutex_lock(&l->mutex);
+	for (unsigned i = 1; i < depth; i++)
+		pthread_mutex_lock(&l->mutex);
+	mp__lock_set_owner(l, owner);
+	l->depth = depth;
+	return rc;
 }
 
 int mp_condition_wait(mp_condition *c, double timeout)
@@ -66,12 +105,16 @@ int mp_condition_wait(mp_condition *c, double timeout)
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
 	struct mp__lock_shared *l = c->lock->shared;
+	struct room *r = c->room;
 	/* TODO: your code goes here.
-	 * Hint: the caller must hold the lock (mp__lock_held). A re-entrant
-	 * lock may be held several times, but the wait must release it all:
-	 * unlock the extra levels yourself, wait, then take them back. While
-	 * waiting, the lock has no holder: clear owner and depth, and restore
-	 * them after (mp__lock_owner(), mp__lock_set_owner()). EOWNERDEAD on waking means a holder died meanwhile.
+	 * Hint: the caller must hold the lock (mp__lock_held). Count yourself
+	 * in r->waiting. Then, until you take a ticket: read r->seq, let_go()
+	 * of the lock (all its levels: a re-entrant lock may be held several
+	 * times), FUTEX_WAIT on r->seq with the value read and the time left,
+	 * take_back() the lock. EOWNERDEAD from take_back() means a holder died
+	 * meanwhile (MP_EOWNERDEAD). A ticket (r->notified > 0) means you were
+	 * notified: take it. A timeout with no ticket is MP_ETIMEDOUT. Either
+	 * way, count yourself out of r->waiting before you return.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	return MP_ETODO;
@@ -97,16 +140,27 @@ int mp_condition_wait_for(mp_condition *c, bool (*predicate)(void *), void *arg,
 	return 1;
 }
 
+/* Hand out up to @n tickets, one a waiter, and wake every waiter: each looks, and those with no ticket sleep again. */
+static void notify(struct room *r, unsigned n)
+{
+	/* TODO: your code goes here.
+	 * Hint: no more tickets than waiters without one (r->waiting less
+	 * r->notified); none, nothing to do. Change r->seq and FUTEX_WAKE
+	 * every sleeper on it, then add the tickets: the caller holds the lock,
+	 * so the woken look only once they are out. Why wake them all, and
+	 * not n? One woken and then killed would take its wake-up with it.
+	 * Lesson 04, "Semaphores, events and conditions".
+	 */
+}
+
 int mp_condition_notify(mp_condition *c, unsigned n)
 {
 	if (!c)
 		return -EINVAL;
-	/* TODO: your code goes here.
-	 * Hint: only the lock's holder may notify. pthread_cond_signal() wakes
-	 * at least one waiter if there is any: call it n times.
-	 * Lesson 04, "Semaphores, events and conditions".
-	 */
-	return MP_ETODO;
+	if (!mp__lock_held(c->lock))
+		return MP_ENOTOWNER;
+	notify(c->room, n);
+	return 0;
 }
 
 int mp_condition_notify_all(mp_condition *c)
@@ -115,6 +169,6 @@ int mp_condition_notify_all(mp_condition *c)
 		return -EINVAL;
 	if (!mp__lock_held(c->lock))
 		return MP_ENOTOWNER;
-	pthread_cond_broadcast(c->cond);
+	notify(c->room, UINT_MAX);
 	return 0;
 }

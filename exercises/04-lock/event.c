@@ -10,7 +10,7 @@
 
 struct shared {
 	pthread_mutex_t guard;
-	pthread_cond_t changed; /* broadcast when the flag is set */
+	struct mp__wakeup changed; /* every sleeper woken before the flag is set */
 	bool flag;
 };
 
@@ -27,8 +27,6 @@ int mp_event_new(mp_event **out)
 		return -ENOMEM;
 	e->shared = mp__shared_alloc(sizeof *e->shared);
 	int rc = e->shared ? mp__mutex_init(&e->shared->guard, PTHREAD_MUTEX_ERRORCHECK) : -ENOMEM;
-	if (rc == 0)
-		rc = mp__cond_init(&e->shared->changed);
 	if (rc < 0) {
 		mp_event_free(e);
 		return rc;
@@ -50,7 +48,9 @@ int mp_event_set(mp_event *e)
 	if (!e)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: under the guard, set the flag and wake every waiter (broadcast).
+	 * Hint: under the guard, mp__wake_all() the sleepers on `changed`,
+	 * then set the flag: wake first, so that a set killed in between
+	 * leaves no sleeper asleep with the flag up.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	return MP_ETODO;
@@ -79,8 +79,8 @@ int mp_event_wait(mp_event *e, double timeout)
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: under the guard, wait on `changed` while the flag is down. A
-	 * wait can wake with nothing changed: always test the flag again.
+	 * Hint: under the guard, mp__sleep() on `changed` while the flag is
+	 * down. A wait can wake with nothing changed: always test the flag again.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	return MP_ETODO;

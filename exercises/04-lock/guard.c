@@ -1,4 +1,4 @@
-/* guard.c: process-shared mutexes, condition variables and memory, the ground stage 04 stands on. */
+/* guard.c: process-shared mutexes, wake-ups and memory, the ground stage 04 stands on. */
 #define _GNU_SOURCE /* pthread_mutex_clocklock() */
 #include <mp.h>
 
@@ -6,7 +6,11 @@
 #include "../01-process/fault.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 void *mp__shared_alloc(size_t size)
 {
@@ -38,20 +42,6 @@ int mp__mutex_init(pthread_mutex_t *m, int type)
 	return -rc;
 }
 
-int mp__cond_init(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	int rc = pthread_condattr_init(&a);
-	if (rc == 0)
-		rc = pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	if (rc == 0)
-		rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
-	return -rc;
-}
-
 int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 {
 	if (d->forever)
@@ -76,12 +66,32 @@ int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 	return rc == 0 ? 0 : MP_ETIMEDOUT;
 }
 
-int mp__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct mp__deadline *d)
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
 {
-	int rc = d->forever ? pthread_cond_wait(c, m) : pthread_cond_timedwait(c, m, &d->end);
-	if (rc == EOWNERDEAD) {
-		pthread_mutex_consistent(m); /* a guard: see mp__guard_lock() */
-		rc = 0;
-	}
-	return rc;
+	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+int mp__sleep(struct mp__wakeup *w, pthread_mutex_t *m, const struct mp__deadline *d)
+{
+	struct timespec left;
+	const struct timespec *t = mp__deadline_left(d, &left);
+	if (t && t->tv_sec == 0 && t->tv_nsec == 0)
+		return ETIMEDOUT;
+	/* Read under the guard: a waker changes it under the guard too, so no wake-up falls in between. */
+	uint32_t seen = atomic_load(&w->seq);
+	atomic_fetch_add(&w->asleep, 1);
+	pthread_mutex_unlock(m);
+	long rc = futex(&w->seq, FUTEX_WAIT, seen, t);
+	int err = errno;
+	atomic_fetch_sub(&w->asleep, 1);
+	mp__guard_lock(m, &mp__forever);
+	return rc < 0 && err == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+void mp__wake_all(struct mp__wakeup *w)
+{
+	if (atomic_load(&w->asleep) == 0)
+		return;
+	atomic_fetch_add(&w->seq, 1);
+	futex(&w->seq, FUTEX_WAKE, INT_MAX, NULL);
 }

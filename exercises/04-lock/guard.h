@@ -5,7 +5,9 @@
 #include "../01-process/deadline.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Every object lives in its own block of anonymous shared memory, mapped
@@ -22,8 +24,19 @@ void mp__shared_free(void *block, size_t size);
  */
 int mp__mutex_init(pthread_mutex_t *m, int type);
 
-/* A condition variable across processes, timed on the monotonic clock. */
-int mp__cond_init(pthread_cond_t *c);
+/*
+ * A place to sleep until the state under a guard changes, which keeps
+ * nothing of its sleepers: a futex word that every wake-up changes, and how
+ * many sleep, so that a wake-up with nobody asleep makes no system call. A
+ * sleeper killed leaves only its count, which costs a wasted wake-up call.
+ * (glibc's process-shared condition variables keep state for each waiter,
+ * and one killed inside a wait can freeze every later signal: lesson 04.)
+ * All zero is ready to use.
+ */
+struct mp__wakeup {
+	_Atomic uint32_t seq;
+	_Atomic uint32_t asleep;
+};
 
 /*
  * Lock @m until the deadline: 0, EOWNERDEAD (locked), ETIMEDOUT, or another
@@ -42,7 +55,20 @@ int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d);
 /* No deadline: how a release, a set, a clear, an abort or a reset takes its guard. */
 static const struct mp__deadline mp__forever = { .forever = true };
 
-/* Wait on @c (with @m held) until woken or the deadline: 0 or ETIMEDOUT. */
-int mp__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct mp__deadline *d);
+/*
+ * With the guard @m held: let it go, sleep on @w until woken or the
+ * deadline, take @m again. Returns 0 (look again: a wake-up says something
+ * changed, not what) or ETIMEDOUT, with @m held either way.
+ */
+int mp__sleep(struct mp__wakeup *w, pthread_mutex_t *m, const struct mp__deadline *d);
+
+/*
+ * With the guard held, *before* the change that ends the waits: wake every
+ * sleeper on @w. They must take the guard to look, so they see the change,
+ * or, if the waker dies before making it, the guard handed over by the
+ * kernel and the state as it was. Woken after the change, they would sleep
+ * on for ever had the waker died in between.
+ */
+void mp__wake_all(struct mp__wakeup *w);
 
 #endif

@@ -16,10 +16,11 @@
  * mp_lock_mark_consistent(), and go on; release it without doing so and the
  * lock is unusable from then on (`MP_EUNRECOVERABLE`).
  *
- * Not yet: a process killed while it *waits* on a semaphore, an event, a
- * condition or a barrier can leave that object frozen for every process (a
- * later release, set or notify may never return). Stop waiters by telling
- * them, not by `SIGKILL`. Lesson 04, "Semaphores, events and conditions".
+ * A process killed while it *waits* on a semaphore, an event, a condition or
+ * a barrier leaves nothing behind that could stop the others, and one killed
+ * inside a barrier's action breaks that round (`MP_EBROKENBARRIER`) rather
+ * than leaving the others waiting. Lesson 04, "Semaphores, events and
+ * conditions".
  */
 #ifndef MP_SYNC_H
 #define MP_SYNC_H
@@ -147,8 +148,10 @@ mp_lock *mp_condition_lock(mp_condition *c);
 /**
  * Release the lock, wait for a notification (at most @p timeout seconds),
  * and acquire the lock again before returning, even after a timeout.
- * @return 0 when notified; `MP_ETIMEDOUT`; `MP_ENOTOWNER` without the lock;
- *         `MP_EOWNERDEAD` if the lock came back from a holder that died.
+ * @return 0 when notified (or, once, early, after a waiter was killed
+ *         asleep: test your state in a loop); `MP_ETIMEDOUT`; `MP_ENOTOWNER`
+ *         without the lock; `MP_EOWNERDEAD` if the lock came back from a
+ *         holder that died.
  */
 int mp_condition_wait(mp_condition *c, double timeout);
 
@@ -161,7 +164,8 @@ int mp_condition_wait(mp_condition *c, double timeout);
 int mp_condition_wait_for(mp_condition *c, bool (*predicate)(void *arg), void *arg, double timeout);
 
 /**
- * Wake up to @p n waiters. The caller must hold the lock.
+ * Wake up to @p n waiters: exactly @p n of the waits under way end, or all
+ * of them if fewer wait. The caller must hold the lock.
  * @return 0; `MP_ENOTOWNER` without the lock.
  */
 int mp_condition_notify(mp_condition *c, unsigned n);
@@ -181,7 +185,8 @@ typedef struct mp_barrier mp_barrier;
  * @param parties how many must arrive; at least 1.
  * @param action a registered target (see target.h) that the last process to
  *        arrive runs, before the others go on; NULL for none. If it returns
- *        non-zero the barrier breaks.
+ *        non-zero, or its process dies, the barrier breaks. It runs without
+ *        the barrier's guard: the others' timeouts hold meanwhile.
  * @return 0; `MP_ENOTARGET`; `-EINVAL`; `-ENOMEM`.
  */
 int mp_barrier_new(mp_barrier **out, unsigned parties, const char *action);
@@ -189,8 +194,9 @@ int mp_barrier_new(mp_barrier **out, unsigned parties, const char *action);
 /**
  * Arrive and wait for the others, at most @p timeout seconds.
  * @return this party's arrival index, from 0 (first) to parties - 1 (last,
- *         the one that runs the action); `MP_EBROKENBARRIER` if the barrier is or becomes broken
- *         (a timeout, an abort, a reset or a failed action); `MP_ETIMEDOUT`
+ *         the one that runs the action); `MP_EBROKENBARRIER` if the barrier is
+ *         or becomes broken (a timeout, an abort, a reset, a failed or dead
+ *         action); `MP_ETIMEDOUT`
  *         for the party whose timeout broke it.
  */
 int mp_barrier_wait(mp_barrier *b, double timeout);

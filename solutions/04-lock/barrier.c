@@ -13,17 +13,26 @@
  * Each round of the barrier is a generation. A party that arrives notes the
  * generation and sleeps until it changes: the last to arrive runs the action,
  * starts the next generation and wakes everyone. A generation can also end
- * badly: an abort, a reset, a timeout or a failed action breaks it, and its
- * waiters wake to MP_EBROKENBARRIER.
+ * badly: an abort, a reset, a timeout, a failed action or a dead one breaks
+ * it, and its waiters wake to MP_EBROKENBARRIER.
+ *
+ * The action is user code, so it runs without the guard, holding `in_action`
+ * instead, a second robust mutex. While it runs, the other parties wait to
+ * take `in_action` rather than sleep: if the action's process dies, the
+ * kernel hands `in_action` to one of them with EOWNERDEAD, and it breaks the
+ * round for all. Their timeouts hold meanwhile, since the guard is free.
  */
 struct shared {
 	pthread_mutex_t guard;
-	pthread_cond_t next;      /* broadcast when a generation ends */
+	pthread_mutex_t in_action;  /* held by the party running the action */
+	struct mp__wakeup next;     /* every sleeper woken before a generation ends, or its action starts */
 	unsigned parties;
 	unsigned arrived;         /* in the current generation */
 	unsigned generation;
 	unsigned broken_gen;      /* the last generation that ended broken, plus one (0: none) */
 	bool broken;              /* broken now, until a reset */
+	bool acting;              /* the current generation's action is running */
+	_Atomic unsigned action_died; /* the generation whose action's process died, plus one */
 	char action[MP_TARGET_NAME_MAX + 1];
 };
 
@@ -43,7 +52,7 @@ int mp_barrier_new(mp_barrier **out, unsigned parties, const char *action)
 	b->shared = mp__shared_alloc(sizeof *b->shared);
 	int rc = b->shared ? mp__mutex_init(&b->shared->guard, PTHREAD_MUTEX_ERRORCHECK) : -ENOMEM;
 	if (rc == 0)
-		rc = mp__cond_init(&b->shared->next);
+		rc = mp__mutex_init(&b->shared->in_action, PTHREAD_MUTEX_ERRORCHECK);
 	if (rc < 0) {
 		mp_barrier_free(b);
 		return rc;
@@ -66,11 +75,62 @@ void mp_barrier_free(mp_barrier *b)
 /* End the current generation badly: its waiters, woken, see it broken. With the guard held. */
 static void break_generation(struct shared *sh)
 {
+	mp__wake_all(&sh->next);
 	sh->broken = true;
 	sh->broken_gen = sh->generation + 1;
 	sh->arrived = 0;
+	sh->acting = false;
 	sh->generation++;
-	pthread_cond_broadcast(&sh->next);
+}
+
+/* End the current generation well. With the guard held. */
+static void next_generation(struct shared *sh)
+{
+	mp__wake_all(&sh->next);
+	sh->arrived = 0;
+	sh->acting = false;
+	sh->generation++;
+}
+
+/*
+ * The last party: run the action, without the guard, holding `in_action`.
+ * Returns whether it succeeded, with the guard held again and `in_action`
+ * still held: it goes only once the round is over, so that no party can
+ * find `in_action` free while the round still says the action runs.
+ */
+static bool run_action(struct shared *sh, mp_target_fn action)
+{
+	if (pthread_mutex_lock(&sh->in_action) == EOWNERDEAD)
+		pthread_mutex_consistent(&sh->in_action); /* an earlier action died, and nobody was waiting to see it */
+	mp__wake_all(&sh->next); /* the sleepers must now watch `in_action` instead */
+	sh->acting = true;
+	pthread_mutex_unlock(&sh->guard);
+	bool ok = action(NULL, 0) == 0;
+	mp__guard_lock(&sh->guard, &mp__forever);
+	return ok;
+}
+
+/*
+ * A waiting party, while the action runs: wait until `in_action` is free.
+ * Returns 0 (look again), ETIMEDOUT, or EOWNERDEAD if the action's process
+ * died. Called with the guard held, returns with it held.
+ */
+static int wait_for_action(struct shared *sh, const struct mp__deadline *d)
+{
+	unsigned gen = sh->generation;
+	pthread_mutex_unlock(&sh->guard);
+	int rc = mp__mutex_lock(&sh->in_action, d);
+	if (rc == EOWNERDEAD) {
+		/* Said before `in_action` goes, for the parties that take it after us, before we have the guard. */
+		atomic_store(&sh->action_died, gen + 1);
+		pthread_mutex_consistent(&sh->in_action);
+	}
+	if (rc == 0 || rc == EOWNERDEAD)
+		pthread_mutex_unlock(&sh->in_action); /* only the answer was wanted */
+	mp__guard_lock(&sh->guard, &mp__forever);
+	if (rc == ETIMEDOUT)
+		return ETIMEDOUT;
+	return atomic_load(&sh->action_died) == gen + 1 ? EOWNERDEAD : 0;
 }
 
 int mp_barrier_wait(mp_barrier *b, double timeout)
@@ -86,10 +146,12 @@ int mp_barrier_wait(mp_barrier *b, double timeout)
 	/* BEGIN SOLUTION stub: pthread_mutex_unlock(&sh->guard); return MP_ETODO;
 	 * Hint: a broken barrier answers MP_EBROKENBARRIER at once. Your index
 	 * is how many arrived before you. The last to arrive runs the action
-	 * (mp_target_find(sh->action), called with no argument; non-zero
-	 * breaks the barrier), starts the next generation and wakes all. The
-	 * others wait until the generation changes; then it was broken if it
-	 * is the one recorded in broken_gen. A timeout breaks it for everyone.
+	 * with run_action() (mp_target_find(sh->action); a failure breaks the
+	 * barrier) and starts the next generation. The others wait until the
+	 * generation changes: with mp__sleep(), or, while sh->acting, with
+	 * wait_for_action(), whose EOWNERDEAD (the action died) breaks the
+	 * round. Then it was broken if it is the one recorded in broken_gen.
+	 * A timeout breaks it for everyone.
 	 * Lesson 04, "Barriers".
 	 */
 	int rc;
@@ -97,20 +159,29 @@ int mp_barrier_wait(mp_barrier *b, double timeout)
 		rc = MP_EBROKENBARRIER;
 	} else if (sh->arrived + 1 == sh->parties) {
 		rc = (int)sh->arrived;
+		unsigned gen = sh->generation;
 		mp_target_fn action = sh->action[0] ? mp_target_find(sh->action) : NULL;
-		if (action && action(NULL, 0) != 0) {
-			break_generation(sh);
+		bool ok = action ? run_action(sh, action) : true;
+		if (gen != sh->generation) {
+			rc = MP_EBROKENBARRIER; /* a timeout, an abort or a reset ended the round during the action */
+		} else if (!ok) {
+			break_generation(sh); /* the action failed */
 			rc = MP_EBROKENBARRIER;
 		} else {
-			sh->arrived = 0;
-			sh->generation++;
-			pthread_cond_broadcast(&sh->next);
+			next_generation(sh);
 		}
+		if (action)
+			pthread_mutex_unlock(&sh->in_action);
 	} else {
 		unsigned gen = sh->generation;
 		rc = (int)sh->arrived++;
 		while (gen == sh->generation) {
-			if (mp__cond_wait(&sh->next, &sh->guard, &d) == ETIMEDOUT && gen == sh->generation) {
+			int woke = sh->acting ? wait_for_action(sh, &d) : mp__sleep(&sh->next, &sh->guard, &d);
+			if (gen != sh->generation)
+				break;
+			if (woke == EOWNERDEAD) {
+				break_generation(sh); /* the action's process died: the round cannot end well */
+			} else if (woke == ETIMEDOUT) {
 				break_generation(sh); /* Python's rule: one timeout breaks it for all */
 				pthread_mutex_unlock(&sh->guard);
 				return MP_ETIMEDOUT;

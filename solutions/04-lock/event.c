@@ -10,7 +10,7 @@
 
 struct shared {
 	pthread_mutex_t guard;
-	pthread_cond_t changed; /* broadcast when the flag is set */
+	struct mp__wakeup changed; /* every sleeper woken before the flag is set */
 	bool flag;
 };
 
@@ -27,8 +27,6 @@ int mp_event_new(mp_event **out)
 		return -ENOMEM;
 	e->shared = mp__shared_alloc(sizeof *e->shared);
 	int rc = e->shared ? mp__mutex_init(&e->shared->guard, PTHREAD_MUTEX_ERRORCHECK) : -ENOMEM;
-	if (rc == 0)
-		rc = mp__cond_init(&e->shared->changed);
 	if (rc < 0) {
 		mp_event_free(e);
 		return rc;
@@ -50,12 +48,14 @@ int mp_event_set(mp_event *e)
 	if (!e)
 		return -EINVAL;
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: under the guard, set the flag and wake every waiter (broadcast).
+	 * Hint: under the guard, mp__wake_all() the sleepers on `changed`,
+	 * then set the flag: wake first, so that a set killed in between
+	 * leaves no sleeper asleep with the flag up.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	mp__guard_lock(&e->shared->guard, &mp__forever);
+	mp__wake_all(&e->shared->changed);
 	e->shared->flag = true;
-	pthread_cond_broadcast(&e->shared->changed);
 	pthread_mutex_unlock(&e->shared->guard);
 	return 0;
 	/* END SOLUTION */
@@ -84,15 +84,15 @@ int mp_event_wait(mp_event *e, double timeout)
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: under the guard, wait on `changed` while the flag is down. A
-	 * wait can wake with nothing changed: always test the flag again.
+	 * Hint: under the guard, mp__sleep() on `changed` while the flag is
+	 * down. A wait can wake with nothing changed: always test the flag again.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	if (mp__guard_lock(&e->shared->guard, &d) < 0)
 		return MP_ETIMEDOUT;
 	int rc = 0;
 	while (!e->shared->flag && rc == 0)
-		rc = mp__cond_wait(&e->shared->changed, &e->shared->guard, &d);
+		rc = mp__sleep(&e->shared->changed, &e->shared->guard, &d);
 	bool set = e->shared->flag;
 	pthread_mutex_unlock(&e->shared->guard);
 	return set ? 0 : MP_ETIMEDOUT;

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 
 /*
- * A counter under a guard, and a condition variable to sleep on while it is
- * zero. (A futex on the counter alone would do, as sem_t does; the guard
- * keeps the bound check and the increment one step, and the code plain.)
+ * A counter under a guard, and a wake-up to sleep on while it is zero. (A
+ * futex on the counter alone would do, as sem_t does; the guard keeps the
+ * bound check and the increment one step, and the code plain.)
  */
 struct shared {
 	pthread_mutex_t guard;
-	pthread_cond_t nonzero; /* signalled when value goes up */
+	struct mp__wakeup nonzero; /* every sleeper woken before value goes up */
 	int value;
 	int bound;              /* the most it may hold; -1: unbounded (a bound of 0 is a bound) */
 };
@@ -34,8 +34,6 @@ static int semaphore_new(mp_semaphore **out, unsigned value, bool bounded)
 		return -ENOMEM;
 	s->shared = mp__shared_alloc(sizeof *s->shared);
 	int rc = s->shared ? mp__mutex_init(&s->shared->guard, PTHREAD_MUTEX_ERRORCHECK) : -ENOMEM;
-	if (rc == 0)
-		rc = mp__cond_init(&s->shared->nonzero);
 	if (rc < 0) {
 		mp_semaphore_free(s);
 		return rc;
@@ -74,14 +72,14 @@ int mp_semaphore_acquire(mp_semaphore *s, double timeout)
 	struct shared *sh = s->shared;
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: take the guard (mp__guard_lock), then while the value is 0,
-	 * mp__cond_wait() on `nonzero` until the deadline (ETIMEDOUT: give up,
+	 * mp__sleep() on `nonzero` until the deadline (ETIMEDOUT: give up,
 	 * unlocking the guard first). Take one unit, unlock.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	if (mp__guard_lock(&sh->guard, &d) < 0)
 		return MP_ETIMEDOUT;
 	while (sh->value == 0) {
-		if (mp__cond_wait(&sh->nonzero, &sh->guard, &d) == ETIMEDOUT) {
+		if (mp__sleep(&sh->nonzero, &sh->guard, &d) == ETIMEDOUT) {
 			pthread_mutex_unlock(&sh->guard);
 			return MP_ETIMEDOUT;
 		}
@@ -98,8 +96,11 @@ int mp_semaphore_release(mp_semaphore *s)
 		return -EINVAL;
 	struct shared *sh = s->shared;
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: under the guard, refuse to go past a bound (MP_EBOUND), add
-	 * one, and wake one waiter.
+	 * Hint: under the guard, refuse to go past a bound (MP_EBOUND), then
+	 * mp__wake_all() the sleepers on `nonzero` *before* you add one: a
+	 * release killed between the two must not leave them asleep with a
+	 * unit free. Wake them all: each looks, one takes the unit, the rest
+	 * sleep again; a single one woken could die before it looked.
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	mp__guard_lock(&sh->guard, &mp__forever);
@@ -107,8 +108,8 @@ int mp_semaphore_release(mp_semaphore *s)
 	if (sh->bound >= 0 && sh->value >= sh->bound) {
 		rc = MP_EBOUND;
 	} else {
+		mp__wake_all(&sh->nonzero);
 		sh->value++;
-		pthread_cond_signal(&sh->nonzero);
 	}
 	pthread_mutex_unlock(&sh->guard);
 	return rc;

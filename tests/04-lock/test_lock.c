@@ -1633,7 +1633,7 @@ MP_TARGET(die_in_action)(const void *arg, size_t len)
 	return 1;
 }
 
-MP_TEST(lock, a_barrier_whose_action_died_recovers_with_abort_and_reset, 2, "Barriers")
+MP_TEST(lock, a_barrier_whose_action_died_is_broken_for_the_others_until_reset, 2, "Barriers")
 {
 	mp_barrier *b = NULL;
 	mp_expect_status(mp_barrier_new(&b, 2, "die_in_action"), 0);
@@ -1641,22 +1641,23 @@ MP_TEST(lock, a_barrier_whose_action_died_recovers_with_abort_and_reset, 2, "Bar
 	double end = mp_test_now() + 5;
 	while (mp_barrier_n_waiting(b) != 1 && mp_test_now() < end)
 		sleep_ms(2);
+	double t0 = mp_test_now();
 	mp_process *last = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
 	cr_assert_eq(finish(last), -SIGKILL, "the last party runs the action, and the action killed it");
-	/* The round never ended; abort ends it, though the dead party held the guard. */
-	mp_expect_status(mp_barrier_abort(b), 0);
-	cr_assert_eq(finish(first), 100, "abort must wake the waiter with MP_EBROKENBARRIER");
+	/* Nobody aborts: the death of the action's process is itself what breaks the round. */
+	cr_assert_eq(finish(first), 100, "the party waiting while the action's process died must wake with "
+		     "MP_EBROKENBARRIER, as for a failed action, not wait out its timeout");
+	cr_assert(mp_test_now() - t0 < 5, "the waiting party learnt of the death only after %.1f s", mp_test_now() - t0);
+	cr_assert(mp_barrier_broken(b), "the barrier stays broken until a reset");
 	mp_expect_status(mp_barrier_reset(b), 0);
 	cr_assert(!mp_barrier_broken(b) && mp_barrier_n_waiting(b) == 0);
-	/* The guard the action died holding works again: a new party can arrive and wait. */
-	first = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
-	end = mp_test_now() + 5;
-	while (mp_barrier_n_waiting(b) != 1 && mp_test_now() < end)
-		sleep_ms(2);
-	cr_assert_eq(mp_barrier_n_waiting(b), 1, "after the death and a reset, a party could not arrive: the guard "
-		     "a dead process held must be marked consistent by the next to take it");
-	mp_expect_status(mp_barrier_abort(b), 0);
-	cr_assert_eq(finish(first), 100);
+	mp_barrier_free(b);
+	/* The same barrier without the action: a new round passes. */
+	mp_expect_status(mp_barrier_new(&b, 2, NULL), 0);
+	mp_process *p = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
+	int rc = mp_barrier_wait(b, 5);
+	cr_assert(rc == 0 || rc == 1, "a round after the reset: wait returned %s", mp_err_name(rc));
+	cr_assert_eq(finish(p), 1 - rc);
 	mp_barrier_free(b);
 }
 
@@ -1881,28 +1882,180 @@ MP_TARGET(die_in_the_first_action)(const void *arg, size_t len)
 	return 0;
 }
 
-MP_TEST(lock, a_party_can_take_the_place_of_one_that_died_in_the_action, 2, "Barriers")
+MP_TARGET(a_long_action)(const void *arg, size_t len)
 {
-	rounds = new_array(sizeof(int64_t), 1, false);
+	(void)arg;
+	(void)len;
+	sleep_seconds(1);
+	return 0;
+}
+
+MP_TEST(lock, timeouts_hold_while_the_barrier_action_runs, 2, "Barriers")
+{
+	/* The action is user code: it runs without the barrier's guard, so the others' timeouts still count. */
 	mp_barrier *b = NULL;
-	mp_expect_status(mp_barrier_new(&b, 2, "die_in_the_first_action"), 0);
+	mp_expect_status(mp_barrier_new(&b, 3, "a_long_action"), 0);
 	mp_process *first = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
-	double end = mp_test_now() + 5;
-	while (mp_barrier_n_waiting(b) != 1 && mp_test_now() < end)
-		sleep_ms(2);
-	mp_process *last = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
-	cr_assert_eq(finish(last), -SIGKILL, "the last party runs the action, and the action killed it");
-	/* The dead party never counted itself in: this process arrives in its place, and the round ends. */
-	int rc = mp_barrier_wait(b, 5);
-	cr_assert(rc == 1, "arriving after the last party died in the action: wait returned %s, expected index 1 "
-		  "(the guard the dead process held must be taken, marked consistent, and used)", mp_err_name(rc));
-	cr_assert_eq(finish(first), 0, "the waiter must pass with the round, as the first to arrive");
-	mp_process *p = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10 });
-	rc = mp_barrier_wait(b, 5);
-	cr_assert(rc == 0 || rc == 1, "the next round: wait returned %s", mp_err_name(rc));
-	cr_assert_eq(finish(p), 1 - rc, "the next round: the indices must be 0 and 1");
+	mp_process *last = start("arrive_after_a_pause", &(struct job){ .barrier = b, .timeout = 10, .pause = 0.2 });
+	double t0 = mp_test_now();
+	int rc = mp_barrier_wait(b, 0.5); /* the last party arrives at 0.2 s and runs its 1 s action */
+	double took = mp_test_now() - t0;
+	mp_expect_status(rc, MP_ETIMEDOUT);
+	cr_assert(took < 0.5 + 0.3 * MP_TEST_TIMEOUT_SCALE, "a wait(0.5) during a 1 s action took %.2f s: the action "
+		  "must not run holding the guard the waiters need", took);
+	cr_assert_eq(finish(last), 100, "the party whose action ran in a round broken meanwhile gets MP_EBROKENBARRIER");
+	cr_assert_eq(finish(first), 100, "the other waiter sees the round broken by the timeout");
 	mp_barrier_free(b);
-	mp_array_free(rounds);
+}
+
+MP_TARGET(wait_on_the_object)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	int rc;
+	if (j->sem)
+		rc = mp_semaphore_acquire(j->sem, j->timeout);
+	else if (j->event)
+		rc = mp_event_wait(j->event, j->timeout);
+	else if (j->barrier)
+		rc = mp_barrier_wait(j->barrier, j->timeout);
+	else {
+		mp_lock *l = mp_condition_lock(j->cond);
+		rc = mp_lock_acquire(l, j->timeout);
+		if (rc == 0)
+			rc = mp_condition_wait(j->cond, j->timeout);
+		if (rc == 0 && mp_lock_release(l) != 0)
+			rc = -1;
+	}
+	return rc == 0 || (j->barrier && rc > 0) ? 0 : rc == MP_EBROKENBARRIER ? 100 : 1;
+}
+
+/* Start @n waiters on the object of @j and wait until they are all asleep in the kernel. */
+static void start_sleepers(const struct job *j, mp_process **p, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = start("wait_on_the_object", j);
+	sleep_ms(300);
+}
+
+MP_TEST(lock, a_waiter_killed_in_any_primitive_stops_no_other, 3, "Semaphores, events and conditions")
+{
+	/*
+	 * For each object: two waiters asleep in it are killed; then what ends a
+	 * wait must still return, and wake the survivors, twice over. With
+	 * glibc's process-shared condition variables, the second release hung
+	 * for ever, holding the object's guard.
+	 */
+	static const char *what[] = { "semaphore", "event", "condition", "barrier" };
+	for (int kind = 0; kind < 4; kind++) {
+		struct job j = { .timeout = 10 };
+		mp_expect_status(kind == 0 ? mp_semaphore_new(&j.sem, 0) : kind == 1 ? mp_event_new(&j.event)
+				 : kind == 2 ? mp_condition_new(&j.cond, NULL) : mp_barrier_new(&j.barrier, 4, NULL), 0);
+		for (int round = 0; round < 2; round++) {
+			mp_process *p[3];
+			start_sleepers(&j, p, 3);
+			for (int i = 0; i < 2; i++) {
+				mp_process_kill(p[i]);
+				cr_assert_eq(finish(p[i]), -SIGKILL);
+			}
+			double t0 = mp_test_now();
+			if (kind == 0) {
+				mp_expect_status(mp_semaphore_release(j.sem), 0);
+			} else if (kind == 1) {
+				mp_expect_status(mp_event_set(j.event), 0);
+			} else if (kind == 2) {
+				mp_lock *l = mp_condition_lock(j.cond);
+				mp_expect_status(mp_lock_acquire(l, 5), 0);
+				mp_expect_status(mp_condition_notify_all(j.cond), 0);
+				mp_expect_status(mp_lock_release(l), 0);
+			} else {
+				mp_expect_status(mp_barrier_abort(j.barrier), 0); /* two parties died: the round cannot fill */
+			}
+			cr_assert(mp_test_now() - t0 < 1, "round %d: after two waiters were killed in a %s, the call that "
+				  "ends a wait took %.1f s", round + 1, what[kind], mp_test_now() - t0);
+			int code = finish(p[2]);
+			cr_assert_eq(code, kind == 3 ? 100 : 0, "round %d: the surviving waiter on the %s did not wake as it "
+				     "should (exit %d)", round + 1, what[kind], code);
+			if (kind == 1)
+				mp_expect_status(mp_event_clear(j.event), 0);
+			if (kind == 3)
+				mp_expect_status(mp_barrier_reset(j.barrier), 0);
+		}
+		mp_semaphore_free(j.sem);
+		mp_event_free(j.event);
+		mp_condition_free(j.cond);
+		mp_barrier_free(j.barrier);
+	}
+}
+
+MP_TARGET(use_everything_for_ever)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_lock *l = mp_condition_lock(j->cond);
+	for (;;) {
+		if (mp_semaphore_acquire(j->sem, 0.01) == 0)
+			mp_semaphore_release(j->sem);
+		mp_event_wait(j->event, 0.005);
+		int rc = mp_lock_acquire(l, 0.05);
+		if (rc == MP_EOWNERDEAD)
+			mp_lock_mark_consistent(l);
+		if (rc == 0 || rc == MP_EOWNERDEAD) {
+			mp_condition_notify(j->cond, 1);
+			mp_condition_wait(j->cond, 0.005);
+			mp_lock_release(l);
+		}
+	}
+	return 0;
+}
+
+MP_TEST(lock, kill_storms_leave_every_primitive_working, 3, "Semaphores, events and conditions")
+{
+	/* Four processes wait, take, notify and release at random; one is killed every few milliseconds. */
+	enum { KILLS = 80 };
+	struct job j = { .timeout = 10 };
+	mp_expect_status(mp_semaphore_new(&j.sem, 2), 0);
+	mp_expect_status(mp_event_new(&j.event), 0);
+	mp_expect_status(mp_condition_new(&j.cond, NULL), 0);
+	mp_process *p[4];
+	for (int i = 0; i < 4; i++)
+		p[i] = start("use_everything_for_ever", &j);
+	srand((unsigned)getpid());
+	for (int k = 0; k < KILLS; k++) {
+		usleep((useconds_t)(rand() % 6000));
+		int v = rand() % 4;
+		mp_process_kill(p[v]);
+		cr_assert_eq(finish(p[v]), -SIGKILL, "a process using the primitives ended on its own");
+		p[v] = start("use_everything_for_ever", &j);
+	}
+	for (int i = 0; i < 4; i++) {
+		mp_process_kill(p[i]);
+		finish(p[i]);
+	}
+	/* Every call returns at once; units held by the dead died with them, so count from what is left. */
+	double t0 = mp_test_now();
+	for (int i = 0; i < 3; i++)
+		mp_expect_status(mp_semaphore_release(j.sem), 0);
+	int got = 0;
+	while (mp_semaphore_acquire(j.sem, 0) == 0)
+		got++;
+	cr_assert(got >= 3 && got <= 5, "after the storm and three releases, %d units could be taken", got);
+	mp_expect_status(mp_event_set(j.event), 0);
+	mp_expect_status(mp_event_wait(j.event, 0), 0);
+	mp_lock *l = mp_condition_lock(j.cond);
+	int rc = mp_lock_acquire(l, 1);
+	cr_assert(rc == 0 || rc == MP_EOWNERDEAD, "after the storm, the condition's lock: %s", mp_err_name(rc));
+	if (rc == MP_EOWNERDEAD)
+		mp_expect_status(mp_lock_mark_consistent(l), 0);
+	mp_expect_status(mp_condition_notify_all(j.cond), 0);
+	/* A waiter killed asleep still counts as waiting, as in Python: its turn may go to the next wait, at once. */
+	rc = mp_condition_wait(j.cond, 0.05);
+	cr_assert(rc == MP_ETIMEDOUT || rc == 0, "after the storm, a condition wait returned %s", mp_err_name(rc));
+	mp_expect_status(mp_lock_release(l), 0);
+	cr_assert(mp_test_now() - t0 < 2, "after %d kills, the calls took %.1f s", KILLS, mp_test_now() - t0);
+	mp_semaphore_free(j.sem);
+	mp_event_free(j.event);
+	mp_condition_free(j.cond);
 }
 
 MP_TEST(lock, a_named_block_on_descriptor_0_is_closed_too, 1, "Named shared memory, and who may remove it")
