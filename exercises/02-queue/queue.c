@@ -11,6 +11,7 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,28 @@
 #include <unistd.h>
 
 /*
+ * Valgrind's leak check reads every byte of memory a process has mapped and
+ * may use. Read, a page of the ring that was never written is given memory
+ * by the kernel: 4 GiB of it, in each process that exits. So the ring is
+ * marked unusable for valgrind until a process uses a span of it (see
+ * ring_span()). Without valgrind's header, the marks are nothing.
+ */
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_NOACCESS(addr, len) ((void)(addr), (void)(len))
+#define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
+#endif
+
+/*
  * The design, in four ideas:
  *
  * 1. The messages live in a ring of shared memory that every process maps
  *    (fork() shares the mapping): a record header, then the bytes, one
  *    record after the other. The kernel gives the ring memory a page at a
  *    time as records are written, and takes it back a chunk at a time once
- *    they are read: the queue holds as much as memory allows (up to
- *    RING_BYTES) and costs only what it holds.
+ *    they are read: the queue holds as much as memory allows (up to the
+ *    ring's size, 4 GiB unless chosen) and costs only what it holds.
  * 2. One guard, a robust mutex, orders everything: a put writes its record,
  *    and a get copies one out, while holding it. If a holder is killed, the
  *    kernel lets the guard go and tells the next taker (EOWNERDEAD).
@@ -48,7 +63,8 @@
  * for room, and joiners, sleep on futexes.
  */
 
-#define RING_BYTES (4ULL << 30)        /* address space for messages; memory is used as they fill it */
+#define RING_BYTES (4ULL << 30)        /* the ring's size unless chosen: memory is used only as it fills */
+#define RING_MAX (64ULL << 30)         /* the largest ring one may choose */
 #define CHUNK (1ULL << 20)             /* memory goes back to the kernel in chunks of this size */
 #define SHARED_BYTES 4096              /* the page before the ring, for struct shared */
 #define DEFAULT_MAX_MESSAGE (1UL << 30)
@@ -68,12 +84,12 @@ struct record {
 
 /*
  * What an operation changes, kept twice (idea 3). Positions count the bytes
- * ever written into the ring and only grow; position p is at p % RING_BYTES.
+ * ever written into the ring and only grow; position p is at place(q, p).
  */
 struct books {
 	uint64_t head;       /* where the oldest record starts */
 	uint64_t tail;       /* where the next record goes */
-	uint64_t released;   /* memory below here went back; a put writes below released + RING_BYTES */
+	uint64_t released;   /* the chunks below here went back to the kernel, or hold new records */
 	uint64_t count;      /* messages in the ring */
 	uint64_t unfinished; /* joinable: put and not yet marked done */
 };
@@ -103,6 +119,7 @@ struct mp_queue {
 	unsigned char *ring;
 	int bell_rd;           /* the doorbell pipe: consumers poll this end */
 	int bell_wr;           /* every putting handle holds this end; -1 once closed here */
+	uint64_t ring_bytes;   /* a power of two, at least 2 chunks */
 	size_t max_message;    /* larger messages are refused both ways */
 	bool joinable;
 };
@@ -111,9 +128,9 @@ static const struct mp__deadline forever = { .forever = true };
 
 /* ---- Making and freeing a queue ------------------------------------------------------------ */
 
-static int queue_new(mp_queue **out, size_t maxsize, bool joinable)
+static int queue_new(mp_queue **out, size_t maxsize, size_t bytes, bool joinable)
 {
-	if (!out)
+	if (!out || bytes > RING_MAX)
 		return -EINVAL;
 	mp_queue *q = mp__fault("calloc") ? NULL : calloc(1, sizeof *q);
 	if (!q)
@@ -121,6 +138,9 @@ static int queue_new(mp_queue **out, size_t maxsize, bool joinable)
 	q->bell_rd = q->bell_wr = -1;
 	q->max_message = DEFAULT_MAX_MESSAGE;
 	q->joinable = joinable;
+	/* A power of two, so that a position's place in the ring is a mask, not a division. */
+	for (q->ring_bytes = 2 * CHUNK; q->ring_bytes < bytes; q->ring_bytes *= 2)
+		continue;
 
 	int rc = 0, fd = -1, bell[2];
 	if (mp__fault("pipe2") || pipe2(bell, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -137,12 +157,12 @@ static int queue_new(mp_queue **out, size_t maxsize, bool joinable)
 	 * cannot fail on demand goes through the fault seam, fault.h, for the tests.)
 	 */
 	fd = mp__fault("memfd_create") ? -1 : memfd_create("mp-queue", MFD_CLOEXEC);
-	if (fd < 0 || (mp__fault("ftruncate") || ftruncate(fd, SHARED_BYTES + RING_BYTES) < 0)) {
+	if (fd < 0 || (mp__fault("ftruncate") || ftruncate(fd, (off_t)(SHARED_BYTES + q->ring_bytes)) < 0)) {
 		rc = -errno;
 		goto fail;
 	}
 	void *map = mp__fault("mmap") ? MAP_FAILED
-				      : mmap(NULL, SHARED_BYTES + RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+				      : mmap(NULL, SHARED_BYTES + q->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		rc = -errno;
 		goto fail;
@@ -150,11 +170,20 @@ static int queue_new(mp_queue **out, size_t maxsize, bool joinable)
 	q->shared = map;
 	q->ring = (unsigned char *)map + SHARED_BYTES;
 	q->shared->maxsize = maxsize;
+	VALGRIND_MAKE_MEM_NOACCESS(q->ring, q->ring_bytes);
 
 	pthread_mutexattr_t attr;
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	/*
+	 * Priority inheritance, not for priorities: with it the kernel itself
+	 * hands the guard from a holder to the next waiter. A plain futex mutex
+	 * leaves that to the processes (an unlock wakes one waiter, which then
+	 * takes the lock), and a woken waiter killed before it takes the lock
+	 * takes the wake-up with it: the other waiters sleep on, for ever.
+	 */
+	pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT);
 	rc = -pthread_mutex_init(&q->shared->guard, &attr);
 	pthread_mutexattr_destroy(&attr);
 	if (rc < 0)
@@ -171,12 +200,17 @@ fail:
 
 int mp_queue_new(mp_queue **out, size_t maxsize)
 {
-	return queue_new(out, maxsize, false);
+	return queue_new(out, maxsize, RING_BYTES, false);
 }
 
 int mp_queue_new_joinable(mp_queue **out, size_t maxsize)
 {
-	return queue_new(out, maxsize, true);
+	return queue_new(out, maxsize, RING_BYTES, true);
+}
+
+int mp_queue_new_sized(mp_queue **out, size_t maxsize, size_t bytes, bool joinable)
+{
+	return queue_new(out, maxsize, bytes, joinable);
 }
 
 void mp_queue_free(mp_queue *q)
@@ -188,7 +222,7 @@ void mp_queue_free(mp_queue *q)
 	if (q->bell_wr >= 0)
 		close(q->bell_wr);
 	if (q->shared)
-		munmap(q->shared, SHARED_BYTES + RING_BYTES); /* the last process to unmap frees the memory */
+		munmap(q->shared, SHARED_BYTES + q->ring_bytes); /* the last process to unmap frees the memory */
 	free(q);
 }
 
@@ -202,6 +236,27 @@ static void cpu_relax(void)
 }
 
 /*
+ * Lock @m until @end on the monotonic clock. A kernel or a valgrind too old
+ * to wait so for a priority-inheriting mutex says EINVAL: then wait on the
+ * date's clock instead, for the same time left.
+ */
+static int lock_until(pthread_mutex_t *m, const struct timespec *end)
+{
+	int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, end);
+	if (rc != EINVAL)
+		return rc;
+	struct timespec mono, real;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	long long ns = (long long)(end->tv_sec - mono.tv_sec) * 1000000000LL + (end->tv_nsec - mono.tv_nsec);
+	ns = ns < 0 ? 0 : ns;
+	long long at = (long long)real.tv_nsec + ns % 1000000000LL;
+	struct timespec until = { real.tv_sec + (time_t)(ns / 1000000000LL) + (time_t)(at / 1000000000LL),
+				  (long)(at % 1000000000LL) };
+	return pthread_mutex_timedlock(m, &until);
+}
+
+/*
  * Take the guard by the deadline: 0, MP_ETIMEDOUT, or a negated errno. It is
  * held only for a copy and a few stores, so trying a little before sleeping
  * on it usually wins it without a system call.
@@ -210,8 +265,8 @@ static int lock(struct shared *s, const struct mp__deadline *d)
 {
 	/* TODO: your code goes here.
 	 * Hint: pthread_mutex_trylock() s->guard a few times (LOCK_SPINS, with
-	 * cpu_relax() between), then pthread_mutex_lock() it, or, with a
-	 * deadline, pthread_mutex_clocklock() on CLOCK_MONOTONIC until d->end.
+	 * cpu_relax() between) while it says EBUSY, then pthread_mutex_lock()
+	 * it, or, with a deadline, lock_until() d->end.
 	 * EOWNERDEAD means you hold it and its last holder died holding it: its
 	 * uncommitted changes do not count, so there is nothing to mend; say so
 	 * with pthread_mutex_consistent(), or the next taker is refused for ever.
@@ -239,6 +294,13 @@ static struct books *draft(struct shared *s)
 	return &s->books[(v + 1) % 2];
 }
 
+/* For the tests: die here, as a process killed at this very instant would (see fault.h). */
+static void killed_here(const char *point)
+{
+	if (mp__fault(point))
+		raise(SIGKILL);
+}
+
 /*
  * Make the draft the true books: one store. Its release order keeps the
  * compiler and the CPU from moving any earlier store (the record, the draft)
@@ -249,6 +311,7 @@ static void commit(struct shared *s)
 {
 	uint32_t v = atomic_load_explicit(&s->version, memory_order_relaxed);
 	atomic_store_explicit(&s->version, v + 1, memory_order_release);
+	killed_here("die:commit"); /* so that a test sees whether the sleepers were woken before */
 }
 
 /* ---- Sleeping and waking --------------------------------------------------------------------- */
@@ -299,17 +362,36 @@ static void wake(_Atomic uint32_t *word, _Atomic uint32_t *asleep)
 	futex(word, FUTEX_WAKE, INT_MAX, NULL);
 }
 
+/*
+ * Write a doorbell byte into the pipe. True if a byte is there now: written,
+ * or the pipe is full of them (bytes left by killed processes).
+ */
+static bool press_bell(const mp_queue *q)
+{
+	killed_here("die:bell"); /* so that a test sees what a death before the byte leaves */
+	ssize_t n = mp__fault("write") ? -1 : write(q->bell_wr, "!", 1);
+	return n == 1 || errno == EAGAIN; /* non-blocking: it never waits */
+}
+
+/* Read every doorbell byte out of the pipe. */
+static void empty_bell(const mp_queue *q)
+{
+	char bytes[64];
+	while (read(q->bell_rd, bytes, sizeof bytes) > 0)
+		continue;
+	killed_here("die:silence"); /* so that a test sees what a death after the bytes leaves */
+}
+
 /* Guard held, before the commit of a message (idea 4): ring the doorbell if anyone listens. */
 static void ring_bell(const mp_queue *q)
 {
 	struct shared *s = q->shared;
 	/* TODO: your code goes here.
 	 * Hint: nothing to do if s->rung, or if no consumer is asleep and nobody
-	 * s->watched. Else write one byte to q->bell_wr (non-blocking: it never
-	 * waits, and the pipe holds at most a few bytes), and only then set
-	 * s->rung: a process killed between the two must leave a byte too many,
-	 * never a rung flag with no byte, which would keep every later put from
-	 * ringing. Lesson 02, "The doorbell".
+	 * s->watched. Else press_bell(), and only if it says a byte is there,
+	 * set s->rung. Never the other way round: a process killed between the
+	 * two must leave a byte too many, never a rung flag with no byte, which
+	 * would keep every later put from ringing. Lesson 02, "The doorbell".
 	 */
 }
 
@@ -317,9 +399,8 @@ static void ring_bell(const mp_queue *q)
 static void silence(const mp_queue *q)
 {
 	/* TODO: your code goes here.
-	 * Hint: the opposite order to ring_bell(): clear q->shared->rung first,
-	 * then read q->bell_rd (non-blocking) until it is empty.
-	 * Lesson 02, "The doorbell".
+	 * Hint: the opposite order to ring_bell(): clear q->shared->rung
+	 * first, then empty_bell(). Lesson 02, "The doorbell".
 	 */
 }
 
@@ -373,12 +454,26 @@ static uint64_t record_size(uint64_t len)
 	return sizeof(struct record) + ((len + 7) & ~(uint64_t)7);
 }
 
+/* Where position @pos is in the ring: pos % ring_bytes, which is a power of two. */
+static size_t place(const mp_queue *q, uint64_t pos)
+{
+	return (size_t)(pos & (q->ring_bytes - 1));
+}
+
+/* The ring's bytes from @at to @at + @len (a span that does not go round its end), about to be used. */
+static unsigned char *ring_span(const mp_queue *q, size_t at, size_t len)
+{
+	VALGRIND_MAKE_MEM_DEFINED(q->ring + at, len); /* see the top of the file */
+	return q->ring + at;
+}
+
 /* Copy @len bytes into the ring at position @pos, going round its end if need be. */
 static void ring_write(mp_queue *q, uint64_t pos, const void *data, size_t len)
 {
 	/* TODO: your code goes here.
-	 * Hint: the bytes start at pos % RING_BYTES in q->ring. What does not
-	 * fit before the ring's end goes at its start: two memcpy() calls.
+	 * Hint: the bytes start at place(q, pos) in the ring, which is
+	 * q->ring_bytes long. What does not fit before the ring's end goes at
+	 * its start: two memcpy() calls, each into ring_span() of its piece.
 	 * Lesson 02, "A ring of shared memory".
 	 */
 }
@@ -394,17 +489,21 @@ static void ring_read(const mp_queue *q, uint64_t pos, void *out, size_t len)
 
 /*
  * Guard held: give back to the kernel the chunks that every record in them
- * has been read from. A put never writes past released + RING_BYTES, so no
- * new record can lie in memory that is about to go.
+ * has been read from, unless the ring has come round and new records lie in
+ * the same memory already (the tail is past the chunk's place one lap on).
  */
 static void give_back(mp_queue *q)
 {
 	struct shared *s = q->shared;
-	uint64_t from = books(s)->released, upto = books(s)->head / CHUNK * CHUNK;
+	const struct books *b = books(s);
+	uint64_t from = b->released, upto = b->head / CHUNK * CHUNK;
 	if (upto <= from)
 		return;
 	for (uint64_t c = from; c < upto; c += CHUNK)
-		madvise(q->ring + c % RING_BYTES, CHUNK, MADV_REMOVE); /* failing, it only keeps the memory */
+		if (b->tail <= c + q->ring_bytes) {
+			madvise(q->ring + place(q, c), CHUNK, MADV_REMOVE); /* failing, it only keeps the memory */
+			VALGRIND_MAKE_MEM_NOACCESS(q->ring + place(q, c), CHUNK);
+		}
 	draft(s)->released = upto;
 	commit(s); /* killed before this, the next give_back() removes the same chunks again: no harm */
 }
@@ -414,7 +513,7 @@ static bool room_for(const mp_queue *q, uint64_t size)
 {
 	const struct books *b = books(q->shared);
 	uint64_t maxsize = q->shared->maxsize;
-	return (maxsize == 0 || b->count < maxsize) && b->tail + size <= b->released + RING_BYTES;
+	return (maxsize == 0 || b->count < maxsize) && b->tail + size <= b->head + q->ring_bytes;
 }
 
 /* ---- Putting --------------------------------------------------------------------------------- */
@@ -437,8 +536,8 @@ static int put(mp_queue *q, enum type type, const void *data, size_t len, double
 		return -EINVAL;
 	if (q->bell_wr < 0)
 		return MP_ECLOSED;
-	if (len > q->max_message)
-		return -EMSGSIZE;
+	if (len > q->max_message || record_size(len) > q->ring_bytes)
+		return -EMSGSIZE; /* the second: it would never fit, however long it waited */
 	struct mp__deadline d;
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
@@ -448,7 +547,6 @@ static int put(mp_queue *q, enum type type, const void *data, size_t len, double
 	for (;;) {
 		if (rc < 0)
 			return rc == MP_ETIMEDOUT ? MP_EFULL : rc;
-		give_back(q); /* first: it may be what makes room */
 		if (room_for(q, record_size(len)))
 			break;
 		rc = sleep_on(s, &s->room, &s->producers_asleep, &d);
@@ -560,7 +658,7 @@ int mp_queue_get_int(mp_queue *q, int64_t *value, double timeout)
 {
 	if (!value)
 		return -EINVAL;
-	int64_t v;
+	int64_t v = 0;
 	struct taken t = { .want = INT, .fixed = &v, .fixed_len = sizeof v };
 	int rc = get(q, &t, timeout);
 	if (rc == 0)
@@ -572,7 +670,7 @@ int mp_queue_get_double(mp_queue *q, double *value, double timeout)
 {
 	if (!value)
 		return -EINVAL;
-	double v;
+	double v = 0;
 	struct taken t = { .want = DOUBLE, .fixed = &v, .fixed_len = sizeof v };
 	int rc = get(q, &t, timeout);
 	if (rc == 0)
@@ -611,7 +709,7 @@ bool mp_queue_full(const mp_queue *q)
 {
 	if (!q || lock(q->shared, &forever) < 0)
 		return false;
-	bool full = !room_for(q, record_size(0));
+	bool full = !room_for(q, record_size(sizeof(int64_t))); /* no room even for an integer */
 	unlock(q->shared);
 	return full;
 }
@@ -629,7 +727,7 @@ int mp_queue_close(mp_queue *q)
 
 int mp_queue_set_max_message(mp_queue *q, size_t bytes)
 {
-	if (!q || bytes == 0 || record_size(bytes) > RING_BYTES - CHUNK)
+	if (!q || bytes == 0 || record_size(bytes) > q->ring_bytes)
 		return -EINVAL;
 	q->max_message = bytes;
 	return 0;

@@ -25,6 +25,12 @@
  * `"socketpair"`, `"memfd_create"`, `"mmap"`, `"malloc"`, `"calloc"`, ... (the
  * lesson of each stage lists the ones its code passes through the seam).
  *
+ * A few names are not calls but instants: an armed `"die:commit"`,
+ * `"die:bell"` or `"die:silence"` kills the process with `SIGKILL` at that
+ * point of the queue's code (just after a commit, just before a doorbell byte
+ * is written, just after the doorbell is emptied), so that a test can kill a
+ * process exactly where a death matters.
+ *
  * @param call the system call's name; the string must stay valid while armed.
  * @param skip how many calls succeed before the one that fails (0: the next).
  * @param err the `errno` value the failing call reports (positive, as `EMFILE`).

@@ -49,6 +49,21 @@ int mp_queue_new(mp_queue **out, size_t maxsize);
 int mp_queue_new_joinable(mp_queue **out, size_t maxsize);
 
 /**
+ * Create a queue that holds at most about @p bytes of messages at once (each
+ * takes its bytes, rounded up to 8, plus 16): beyond Python, a bound on
+ * memory as well as, or instead of, a count. mp_queue_new() is this with
+ * 4 GiB. A put that finds the bytes in use waits for room, as for maxsize.
+ * @param out receives the queue; left untouched on failure.
+ * @param maxsize as mp_queue_new(); 0 for no bound but @p bytes.
+ * @param bytes rounded up to a power of two of at least 2 MiB; at most
+ *        64 GiB. A message that would take more than that can never fit:
+ *        its put fails with `-EMSGSIZE`.
+ * @param joinable as mp_queue_new_joinable().
+ * @return as mp_queue_new(); `-EINVAL` for more than 64 GiB.
+ */
+int mp_queue_new_sized(mp_queue **out, size_t maxsize, size_t bytes, bool joinable);
+
+/**
  * Put a message: a copy of @p len bytes from @p data.
  * @param q the queue.
  * @param data the bytes; may be NULL when @p len is 0.
@@ -56,7 +71,8 @@ int mp_queue_new_joinable(mp_queue **out, size_t maxsize);
  * @param timeout seconds to wait for room; 0 not to wait; ::MP_FOREVER.
  * @return 0; `MP_EFULL` if there was no room within the timeout;
  *         `MP_ECLOSED` after mp_queue_close() in this process; `-EMSGSIZE`
- *         beyond the size cap; `-EINVAL`.
+ *         beyond the size cap, or for a message the queue's memory could
+ *         never hold; `-EINVAL`.
  */
 int mp_queue_put(mp_queue *q, const void *data, size_t len, double timeout);
 
@@ -116,8 +132,9 @@ bool mp_queue_empty(const mp_queue *q);
 
 /**
  * Whether a put would have to wait right now (as qsize, stale once read): a
- * bounded queue holds maxsize messages, or the 4 GiB are in use. Closing the
- * queue in this process does not change the answer.
+ * bounded queue holds maxsize messages, or the queue's memory (4 GiB unless
+ * chosen) has no room left for an integer. Closing the queue in this
+ * process does not change the answer.
  */
 bool mp_queue_full(const mp_queue *q);
 
@@ -133,8 +150,8 @@ int mp_queue_close(mp_queue *q);
  * Set the largest message this handle will put or accept, in bytes. A
  * larger incoming message is removed and refused with `MP_EBADMSG`, before
  * any memory is allocated for it.
- * @return 0; `-EINVAL` for 0, or for more than the queue can hold (4 GiB,
- *         less 1 MiB).
+ * @return 0; `-EINVAL` for 0, or for more than the queue can hold (4 GiB
+ *         unless made with mp_queue_new_sized()).
  */
 int mp_queue_set_max_message(mp_queue *q, size_t bytes);
 

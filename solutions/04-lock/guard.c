@@ -36,6 +36,15 @@ int mp__mutex_init(pthread_mutex_t *m, int type)
 		rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	if (rc == 0)
 		rc = pthread_mutexattr_settype(&a, type);
+	/*
+	 * Priority inheritance, not for priorities: with it the kernel itself
+	 * hands the mutex from a holder to the next waiter. A plain futex mutex
+	 * leaves that to the processes (an unlock wakes one waiter, which then
+	 * takes the lock), and a woken waiter killed before it takes the lock
+	 * takes the wake-up with it: the other waiters sleep on, for ever.
+	 */
+	if (rc == 0)
+		rc = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
 	if (rc == 0)
 		rc = pthread_mutex_init(m, &a);
 	pthread_mutexattr_destroy(&a);
@@ -53,7 +62,23 @@ int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 	 * the caller's thread id in the lock word, and the lock is then wrecked
 	 * for every process (their locks time out, the caller's say EDEADLK).
 	 */
-	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
+	int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
+	if (rc != EINVAL)
+		return rc;
+	/*
+	 * A kernel or a valgrind too old to wait on the monotonic clock for a
+	 * priority-inheriting mutex says EINVAL: wait on the date's clock
+	 * instead, for the same time left.
+	 */
+	struct timespec mono, real;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	long long ns = (long long)(d->end.tv_sec - mono.tv_sec) * 1000000000LL + (d->end.tv_nsec - mono.tv_nsec);
+	ns = ns < 0 ? 0 : ns;
+	long long at = (long long)real.tv_nsec + ns % 1000000000LL;
+	struct timespec until = { real.tv_sec + (time_t)(ns / 1000000000LL) + (time_t)(at / 1000000000LL),
+				  (long)(at % 1000000000LL) };
+	return pthread_mutex_timedlock(m, &until);
 }
 
 int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d)

@@ -31,6 +31,7 @@ struct job {
 	int count;         /* how many messages to put */
 	size_t size;       /* how large, 0 for a mix */
 	double pause;      /* seconds to wait before starting */
+	const char *point; /* where a child arms its own death (fault.h): the string is in the parent's image, which fork() copied */
 };
 
 static void sleep_seconds(double s)
@@ -861,9 +862,14 @@ MP_TEST(queue, kill_storms_lose_no_place_count_or_task, 3, "When a process dies 
 			kill_and_replace(prod[i], NULL, NULL, "producer");
 		if (phase == 0) {
 			/* Every message a killed producer committed is taken and done; every one it did not is no task. */
-			int rc = mp_queue_join(q, 5 * MP_TEST_TIMEOUT_SCALE);
-			cr_assert(rc == 0, "after %d producer kills, the consumers drained the queue but join() returned %s: "
-				  "a killed put left a task counted", KILLS, mp_err_name(rc));
+			int rc = mp_queue_join(q, 5 * MP_TEST_TIMEOUT_SCALE), code[2] = { 0, 0 };
+			for (int i = 0; i < 2 && rc != 0; i++)
+				if (!mp_process_is_alive(cons[i]))
+					mp_process_exitcode(cons[i], &code[i]);
+			cr_assert(rc == 0, "after %d producer kills, join() returned %s with %zu messages left and the consumers "
+				  "%s (exit %d, %d: 2 a torn message, 3 a get that failed): a killed put left a task counted, or "
+				  "the consumers stopped", KILLS, mp_err_name(rc), mp_queue_qsize(q),
+				  code[0] || code[1] ? "ended" : "alive", code[0], code[1]);
 			prod[0] = start("producer", &pj);
 			prod[1] = start("producer", &pj);
 		}
@@ -927,6 +933,218 @@ MP_TEST(queue, a_process_killed_while_it_waits_stops_no_other, 3, "Sleeping, wak
 		mp_process_free(w[3]);
 		mp_queue_free(q);
 	}
+}
+
+/* ------------------------------------------------------------------------- */
+/* A ring of shared memory: round its end, and full */
+
+static bool readable(int fd);
+
+static mp_queue *new_small_queue(size_t maxsize, bool joinable)
+{
+	mp_queue *q = NULL;
+	mp_expect_status(mp_queue_new_sized(&q, maxsize, 2 << 20, joinable), 0);
+	cr_assert(q, "mp_queue_new_sized returned 0 but gave no queue");
+	return q;
+}
+
+MP_TEST(queue, messages_go_round_the_end_of_the_ring_intact, 3, "A ring of shared memory")
+{
+	/* A ring of 2 MiB and 40 MiB through it, in sizes that land headers and bytes across its end. */
+	mp_queue *q = new_small_queue(0, false);
+	mp_process *p = start("producer", &(struct job){ .q = q, .id = 1, .count = 500 });
+	mp_queue_close(q);
+	int got = 0, id, seq, rc;
+	void *m;
+	size_t n;
+	while ((rc = mp_queue_get(q, &m, &n, 10)) == 0) {
+		cr_assert(check_message(m, n, &id, &seq) == 0, "message %d came out changed: a record that went round the "
+			  "end of the ring must be copied in two pieces, each from the right place", got);
+		cr_assert(id == 1 && seq == got && n == mixed_size(seq), "expected message %d of %zu bytes, got %d of %zu",
+			  got, mixed_size(got), seq, n);
+		free(m);
+		got++;
+	}
+	mp_expect_status(rc, MP_EEOF);
+	cr_assert_eq(got, 500);
+	join(p, 0);
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_full_ring_makes_put_wait_and_a_get_makes_room, 2, "A ring of shared memory")
+{
+	mp_queue *q = new_small_queue(0, false);
+	static char block[100000];
+	int put = 0, rc;
+	while ((rc = mp_queue_put(q, block, sizeof block, 0)) == 0 && put < 1000)
+		put++;
+	mp_expect_status(rc, MP_EFULL);
+	cr_assert(put >= 10 && put <= 21, "a ring of 2 MiB took %d messages of 100 KB before it was full", put);
+	cr_assert(!mp_queue_full(q), "a ring with room for a small message is not full");
+	double t0 = mp_test_now();
+	mp_expect_status(mp_queue_put(q, block, sizeof block, 0.2), MP_EFULL);
+	cr_assert(mp_test_now() - t0 >= 0.19, "put(0.2) on a full ring must wait 0.2 s");
+	mp_process *c = start("get_one_after_a_pause", &(struct job){ .q = q, .pause = 0.2 });
+	rc = mp_queue_put(q, block, sizeof block, 5);
+	cr_assert(rc == 0, "a put waiting for room in the ring returned %s after a get made room", mp_err_name(rc));
+	join(c, 0);
+	cr_assert_eq(mp_queue_qsize(q), (size_t)put);
+	int small = 0;
+	while (mp_queue_put_int(q, small, 0) == 0 && small < 100000)
+		small++;
+	cr_assert(small > 0 && small < 100000 && mp_queue_full(q), "a ring that refuses even an integer (after %d of "
+		  "them) is full", small);
+	/* A message that needs more than the ring can ever give is refused at once, not waited for. */
+	void *big = calloc(1, 2 << 20);
+	cr_assert(big);
+	mp_expect_status(mp_queue_put(q, big, 2 << 20, MP_FOREVER), -EMSGSIZE);
+	free(big);
+	mp_expect_status(mp_queue_new_sized(&(mp_queue *){ NULL }, 0, (size_t)65 << 30, false), -EINVAL);
+	mp_queue_free(q);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Sleeping, waking, and a waker that dies */
+
+/* Put one message, but first arm the fault that kills this process at the instant j->name says. */
+MP_TARGET(put_and_die_at)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_fault_inject(j->point, 0, EIO);
+	mp_queue_put_int(j->q, 42, 5);
+	return 1; /* not reached if the point was reached */
+}
+
+/* Get one message, dying at j->point. */
+MP_TARGET(get_and_die_at)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	int64_t v;
+	mp_fault_inject(j->point, 0, EIO);
+	mp_queue_get_int(j->q, &v, 5);
+	return 1;
+}
+
+/* Mark one task done, dying at j->point. */
+MP_TARGET(task_done_and_die_at)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_fault_inject(j->point, 0, EIO);
+	mp_queue_task_done(j->q);
+	return 1;
+}
+
+/* Sleep in the call j->id names (0 get, 1 put on a full queue, 2 join), for up to 5 s; exit 0 if it returned 0. */
+MP_TARGET(sleep_in)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	int64_t v;
+	int rc = j->id == 0 ? mp_queue_get_int(j->q, &v, 5) : j->id == 1 ? mp_queue_put_int(j->q, 7, 5) : mp_queue_join(j->q, 5);
+	return rc == 0 ? 0 : 1;
+}
+
+/* Start @target with @j, and check that it died by SIGKILL, at the point it armed. */
+static void run_to_its_death(const char *target, const struct job *j)
+{
+	mp_process *p = start(target, j);
+	int code = 0;
+	mp_expect_status(mp_process_join(p, 10), 0);
+	mp_expect_status(mp_process_exitcode(p, &code), 0);
+	mp_process_free(p);
+	cr_assert_eq(code, -SIGKILL, "the process meant to die at \"%s\" ended with %d instead", j->point, code);
+}
+
+/* The sleeper must end well, and soon: woken, not timed out. */
+static void expect_woken(mp_process *sleeper, double since, const char *what)
+{
+	int rc = mp_process_join(sleeper, 10), code = -1;
+	mp_process_exitcode(sleeper, &code);
+	mp_process_free(sleeper);
+	double took = mp_test_now() - since;
+	cr_assert(rc == 0 && code == 0 && took < 2.5, "%s: the sleeper %s after %.1f s, where it should have been woken "
+		  "at once. Wake before the commit, never after: a waker killed just after its commit has woken "
+		  "nobody otherwise", what, code == 0 ? "ended" : "timed out", took);
+}
+
+MP_TEST(queue, a_waker_killed_just_after_its_commit_has_woken_the_sleepers, 3, "Sleeping, waking, and a waker that dies")
+{
+	/* A get asleep on an empty queue; a put killed the instant after its commit. */
+	mp_queue *q = new_queue(0);
+	mp_process *sleeper = start("sleep_in", &(struct job){ .q = q, .id = 0 });
+	sleep_seconds(0.3);
+	double t0 = mp_test_now();
+	run_to_its_death("put_and_die_at", &(struct job){ .q = q, .point = "die:commit" });
+	expect_woken(sleeper, t0, "a get asleep, and a put killed just after its commit");
+	mp_queue_free(q);
+
+	/* A put asleep on a full queue; a get killed the instant after its commit. */
+	q = new_queue(1);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	sleeper = start("sleep_in", &(struct job){ .q = q, .id = 1 });
+	sleep_seconds(0.3);
+	t0 = mp_test_now();
+	run_to_its_death("get_and_die_at", &(struct job){ .q = q, .point = "die:commit" });
+	expect_woken(sleeper, t0, "a put asleep on a full queue, and a get killed just after its commit");
+	mp_queue_free(q);
+
+	/* A join asleep; the last task_done killed the instant after its commit. */
+	mp_expect_status(mp_queue_new_joinable(&q, 0), 0);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	int64_t v;
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	sleeper = start("sleep_in", &(struct job){ .q = q, .id = 2 });
+	sleep_seconds(0.3);
+	t0 = mp_test_now();
+	run_to_its_death("task_done_and_die_at", &(struct job){ .q = q, .point = "die:commit" });
+	expect_woken(sleeper, t0, "a join asleep, and the last task_done killed just after its commit");
+	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_death_at_the_doorbell_leaves_it_working, 3, "The doorbell")
+{
+	/* A put killed just before it writes the doorbell byte: the next put must still ring for the sleeper. */
+	mp_queue *q = new_queue(0);
+	mp_process *sleeper = start("sleep_in", &(struct job){ .q = q, .id = 0 });
+	sleep_seconds(0.3);
+	run_to_its_death("put_and_die_at", &(struct job){ .q = q, .point = "die:bell" });
+	double t0 = mp_test_now();
+	mp_expect_status(mp_queue_put_int(q, 5, 0), 0);
+	int rc = mp_process_join(sleeper, 10), code = -1;
+	mp_process_exitcode(sleeper, &code);
+	mp_process_free(sleeper);
+	cr_assert(rc == 0 && code == 0 && mp_test_now() - t0 < 2.5, "a put killed just before its doorbell byte left "
+		  "the next put unable to wake a sleeping get (rung set before the byte was in the pipe?)");
+	mp_queue_free(q);
+
+	/* A get killed just after it emptied the doorbell: a descriptor being polled must still become readable. */
+	q = new_queue(0);
+	int fd = mp_queue_fileno(q);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	cr_assert(readable(fd));
+	run_to_its_death("get_and_die_at", &(struct job){ .q = q, .point = "die:silence" });
+	cr_assert(!readable(fd) && mp_queue_qsize(q) == 0, "the get took the only message and emptied the doorbell");
+	mp_expect_status(mp_queue_put_int(q, 2, 0), 0);
+	cr_assert(readable(fd), "after a get killed just after it emptied the doorbell, a put left the descriptor "
+		  "unreadable (rung cleared after the pipe was emptied, not before?)");
+	mp_queue_free(q);
+
+	/* A doorbell that cannot be written is not rung: the next put tries again. */
+	q = new_queue(0);
+	sleeper = start("sleep_in", &(struct job){ .q = q, .id = 0 });
+	sleep_seconds(0.3);
+	mp_expect_status(mp_fault_inject("write", 0, EIO), 0);
+	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+	mp_fault_clear();
+	mp_expect_status(mp_queue_put_int(q, 2, 0), 0);
+	rc = mp_process_join(sleeper, 10);
+	mp_process_exitcode(sleeper, &code);
+	mp_process_free(sleeper);
+	cr_assert(rc == 0 && code == 0, "a doorbell write that failed was taken for a ring: the next put did not ring");
+	mp_queue_free(q);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1304,7 +1522,7 @@ static double cpu_seconds(void)
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-MP_TEST(queue, waits_sleep_rather_than_spin, 1, "Joinable queues")
+MP_TEST(queue, waits_sleep_rather_than_spin, 1, "Sleeping, waking, and a waker that dies")
 {
 	mp_queue *q = NULL;
 	mp_expect_status(mp_queue_new_joinable(&q, 1), 0);
