@@ -410,6 +410,8 @@ END {
 				      num(earned) "/" num(possible), mem[st])
 		if (mem[st] == "stale")
 			stale_memcheck = stale_memcheck " " substr(st, 1, 2)
+		if (mem[st] == "-")
+			unchecked = 1
 		# What `make progress` shows later, from the last run of the whole stage (a TEST= run
 		# says nothing of the others): passed, failed and skipped, for which code.
 		if (filter == "") {
@@ -449,6 +451,8 @@ END {
 		  npassed " passed, " nfailed " failed\n"
 	if (isolated)
 		board = board "(ISOLATE=1: each stage linked with the reference for the stages before it)\n"
+	if (unchecked)
+		board = board "Memory \"-\": not checked yet (make memcheck TREE=" tree " runs the tests under valgrind)\n"
 	if (stale_memcheck != "")
 		board = board "Memory \"stale\": the code changed after its last memory check (make memcheck TREE=" \
 			tree " STAGE=" substr(stale_memcheck, 2, 2) (length(stale_memcheck) > 3 ? ", and the others" : "") ")\n"
