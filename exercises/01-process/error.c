@@ -35,7 +35,7 @@ static const struct {
 	{ MP_ENOTOWNER, "MP_ENOTOWNER", "this process does not hold the lock" },
 	{ MP_EBOUND, "MP_EBOUND", "released more often than acquired" },
 	{ MP_EBROKENBARRIER, "MP_EBROKENBARRIER", "the barrier is broken (a timeout, an abort, a reset or a failed action)" },
-	{ MP_EBUSY, "MP_EBUSY", "another process still uses it" },
+	{ MP_EBUSY, "MP_EBUSY", "another handle still uses it" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -18,10 +18,17 @@
  * that made it: its name stays in /dev/shm until someone unlinks it. Python
  * gets this wrong both ways: its resource tracker unlinks a block when the
  * creating process exits, even while others use it, and leaks it when that
- * process is killed. Here, each attached process holds a shared read lock on
- * the block's first byte (fcntl), which the kernel drops when the process
- * exits, however it exits. Unlinking asks for the write lock: it is granted
- * only if no other process holds the read lock, that is, uses the block.
+ * process is killed. Here, each attached handle holds a shared read lock on
+ * the block's first byte, which the kernel drops when the handle's
+ * descriptor is closed in every process that has it, however they end.
+ * Unlinking asks for the write lock: it is granted only if no other handle
+ * holds the read lock, that is, uses the block.
+ *
+ * The locks are open file description locks (F_OFD_SETLK), not the classic
+ * POSIX record locks (F_SETLK). A record lock belongs to a process: closing
+ * any descriptor of the file drops it, a second handle's detach included,
+ * and a child made by fork() does not inherit it. An OFD lock belongs to the
+ * open file, which a child's inherited descriptor shares.
  */
 
 #define NAME_MAX_LEN 200
@@ -36,8 +43,8 @@ struct mp_shm {
 /* A lock on byte 0 of the block: F_RDLCK "in use", F_WRLCK "alone", F_UNLCK. */
 static int lock_byte(int fd, short type)
 {
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
-	return fcntl(fd, F_SETLK, &fl) < 0 ? -errno : 0;
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 }; /* l_pid 0, as OFD locks want */
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
 }
 
 /* mmap() the whole block MAP_SHARED; through the fault seam, so that tests can make it fail. */
@@ -113,8 +120,8 @@ int mp_shm_unlink(mp_shm *s)
 	if (!s)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: ask for the write lock on byte 0 without waiting (F_SETLK):
-	 * EAGAIN or EACCES means another process holds its read lock, so
+	 * Hint: ask for the write lock on byte 0 without waiting (lock_byte()):
+	 * EAGAIN or EACCES means another handle holds its read lock, so
 	 * MP_EBUSY. Otherwise shm_unlink(), and go back to the read lock.
 	 * Lesson 04, "Named shared memory, and who may remove it".
 	 */
@@ -128,6 +135,6 @@ void mp_shm_detach(mp_shm *s)
 	if (s->data)
 		munmap(s->data, s->size);
 	if (s->fd >= 0)
-		close(s->fd); /* also drops this process's "in use" lock */
+		close(s->fd); /* also drops this handle's "in use" lock, once no child shares the descriptor */
 	free(s);
 }

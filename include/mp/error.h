@@ -37,7 +37,7 @@ enum mp_error {
 	MP_ENOTOWNER,            /**< This process does not hold the lock. */
 	MP_EBOUND,               /**< Released more often than acquired. */
 	MP_EBROKENBARRIER,       /**< The barrier is broken. */
-	MP_EBUSY,                /**< Another process still uses it. */
+	MP_EBUSY,                /**< Another handle (of this process or another) still uses it. */
 };
 
 /**

@@ -7,7 +7,7 @@
  * share it through fork(), and it vanishes with the last of them, so it can
  * never leak. Named shared memory can be found by processes that did not
  * fork from its creator; its name lasts until someone unlinks it, and
- * mp_shm_unlink() refuses while another process still has it attached.
+ * mp_shm_unlink() refuses while another handle still has it attached.
  */
 #ifndef MP_SHARED_H
 #define MP_SHARED_H
@@ -73,8 +73,10 @@ void *mp_shm_data(mp_shm *s);
 /**
  * Remove the block's name, so that no one can attach it any more; those
  * attached keep their memory until they detach.
- * @return 0; `MP_EBUSY` while another process has it attached (the name
- *         stays); `-ENOENT` if it was unlinked already.
+ * @return 0; `MP_EBUSY` while another handle has it attached, in this
+ *         process or another (the name stays); a child made by fork() shares
+ *         its parent's handle, and so keeps it attached for everyone else
+ *         until both let go; `-ENOENT` if it was unlinked already.
  */
 int mp_shm_unlink(mp_shm *s);
 

@@ -41,6 +41,7 @@ struct job {
 	int ready;         /* > 0: a pipe's write end, where the child writes a byte once it is set */
 	int expect;        /* the status a child expects from its call */
 	double pause;      /* seconds a child waits before it acts */
+	mp_shm *shm;       /* a handle the child inherits */
 };
 
 static void sleep_ms(int ms)
@@ -211,6 +212,18 @@ MP_TARGET(use_named_block)(const void *arg, size_t len)
 		wait_for_close(j->fd);
 	}
 	mp_shm_detach(s);
+	return 0;
+}
+
+/* Write through the inherited handle j->shm, then hold it until the parent closes the pipe. */
+MP_TARGET(use_inherited_block)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	memcpy(mp_shm_data(j->shm), "from the child", 15);
+	close(j->fd_close);
+	wait_for_close(j->fd);
+	mp_shm_detach(j->shm);
 	return 0;
 }
 
@@ -653,6 +666,47 @@ MP_TEST(lock, a_killed_user_does_not_pin_a_block_forever, 2, "Named shared memor
 	mp_expect_status(mp_shm_unlink(s), 0);
 	mp_shm_detach(s);
 	close(fds[1]);
+}
+
+/* Attach the block named j->name and try to unlink it: exit 0 if refused as in use (MP_EBUSY), 1 if it went. */
+MP_TARGET(try_to_unlink)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_shm *s;
+	if (mp_shm_attach(&s, j->name) != 0)
+		return 2;
+	int rc = mp_shm_unlink(s);
+	mp_shm_detach(s);
+	return rc == MP_EBUSY ? 0 : rc == 0 ? 1 : 3;
+}
+
+MP_TEST(lock, a_block_stays_in_use_through_a_second_handle_and_a_forked_child, 2, "Named shared memory, and who may remove it")
+{
+	/* Two handles in one process: detaching one leaves the block in use through the other. */
+	mp_shm *s = NULL, *s2 = NULL;
+	mp_expect_status(mp_shm_create(&s, NULL, 4096), 0);
+	struct job j = { .fd = -1 };
+	snprintf(j.name, sizeof j.name, "%s", mp_shm_name(s));
+	mp_expect_status(mp_shm_attach(&s2, j.name), 0);
+	mp_shm_detach(s2);
+	cr_assert_eq(finish(start("try_to_unlink", &j)), 0, "this process still uses the block through its first "
+		     "handle, yet another process could unlink it once the second handle was detached (a lock that "
+		     "belongs to the process, not to the handle, goes with any of its descriptors)");
+	/* A child using the handle it inherited: the block is in use while it runs, though the parent let go. */
+	int fds[2];
+	mp_test_pipe(fds);
+	j.fd = fds[0];
+	j.fd_close = fds[1];
+	mp_process *user = start("use_inherited_block", &(struct job){ .fd = fds[0], .fd_close = fds[1], .shm = s });
+	close(fds[0]);
+	mp_shm_detach(s);
+	j.fd = -1;
+	cr_assert_eq(finish(start("try_to_unlink", &j)), 0, "a child still uses the block through the handle it "
+		     "inherited, yet another process could unlink it");
+	close(fds[1]); /* the child lets go and ends */
+	cr_assert_eq(finish(user), 0);
+	cr_assert_eq(finish(start("try_to_unlink", &j)), 1, "once nobody uses the block, it can be unlinked");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1537,12 +1591,14 @@ MP_TEST(lock, an_attached_block_is_the_same_memory_and_outlives_its_name, 2, "Na
 	cr_assert_str_eq(mp_shm_name(t), mp_shm_name(s));
 	p[9999] = 7;
 	cr_assert_eq(((unsigned char *)mp_shm_data(t))[9999], 7, "two attachments are the same memory");
+	/* Each handle is a use, even in one process: unlinking waits for the other to go. */
+	mp_expect_status(mp_shm_unlink(t), MP_EBUSY);
+	mp_shm_detach(t);
 	mp_expect_status(mp_shm_unlink(s), 0);
 	mp_shm *again = NULL;
 	mp_expect_status(mp_shm_attach(&again, mp_shm_name(s)), -ENOENT);
-	((unsigned char *)mp_shm_data(t))[0] = 9; /* unlinked, still attached: the memory stays */
+	p[0] = 9; /* unlinked, still attached: the memory stays */
 	cr_assert_eq(p[0], 9);
-	mp_shm_detach(t);
 	mp_shm_detach(s);
 	mp_expect_status(mp_shm_unlink(other), 0);
 	mp_shm_detach(other);
