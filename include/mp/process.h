@@ -55,7 +55,11 @@ int mp_process_set_daemon(mp_process *p, bool daemon);
 /**
  * Choose the signal a child receives when its parent dies, however it dies.
  * The default is SIGTERM; 0 turns it off (Python's behaviour: the child
- * outlives its parent).
+ * outlives its parent). As Linux has it, the "parent" is the *thread* that
+ * started the child: if that thread ends, the child gets the signal though
+ * the process lives on. Start children from a thread that lasts as long as
+ * they should (the main thread), or turn the signal off for those started
+ * from a short-lived one.
  * @return 0; `MP_ESTARTED` once the process has started; `-EINVAL` for a bad signal.
  */
 int mp_process_set_parent_death_signal(mp_process *p, int sig);

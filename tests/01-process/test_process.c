@@ -1948,3 +1948,43 @@ MP_TEST(process, a_dead_parent_s_sentinel_that_cannot_be_made_is_an_error, 1, "N
 		  "with no descriptor to be had, mp_process_sentinel(mp_parent_process()) must be a negative code, "
 		  "not some other descriptor (the child exited with status 0x%x)", status);
 }
+
+/* Start two children that sleep for 1.5 s, one with the default death signal, one with none, then end. */
+static void *start_two_and_end(void *arg)
+{
+	mp_process **p = arg;
+	static const double s = 1.5;
+	for (int i = 0; i < 2; i++) {
+		if (mp_process_new(&p[i], "sleep_seconds", &s, sizeof s) != 0 ||
+		    (i == 1 && mp_process_set_parent_death_signal(p[i], 0) != 0) || mp_process_start(p[i]) != 0)
+			return (void *)1;
+	}
+	return NULL; /* the thread ends: Linux sends the death signal now */
+}
+
+MP_TEST(process, the_death_signal_follows_the_thread_that_started_the_child, 1, "When the parent dies")
+{
+	/*
+	 * What process.h promises: the death signal comes when the *thread* that
+	 * started the child ends, as Linux has it, although the process lives on;
+	 * a child started with the signal turned off runs to its end.
+	 */
+	mp_process *p[2] = { NULL, NULL };
+	pthread_t t;
+	void *failed = NULL;
+	cr_assert(pthread_create(&t, NULL, start_two_and_end, p) == 0);
+	pthread_join(t, &failed);
+	cr_assert(failed == NULL && p[0] && p[1], "the thread could not start its two children");
+	double t0 = mp_test_now();
+	mp_expect_status(mp_process_join(p[0], 5), 0);
+	int code = 0;
+	mp_expect_status(mp_process_exitcode(p[0], &code), 0);
+	cr_assert(code == -SIGTERM && mp_test_now() - t0 < 1.0 * MP_TEST_TIMEOUT_SCALE, "a child whose starting thread "
+		  "ended got exit code %d after %.2f s, expected -SIGTERM at once: the death signal watches that "
+		  "thread", code, mp_test_now() - t0);
+	mp_expect_status(mp_process_join(p[1], 5), 0);
+	mp_expect_status(mp_process_exitcode(p[1], &code), 0);
+	cr_assert_eq(code, 3, "the child started with no death signal must run to its end (exit 3), not %d", code);
+	mp_process_free(p[0]);
+	mp_process_free(p[1]);
+}
