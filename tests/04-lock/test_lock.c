@@ -2059,7 +2059,8 @@ MP_TARGET(use_everything_for_ever)(const void *arg, size_t len)
 			mp_lock_mark_consistent(l);
 		if (rc == 0 || rc == MP_EOWNERDEAD) {
 			mp_condition_notify(j->cond, 1);
-			mp_condition_wait(j->cond, 0.005);
+			if (mp_condition_wait(j->cond, 0.005) == MP_EOWNERDEAD) /* a holder died while we waited */
+				mp_lock_mark_consistent(l);
 			mp_lock_release(l);
 		}
 	}
