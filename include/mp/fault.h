@@ -29,7 +29,9 @@
  * `"die:bell"` or `"die:silence"` kills the process with `SIGKILL` at that
  * point of the queue's code (just after a commit, just before a doorbell byte
  * is written, just after the doorbell is emptied), so that a test can kill a
- * process exactly where a death matters.
+ * process exactly where a death matters; and `"nap:before-sleep"` or
+ * `"nap:before-poll"` makes a waiter pause 0.3 s between letting the
+ * queue's guard go and going to sleep, where a wake-up must not be lost.
  *
  * @param call the system call's name; the string must stay valid while armed.
  * @param skip how many calls succeed before the one that fails (0: the next).

@@ -332,6 +332,15 @@ static void killed_here(const char *point)
 		raise(SIGKILL);
 }
 
+/* For the tests: dawdle here for 0.3 s, as a process the scheduler set aside at this instant would. */
+static void dawdle_here(const char *point)
+{
+	struct timespec t = { 0, 300000000 };
+	if (mp__fault(point))
+		while (nanosleep(&t, &t) < 0 && errno == EINTR)
+			continue;
+}
+
 /*
  * Make the draft the true books: one store. Its release order keeps the
  * compiler and the CPU from moving any earlier store (the record, the draft)
@@ -375,6 +384,7 @@ static int sleep_on(struct shared *s, _Atomic uint32_t *word, _Atomic uint32_t *
 	uint32_t seen = atomic_load(word);
 	atomic_fetch_add(asleep, 1);
 	unlock(s);
+	dawdle_here("nap:before-sleep"); /* a wake-up that comes now must not be missed */
 	struct timespec left;
 	long rc = futex(word, FUTEX_WAIT, seen, mp__deadline_left(d, &left));
 	int err = errno;
@@ -480,6 +490,7 @@ static int wait_for_message(mp_queue *q, const struct mp__deadline *d)
 	if (s->rung)
 		silence(q); /* the ring is empty, so a byte in the pipe would wake us at once for nothing */
 	unlock(s);
+	dawdle_here("nap:before-poll"); /* a doorbell rung now must not be missed */
 	rc = mp__deadline_wait_fd(q->bell_rd, POLLIN, d);
 	atomic_fetch_sub(&s->consumers_asleep, 1);
 	return rc < 0 ? rc : lock(s, d);

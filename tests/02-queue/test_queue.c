@@ -255,6 +255,22 @@ MP_TEST(queue, put_then_get_gives_back_the_same_bytes, 3, "What the kernel makes
 	mp_queue_free(q);
 }
 
+MP_TEST(queue, a_message_of_one_byte_is_that_byte, 1, "A ring of shared memory")
+{
+	mp_queue *q = new_queue(0);
+	for (int c = 'a'; c <= 'c'; c++)
+		mp_expect_status(mp_queue_put(q, &(char){ (char)c }, 1, 0), 0);
+	for (int c = 'a'; c <= 'c'; c++) {
+		void *m = NULL;
+		size_t n = 0;
+		mp_expect_status(mp_queue_get(q, &m, &n, 0), 0);
+		cr_assert(n == 1 && m && *(char *)m == c, "a message of the one byte '%c' came out as %zu byte(s): '%c'", c, n,
+			  m && n ? *(char *)m : '?');
+		free(m);
+	}
+	mp_queue_free(q);
+}
+
 MP_TEST(queue, an_empty_message_is_a_message, 1, "What the kernel makes atomic")
 {
 	mp_queue *q = new_queue(0);
@@ -948,6 +964,47 @@ static mp_queue *new_small_queue(size_t maxsize, bool joinable)
 	return q;
 }
 
+/* Kilobytes of shared memory this process has resident (RssShmem in /proc/self/status). */
+static long resident_shared_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	cr_assert(f, "cannot read /proc/self/status");
+	char line[256];
+	long kib = -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "RssShmem: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	cr_assert(kib >= 0, "no RssShmem line in /proc/self/status");
+	return kib;
+}
+
+MP_TEST(queue, memory_goes_back_as_messages_are_read, 2, "A ring of shared memory")
+{
+	/* 64 MiB put, then read: the queue must hold a few MiB afterwards, not 64. */
+	enum { SIZE = 256 * 1024, N = 256 };
+	mp_queue *q = new_queue(0);
+	long before = resident_shared_kib();
+	unsigned char *m = calloc(1, SIZE);
+	cr_assert(m);
+	for (int i = 0; i < N; i++)
+		mp_expect_status(mp_queue_put(q, m, SIZE, 0), 0);
+	long full = resident_shared_kib();
+	cr_assert(full - before >= 60 * 1024, "64 MiB in the queue, yet only %ld KiB of shared memory is resident",
+		  full - before);
+	for (int i = 0; i < N; i++) {
+		void *got;
+		size_t n;
+		mp_expect_status(mp_queue_get(q, &got, &n, 0), 0);
+		free(got);
+	}
+	long after = resident_shared_kib();
+	cr_assert(after - before <= 4 * 1024, "every message was read, yet the queue still holds %ld KiB: read chunks "
+		  "must go back to the kernel (give_back())", after - before);
+	free(m);
+	mp_queue_free(q);
+}
+
 MP_TEST(queue, messages_go_round_the_end_of_the_ring_intact, 3, "A ring of shared memory")
 {
 	/* A ring of 2 MiB and 40 MiB through it, in sizes that land headers and bytes across its end. */
@@ -1102,6 +1159,52 @@ MP_TEST(queue, a_waker_killed_just_after_its_commit_has_woken_the_sleepers, 3, "
 	run_to_its_death("task_done_and_die_at", &(struct job){ .q = q, .point = "die:commit" });
 	expect_woken(sleeper, t0, "a join asleep, and the last task_done killed just after its commit");
 	mp_queue_free(q);
+}
+
+/* Sleep in the call j->id names, pausing at j->point between letting the guard go and sleeping; exit 0 if it returned 0. */
+MP_TARGET(sleep_in_slowly)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_fault_inject(j->point, 0, EIO);
+	int64_t v;
+	int rc = j->id == 0 ? mp_queue_get_int(j->q, &v, 5) : j->id == 1 ? mp_queue_put_int(j->q, 7, 5) : mp_queue_join(j->q, 5);
+	return rc == 0 ? 0 : 1;
+}
+
+MP_TEST(queue, a_wake_up_between_a_look_and_a_sleep_is_not_lost, 3, "Sleeping, waking, and a waker that dies")
+{
+	/*
+	 * The lost wake-up, made to happen: each sleeper pauses 0.3 s after it
+	 * let the guard go and before it sleeps, and the change it waits for
+	 * comes in that pause. It must not then sleep through its own timeout.
+	 */
+	static const char *what[] = { "a get on an empty queue", "a put on a full queue", "a join" };
+	for (int call = 0; call < 3; call++) {
+		mp_queue *q = NULL;
+		mp_expect_status(mp_queue_new_joinable(&q, 1), 0);
+		if (call > 0)
+			mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
+		mp_process *p = start("sleep_in_slowly", &(struct job){ .q = q, .id = call,
+					.point = call == 0 ? "nap:before-poll" : "nap:before-sleep" });
+		sleep_seconds(0.15); /* the child is in its pause now */
+		int64_t v;
+		if (call == 0)
+			mp_expect_status(mp_queue_put_int(q, 2, 0), 0);
+		else
+			mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+		if (call == 2)
+			mp_expect_status(mp_queue_task_done(q), 0);
+		double t0 = mp_test_now();
+		int rc = mp_process_join(p, 10), code = -1;
+		mp_process_exitcode(p, &code);
+		mp_process_free(p);
+		cr_assert(rc == 0 && code == 0 && mp_test_now() - t0 < 2, "%s: the change came while the sleeper was between "
+			  "its look and its sleep, and it slept through it (%.1f s, exit %d): the futex word must change with "
+			  "every wake-up, and the doorbell byte must stay until a get takes the message", what[call],
+			  mp_test_now() - t0, code);
+		mp_queue_free(q);
+	}
 }
 
 MP_TEST(queue, a_death_at_the_doorbell_leaves_it_working, 3, "The doorbell")
@@ -1623,7 +1726,12 @@ MP_TEST(queue, fileno_is_readable_when_a_message_or_the_end_waits, 1, "Closing, 
 	int64_t v;
 	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
 	cr_assert(!readable(fd), "the queue is empty again: the descriptor must not be readable");
+	mp_expect_status(mp_queue_put_int(q, 2, 0), 0);
 	mp_expect_status(mp_queue_close(q), 0);
+	cr_assert(readable(fd), "a message waits, and every producer is gone: the descriptor must be readable");
+	/* The last get empties the doorbell of a pipe nobody can write to any more: it must not wait for more. */
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert_eq(v, 2);
 	cr_assert(readable(fd), "every producer is gone: the end of the stream must make it readable");
 	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEOF);
 	mp_queue_free(q);
@@ -1702,6 +1810,14 @@ MP_TEST(queue, descriptor_0_is_a_descriptor_like_any_other, 1, "What the kernel 
 	cr_assert_eq(v, 3);
 	mp_queue_free(q);
 	cr_assert(!fd_open(0), "mp_queue_free() left descriptor 0 open: 0 is a valid descriptor, test for >= 0");
+	restore_stdin(saved);
+	/* A creation that fails before it has a descriptor closes none, descriptor 0 included. */
+	mp_expect_status(mp_fault_inject("pipe2", 0, EMFILE), 0);
+	int failed = mp_queue_new(&q, 4);
+	mp_fault_clear();
+	mp_expect_status(failed, -EMFILE);
+	cr_assert(fd_open(0), "a mp_queue_new() that failed before it made a descriptor closed descriptor 0");
+	saved = hide_stdin();
 	/* The same on the way out of a failed creation. */
 	static const char *calls[] = { "memfd_create", "mmap" };
 	for (int i = 0; i < 2; i++) {
