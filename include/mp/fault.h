@@ -29,9 +29,11 @@
  * `"die:bell"` or `"die:silence"` kills the process with `SIGKILL` at that
  * point of the queue's code (just after a commit, just before a doorbell byte
  * is written, just after the doorbell is emptied), so that a test can kill a
- * process exactly where a death matters; and `"nap:before-sleep"` or
+ * process exactly where a death matters; `"nap:before-sleep"` or
  * `"nap:before-poll"` makes a waiter pause 0.3 s between letting the
- * queue's guard go and going to sleep, where a wake-up must not be lost.
+ * queue's guard go and going to sleep, where a wake-up must not be lost; and
+ * `"nap:holding-guard"` makes a put or get pause 0.3 s while it holds the
+ * guard, as a stalled process would.
  *
  * @param call the system call's name; the string must stay valid while armed.
  * @param skip how many calls succeed before the one that fails (0: the next).

@@ -317,14 +317,6 @@ static const struct books *books(const struct shared *s)
 	return &s->books[atomic_load_explicit(&s->version, memory_order_relaxed) % 2];
 }
 
-/* The spare copy of the books, filled with the true ones, to change and then commit. Guard held. */
-static struct books *draft(struct shared *s)
-{
-	uint32_t v = atomic_load_explicit(&s->version, memory_order_relaxed);
-	s->books[(v + 1) % 2] = s->books[v % 2];
-	return &s->books[(v + 1) % 2];
-}
-
 /* For the tests: die here, as a process killed at this very instant would (see fault.h). */
 static void killed_here(const char *point)
 {
@@ -339,6 +331,15 @@ static void dawdle_here(const char *point)
 	if (mp__fault(point))
 		while (nanosleep(&t, &t) < 0 && errno == EINTR)
 			continue;
+}
+
+/* The spare copy of the books, filled with the true ones, to change and then commit. Guard held. */
+static struct books *draft(struct shared *s)
+{
+	uint32_t v = atomic_load_explicit(&s->version, memory_order_relaxed);
+	dawdle_here("nap:holding-guard"); /* a holder that stalls: the others' timeouts must hold */
+	s->books[(v + 1) % 2] = s->books[v % 2];
+	return &s->books[(v + 1) % 2];
 }
 
 /*
@@ -487,8 +488,12 @@ static int wait_for_message(mp_queue *q, const struct mp__deadline *d)
 		return rc;
 
 	atomic_fetch_add(&s->consumers_asleep, 1);
-	if (s->rung)
-		silence(q); /* the ring is empty, so a byte in the pipe would wake us at once for nothing */
+	/*
+	 * The ring is empty, so a byte in the pipe would wake us at once, for
+	 * nothing: one rung earlier, or one a process killed between its byte
+	 * and its flag left there with `rung` false. Empty it either way.
+	 */
+	silence(q);
 	unlock(s);
 	dawdle_here("nap:before-poll"); /* a doorbell rung now must not be missed */
 	rc = mp__deadline_wait_fd(q->bell_rd, POLLIN, d);

@@ -1207,6 +1207,37 @@ MP_TEST(queue, a_wake_up_between_a_look_and_a_sleep_is_not_lost, 3, "Sleeping, w
 	}
 }
 
+/* Put one integer, pausing at j->point; exit 0 if the put returned 0. */
+MP_TARGET(put_slowly)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_fault_inject(j->point, 0, EIO);
+	return mp_queue_put_int(j->q, 11, 5) == 0 ? 0 : 1;
+}
+
+MP_TEST(queue, a_stalled_holder_delays_others_only_until_their_timeouts, 2, "The guard, and a holder that dies")
+{
+	/* A put that stalls 0.3 s holding the guard: the others' short timeouts still hold, and nothing is mixed up. */
+	mp_queue *q = new_queue(0);
+	mp_process *p = start("put_slowly", &(struct job){ .q = q, .point = "nap:holding-guard" });
+	sleep_seconds(0.1); /* the child holds the guard now, for 0.2 s more */
+	int64_t v = 0;
+	double t0 = mp_test_now();
+	mp_expect_status(mp_queue_get_int(q, &v, 0.05), MP_EEMPTY);
+	int rc = mp_queue_put_int(q, 22, 0.05);
+	double took = mp_test_now() - t0;
+	cr_assert(rc == MP_EFULL, "a put(0.05) while another process holds the guard must give up with MP_EFULL, not %s: "
+		  "a lock that timed out is not held", mp_err_name(rc));
+	cr_assert(took < 0.1 + 0.1 * MP_TEST_TIMEOUT_SCALE, "a get(0.05) and a put(0.05) behind a stalled holder took "
+		  "%.2f s in all: the guard must be waited for with the caller's deadline", took);
+	join(p, 0);
+	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
+	cr_assert_eq(v, 11, "the stalled put's message, intact");
+	mp_expect_status(mp_queue_get_int(q, &v, 0), MP_EEMPTY);
+	mp_queue_free(q);
+}
+
 MP_TEST(queue, a_death_at_the_doorbell_leaves_it_working, 3, "The doorbell")
 {
 	/* A put killed just before it writes the doorbell byte: the next put must still ring for the sleeper. */
