@@ -36,6 +36,12 @@ static const struct {
 	{ MP_EBOUND, "MP_EBOUND", "released more often than acquired" },
 	{ MP_EBROKENBARRIER, "MP_EBROKENBARRIER", "the barrier is broken (a timeout, an abort, a reset or a failed action)" },
 	{ MP_EBUSY, "MP_EBUSY", "another handle still uses it" },
+	{ MP_ETASKFAILED, "MP_ETASKFAILED", "the task failed (mp_result_error() says why)" },
+	{ MP_EWORKERDIED, "MP_EWORKERDIED", "the worker running the task died before it answered" },
+	{ MP_ETERMINATED, "MP_ETERMINATED", "the pool was terminated before the task finished" },
+	{ MP_EPOOLCLOSED, "MP_EPOOLCLOSED", "the pool is closed or terminated: it takes no new work" },
+	{ MP_EPOOLRUNNING, "MP_EPOOLRUNNING", "the pool still takes work: close or terminate it first" },
+	{ MP_ENOTASK, "MP_ENOTASK", "no task is registered under that name" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -38,6 +38,12 @@ enum mp_error {
 	MP_EBOUND,               /**< Released more often than acquired. */
 	MP_EBROKENBARRIER,       /**< The barrier is broken. */
 	MP_EBUSY,                /**< Another handle (of this process or another) still uses it. */
+	MP_ETASKFAILED,          /**< Pool: the task failed, with a message of its own. */
+	MP_EWORKERDIED,          /**< Pool: the worker running the task died before it answered. */
+	MP_ETERMINATED,          /**< Pool: terminated before the task finished. */
+	MP_EPOOLCLOSED,          /**< Pool: closed or terminated, it takes no new work. */
+	MP_EPOOLRUNNING,         /**< Pool: it still takes work; close or terminate it first. */
+	MP_ENOTASK,              /**< Pool: no task is registered under that name. */
 };
 
 /**

@@ -35,26 +35,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/**
- * @name The pool's error codes
- * Until the library's list of codes (error.h) has codes of their own, these
- * are aliases of existing codes, so mp_strerror() does not yet describe them
- * in the pool's words: mp_result_error() always does.
- * @{
+/*
+ * The pool's error codes (MP_ETASKFAILED, MP_EWORKERDIED, MP_ETERMINATED,
+ * MP_EPOOLCLOSED, MP_EPOOLRUNNING, MP_ENOTASK) are in error.h with the
+ * others; mp_result_error() says what happened in more words.
  */
-/** The task failed, with a message of its own (see mp_task_fail()). */
-#define MP_ETASKFAILED MP_EBADMSG
-/** The worker running the task died (killed by a signal, or it exited) before it answered. */
-#define MP_EWORKERDIED MP_EOWNERDEAD
-/** The pool was terminated before the task finished. */
-#define MP_ETERMINATED MP_EBROKEN
-/** The pool is closed or terminated: it takes no new work. */
-#define MP_EPOOLCLOSED MP_ECLOSED
-/** mp_pool_join() on a pool that still takes work: close or terminate it first. */
-#define MP_EPOOLRUNNING MP_ERUNNING
-/** No task is registered under that name. */
-#define MP_ENOTASK MP_ENOTARGET
-/** @} */
 
 /** What a task writes its result, or its failure, into. */
 typedef struct mp_task_out mp_task_out;

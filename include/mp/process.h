@@ -57,9 +57,10 @@ int mp_process_set_daemon(mp_process *p, bool daemon);
  * The default is SIGTERM; 0 turns it off (Python's behaviour: the child
  * outlives its parent). As Linux has it, the "parent" is the *thread* that
  * started the child: if that thread ends, the child gets the signal though
- * the process lives on. Start children from a thread that lasts as long as
- * they should (the main thread), or turn the signal off for those started
- * from a short-lived one.
+ * the process lives on (and if it ends within microseconds of the start,
+ * before the child asked for the signal, no signal comes at all). Start
+ * children from a thread that lasts as long as they should (the main
+ * thread), or turn the signal off for those started from a short-lived one.
  * @return 0; `MP_ESTARTED` once the process has started; `-EINVAL` for a bad signal.
  */
 int mp_process_set_parent_death_signal(mp_process *p, int sig);
