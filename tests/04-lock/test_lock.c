@@ -1326,6 +1326,25 @@ MP_TEST(lock, notify_wakes_as_many_waiters_as_asked, 3, "Semaphores, events and 
 	mp_array_free(counter);
 }
 
+MP_TEST(lock, a_notify_with_nobody_waiting_is_lost, 1, "Semaphores, events and conditions")
+{
+	/* As in Python: a notify wakes the waits under way, and none to come. A wait that ended counts out. */
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, NULL), 0);
+	mp_lock *l = mp_condition_lock(c);
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	for (int i = 0; i < 3; i++) {
+		mp_expect_status(mp_condition_wait(c, 0.02), MP_ETIMEDOUT);
+		mp_expect_status(mp_condition_notify(c, 2), 0);
+		int rc = mp_condition_wait(c, 0.05);
+		cr_assert(rc == MP_ETIMEDOUT, "round %d: a wait begun after a notify with nobody waiting returned %s, "
+			  "expected MP_ETIMEDOUT: a wait that timed out must count itself out of the waiters", i + 1,
+			  mp_err_name(rc));
+	}
+	mp_expect_status(mp_lock_release(l), 0);
+	mp_condition_free(c);
+}
+
 MP_TEST(lock, wait_for_tests_first_and_keeps_one_deadline, 3, "Semaphores, events and conditions")
 {
 	mp_condition *c = NULL;
