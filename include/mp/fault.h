@@ -33,7 +33,9 @@
  * `"nap:before-poll"` makes a waiter pause 0.3 s between letting the
  * queue's guard go and going to sleep, where a wake-up must not be lost; and
  * `"nap:holding-guard"` makes a put or get pause 0.3 s while it holds the
- * guard, as a stalled process would.
+ * guard, as a stalled process would. In stage 04, `"nap:holding-guard"` and
+ * `"die:holding-guard"` do the same to whoever takes the guard of a
+ * semaphore, an event or a barrier.
  *
  * @param call the system call's name; the string must stay valid while armed.
  * @param skip how many calls succeed before the one that fails (0: the next).

@@ -109,6 +109,17 @@ int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 	return rc;
 }
 
+/* For the tests (fault.h): die, or stall 0.3 s, holding a guard, as a process killed or set aside then would. */
+static void for_the_tests_while_holding(void)
+{
+	struct timespec t = { 0, 300000000 };
+	if (mp__fault("die:holding-guard"))
+		raise(SIGKILL);
+	if (mp__fault("nap:holding-guard"))
+		while (nanosleep(&t, &t) < 0 && errno == EINTR)
+			continue;
+}
+
 int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 {
 	int rc = mp__mutex_lock(m, d);
@@ -116,6 +127,8 @@ int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 		pthread_mutex_consistent(m);
 		rc = 0;
 	}
+	if (rc == 0)
+		for_the_tests_while_holding();
 	return rc == 0 ? 0 : MP_ETIMEDOUT;
 }
 

@@ -1326,6 +1326,42 @@ MP_TEST(lock, notify_wakes_as_many_waiters_as_asked, 3, "Semaphores, events and 
 	mp_array_free(counter);
 }
 
+/* Release j->sem, dying or stalling at j->name (a point of fault.h) while holding its guard. */
+MP_TARGET(release_and_stop_at)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_fault_inject(j->name, 0, EIO);
+	return mp_semaphore_release(j->sem) == 0 ? 0 : 1;
+}
+
+MP_TEST(lock, a_guard_holder_that_dies_or_stalls_stops_no_other, 2, "Semaphores, events and conditions")
+{
+	/* Killed holding the semaphore's guard: the next taker gets the guard and the unit that was there. */
+	mp_semaphore *s = NULL;
+	mp_expect_status(mp_semaphore_new(&s, 1), 0);
+	struct job j = { .sem = s };
+	snprintf(j.name, sizeof j.name, "die:holding-guard");
+	cr_assert_eq(finish(start("release_and_stop_at", &j)), -SIGKILL, "the child was to die holding the guard");
+	int rc = mp_semaphore_acquire(s, 0.5);
+	cr_assert(rc == 0, "the guard's holder died, and a unit was free: acquire returned %s, expected 0 (a guard "
+		  "taken with EOWNERDEAD is taken)", mp_err_name(rc));
+	mp_expect_status(mp_semaphore_acquire(s, 0), MP_ETIMEDOUT);
+	/* Stalled holding it: a short timeout still holds, and takes nothing. */
+	snprintf(j.name, sizeof j.name, "nap:holding-guard");
+	mp_process *p = start("release_and_stop_at", &j);
+	sleep_ms(100);
+	double t0 = mp_test_now();
+	rc = mp_semaphore_acquire(s, 0.05);
+	double took = mp_test_now() - t0;
+	cr_assert(rc == MP_ETIMEDOUT && took < 0.1 + 0.1 * MP_TEST_TIMEOUT_SCALE, "acquire(0.05) behind a stalled guard "
+		  "holder returned %s after %.2f s, expected MP_ETIMEDOUT at once: a guard not taken in time is not held",
+		  mp_err_name(rc), took);
+	cr_assert_eq(finish(p), 0);
+	mp_expect_status(mp_semaphore_acquire(s, 1), 0); /* the stalled release's unit */
+	mp_semaphore_free(s);
+}
+
 MP_TEST(lock, a_notify_with_nobody_waiting_is_lost, 1, "Semaphores, events and conditions")
 {
 	/* As in Python: a notify wakes the waits under way, and none to come. A wait that ended counts out. */
