@@ -237,24 +237,15 @@ static void cpu_relax(void)
 }
 
 /*
- * Lock @m until @end on the monotonic clock. A kernel or a valgrind too old
- * to wait so for a priority-inheriting mutex says EINVAL: then wait on the
- * date's clock instead, for the same time left.
+ * Lock @m by the deadline, on the monotonic clock. A kernel or a valgrind
+ * too old to wait so for a priority-inheriting mutex says EINVAL: then wait
+ * on the date's clock instead, for the same time left.
  */
-static int lock_until(pthread_mutex_t *m, const struct timespec *end)
+static int lock_until(pthread_mutex_t *m, const struct mp__deadline *d)
 {
-	int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, end);
-	if (rc != EINVAL)
-		return rc;
-	struct timespec mono, real;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	long long ns = (long long)(end->tv_sec - mono.tv_sec) * 1000000000LL + (end->tv_nsec - mono.tv_nsec);
-	ns = ns < 0 ? 0 : ns;
-	long long at = (long long)real.tv_nsec + ns % 1000000000LL;
-	struct timespec until = { real.tv_sec + (time_t)(ns / 1000000000LL) + (time_t)(at / 1000000000LL),
-				  (long)(at % 1000000000LL) };
-	return pthread_mutex_timedlock(m, &until);
+	int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
+	struct timespec end;
+	return rc == EINVAL ? pthread_mutex_timedlock(m, mp__deadline_on_date(d, &end)) : rc;
 }
 
 /*
@@ -272,7 +263,7 @@ static int wait_for_guard(pthread_mutex_t *m, const struct mp__deadline *d)
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &was);
 	}
-	int rc = d->forever ? pthread_mutex_lock(m) : lock_until(m, &d->end);
+	int rc = d->forever ? pthread_mutex_lock(m) : lock_until(m, d);
 	if (under_valgrind)
 		pthread_sigmask(SIG_SETMASK, &was, NULL);
 	return rc;

@@ -71,22 +71,13 @@ static int mutex_lock_once(pthread_mutex_t *m, const struct mp__deadline *d)
 	 * for every process (their locks time out, the caller's say EDEADLK).
 	 */
 	int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
-	if (rc != EINVAL)
-		return rc;
 	/*
 	 * A kernel or a valgrind too old to wait on the monotonic clock for a
 	 * priority-inheriting mutex says EINVAL: wait on the date's clock
 	 * instead, for the same time left.
 	 */
-	struct timespec mono, real;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	long long ns = (long long)(d->end.tv_sec - mono.tv_sec) * 1000000000LL + (d->end.tv_nsec - mono.tv_nsec);
-	ns = ns < 0 ? 0 : ns;
-	long long at = (long long)real.tv_nsec + ns % 1000000000LL;
-	struct timespec until = { real.tv_sec + (time_t)(ns / 1000000000LL) + (time_t)(at / 1000000000LL),
-				  (long)(at % 1000000000LL) };
-	return pthread_mutex_timedlock(m, &until);
+	struct timespec end;
+	return rc == EINVAL ? pthread_mutex_timedlock(m, mp__deadline_on_date(d, &end)) : rc;
 }
 
 /*

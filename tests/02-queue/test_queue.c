@@ -910,13 +910,19 @@ MP_TEST(queue, kill_storms_lose_no_place_count_or_task, 3, "When a process dies 
 	mp_queue_free(q);
 }
 
-/* Wait in the call j->id names: 0 get, 1 put on a full queue, 2 join. Exit 0 when it returns 0. */
+/*
+ * Wait in the call j->id names (0 a get on an empty queue, 1 a put on a full
+ * one, 2 a join) for up to 5 s, first arming j->point (fault.h) if there is
+ * one. Exit 0 if the call returned 0.
+ */
 MP_TARGET(wait_in)(const void *arg, size_t len)
 {
 	(void)len;
 	const struct job *j = arg;
+	if (j->point)
+		mp_fault_inject(j->point, 0, EIO);
 	int64_t v;
-	int rc = j->id == 0 ? mp_queue_get_int(j->q, &v, 20) : j->id == 1 ? mp_queue_put_int(j->q, 7, 20) : mp_queue_join(j->q, 20);
+	int rc = j->id == 0 ? mp_queue_get_int(j->q, &v, 5) : j->id == 1 ? mp_queue_put_int(j->q, 7, 5) : mp_queue_join(j->q, 5);
 	return rc == 0 ? 0 : 1;
 }
 
@@ -1094,15 +1100,6 @@ MP_TARGET(task_done_and_die_at)(const void *arg, size_t len)
 	return 1;
 }
 
-/* Sleep in the call j->id names (0 get, 1 put on a full queue, 2 join), for up to 5 s; exit 0 if it returned 0. */
-MP_TARGET(sleep_in)(const void *arg, size_t len)
-{
-	(void)len;
-	const struct job *j = arg;
-	int64_t v;
-	int rc = j->id == 0 ? mp_queue_get_int(j->q, &v, 5) : j->id == 1 ? mp_queue_put_int(j->q, 7, 5) : mp_queue_join(j->q, 5);
-	return rc == 0 ? 0 : 1;
-}
 
 /* Start @target with @j, and check that it died by SIGKILL, at the point it armed. */
 static void run_to_its_death(const char *target, const struct job *j)
@@ -1131,7 +1128,7 @@ MP_TEST(queue, a_waker_killed_just_after_its_commit_has_woken_the_sleepers, 3, "
 {
 	/* A get asleep on an empty queue; a put killed the instant after its commit. */
 	mp_queue *q = new_queue(0);
-	mp_process *sleeper = start("sleep_in", &(struct job){ .q = q, .id = 0 });
+	mp_process *sleeper = start("wait_in", &(struct job){ .q = q, .id = 0 });
 	sleep_seconds(0.3);
 	double t0 = mp_test_now();
 	run_to_its_death("put_and_die_at", &(struct job){ .q = q, .point = "die:commit" });
@@ -1141,7 +1138,7 @@ MP_TEST(queue, a_waker_killed_just_after_its_commit_has_woken_the_sleepers, 3, "
 	/* A put asleep on a full queue; a get killed the instant after its commit. */
 	q = new_queue(1);
 	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
-	sleeper = start("sleep_in", &(struct job){ .q = q, .id = 1 });
+	sleeper = start("wait_in", &(struct job){ .q = q, .id = 1 });
 	sleep_seconds(0.3);
 	t0 = mp_test_now();
 	run_to_its_death("get_and_die_at", &(struct job){ .q = q, .point = "die:commit" });
@@ -1153,7 +1150,7 @@ MP_TEST(queue, a_waker_killed_just_after_its_commit_has_woken_the_sleepers, 3, "
 	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
 	int64_t v;
 	mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
-	sleeper = start("sleep_in", &(struct job){ .q = q, .id = 2 });
+	sleeper = start("wait_in", &(struct job){ .q = q, .id = 2 });
 	sleep_seconds(0.3);
 	t0 = mp_test_now();
 	run_to_its_death("task_done_and_die_at", &(struct job){ .q = q, .point = "die:commit" });
@@ -1161,16 +1158,6 @@ MP_TEST(queue, a_waker_killed_just_after_its_commit_has_woken_the_sleepers, 3, "
 	mp_queue_free(q);
 }
 
-/* Sleep in the call j->id names, pausing at j->point between letting the guard go and sleeping; exit 0 if it returned 0. */
-MP_TARGET(sleep_in_slowly)(const void *arg, size_t len)
-{
-	(void)len;
-	const struct job *j = arg;
-	mp_fault_inject(j->point, 0, EIO);
-	int64_t v;
-	int rc = j->id == 0 ? mp_queue_get_int(j->q, &v, 5) : j->id == 1 ? mp_queue_put_int(j->q, 7, 5) : mp_queue_join(j->q, 5);
-	return rc == 0 ? 0 : 1;
-}
 
 MP_TEST(queue, a_wake_up_between_a_look_and_a_sleep_is_not_lost, 3, "Sleeping, waking, and a waker that dies")
 {
@@ -1185,7 +1172,7 @@ MP_TEST(queue, a_wake_up_between_a_look_and_a_sleep_is_not_lost, 3, "Sleeping, w
 		mp_expect_status(mp_queue_new_joinable(&q, 1), 0);
 		if (call > 0)
 			mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
-		mp_process *p = start("sleep_in_slowly", &(struct job){ .q = q, .id = call,
+		mp_process *p = start("wait_in", &(struct job){ .q = q, .id = call,
 					.point = call == 0 ? "nap:before-poll" : "nap:before-sleep" });
 		sleep_seconds(0.15); /* the child is in its pause now */
 		int64_t v;
@@ -1242,7 +1229,7 @@ MP_TEST(queue, a_death_at_the_doorbell_leaves_it_working, 3, "The doorbell")
 {
 	/* A put killed just before it writes the doorbell byte: the next put must still ring for the sleeper. */
 	mp_queue *q = new_queue(0);
-	mp_process *sleeper = start("sleep_in", &(struct job){ .q = q, .id = 0 });
+	mp_process *sleeper = start("wait_in", &(struct job){ .q = q, .id = 0 });
 	sleep_seconds(0.3);
 	run_to_its_death("put_and_die_at", &(struct job){ .q = q, .point = "die:bell" });
 	double t0 = mp_test_now();
@@ -1268,7 +1255,7 @@ MP_TEST(queue, a_death_at_the_doorbell_leaves_it_working, 3, "The doorbell")
 
 	/* A doorbell that cannot be written is not rung: the next put tries again. */
 	q = new_queue(0);
-	sleeper = start("sleep_in", &(struct job){ .q = q, .id = 0 });
+	sleeper = start("wait_in", &(struct job){ .q = q, .id = 0 });
 	sleep_seconds(0.3);
 	mp_expect_status(mp_fault_inject("write", 0, EIO), 0);
 	mp_expect_status(mp_queue_put_int(q, 1, 0), 0);
