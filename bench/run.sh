@@ -150,7 +150,7 @@ lib round trip / CPython send_bytes|c_lib_rtt_us|py_bytes_rtt_us|-|"
 report_04_lock() {
 	rows='lib Lock acquire+release / bare mutex|c_lib_lock_ns|c_bare_mutex_ns|<=1.5|bare: process-shared pthread mutex
 lib RLock acquire+release / bare mutex|c_lib_rlock_ns|c_bare_mutex_ns|-|
-bare robust mutex / bare mutex|c_bare_robust_ns|c_bare_mutex_ns|-|what robustness and priority inheritance cost
+bare robust mutex / bare mutex|c_bare_robust_ns|c_bare_mutex_ns|-|what robustness costs
 lib Lock / bare robust mutex|c_lib_lock_ns|c_bare_robust_ns|<=1.1|libmp over the very mutex it uses
 lib counter, 2 procs / bare mutex counter|c_counter_rlock_incr_s|c_counter_bare_incr_s|-|share of the bare rate'
 	if [ "$have_python" = 1 ]; then

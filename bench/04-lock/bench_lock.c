@@ -15,10 +15,9 @@
  *      c_lib_rlock_ns       the same on an RLock (mp_rlock_new)
  *      c_bare_mutex_ns      pthread_mutex_lock + unlock of a bare mutex made
  *                           PTHREAD_PROCESS_SHARED, in MAP_SHARED memory
- *      c_bare_robust_ns     the same, also PTHREAD_MUTEX_ROBUST,
- *                           PTHREAD_PRIO_INHERIT and PTHREAD_MUTEX_ERRORCHECK:
- *                           the very mutex libmp's Lock is made of, so lib
- *                           over this is libmp's own cost
+ *      c_bare_robust_ns     the same, also PTHREAD_MUTEX_ROBUST and
+ *                           PTHREAD_MUTEX_ERRORCHECK: the very mutex libmp's
+ *                           Lock is made of, so lib over this is libmp's own cost
  * 2. Two processes each incrementing one shared int64 INCREMENTS times, each
  *    increment under the lock; increments/s of both together:
  *      c_counter_rlock_incr_s  mp_array of one int64 with its own lock (an
@@ -66,7 +65,7 @@ static void *shared_alloc(size_t size)
 	return p;
 }
 
-/* A bare process-shared mutex in @m (shared memory); if @robust, robust, priority-inheriting and error-checking as libmp's. */
+/* A bare process-shared mutex in @m (shared memory); if @robust, robust and error-checking as libmp's. */
 static void bare_mutex_init(pthread_mutex_t *m, bool robust)
 {
 	pthread_mutexattr_t a;
@@ -75,7 +74,6 @@ static void bare_mutex_init(pthread_mutex_t *m, bool robust)
 	if (robust) {
 		check_pthread(pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST), "setrobust");
 		check_pthread(pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK), "settype");
-		check_pthread(pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT), "setprotocol");
 	}
 	check_pthread(pthread_mutex_init(m, &a), "pthread_mutex_init");
 	pthread_mutexattr_destroy(&a);

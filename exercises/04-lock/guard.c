@@ -14,11 +14,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#else
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 void *mp__shared_alloc(size_t size)
 {
@@ -44,22 +39,13 @@ int mp__mutex_init(pthread_mutex_t *m, int type)
 		rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	if (rc == 0)
 		rc = pthread_mutexattr_settype(&a, type);
-	/*
-	 * Priority inheritance, not for priorities: with it the kernel itself
-	 * hands the mutex from a holder to the next waiter. A plain futex mutex
-	 * leaves that to the processes (an unlock wakes one waiter, which then
-	 * takes the lock), and a woken waiter killed before it takes the lock
-	 * takes the wake-up with it: the other waiters sleep on, for ever.
-	 */
-	if (rc == 0)
-		rc = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
 	if (rc == 0)
 		rc = pthread_mutex_init(m, &a);
 	pthread_mutexattr_destroy(&a);
 	return -rc;
 }
 
-static int mutex_lock_once(pthread_mutex_t *m, const struct mp__deadline *d)
+int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 {
 	if (d->forever)
 		return pthread_mutex_lock(m);
@@ -70,34 +56,7 @@ static int mutex_lock_once(pthread_mutex_t *m, const struct mp__deadline *d)
 	 * the caller's thread id in the lock word, and the lock is then wrecked
 	 * for every process (their locks time out, the caller's say EDEADLK).
 	 */
-	int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
-	/*
-	 * A kernel or a valgrind too old to wait on the monotonic clock for a
-	 * priority-inheriting mutex says EINVAL: wait on the date's clock
-	 * instead, for the same time left.
-	 */
-	struct timespec end;
-	return rc == EINVAL ? pthread_mutex_timedlock(m, mp__deadline_on_date(d, &end)) : rc;
-}
-
-/*
- * Valgrind 3.19 answers a signal that interrupts the kernel's wait for a
- * priority-inheriting mutex with EINTR, where the kernel itself would go on
- * waiting, and glibc takes that for the lock: two holders. So under
- * valgrind, and only there, signals wait until the lock is taken.
- */
-int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d)
-{
-	sigset_t all, was;
-	bool under_valgrind = RUNNING_ON_VALGRIND;
-	if (under_valgrind) {
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &was);
-	}
-	int rc = mutex_lock_once(m, d);
-	if (under_valgrind)
-		pthread_sigmask(SIG_SETMASK, &was, NULL);
-	return rc;
+	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
 }
 
 /* For the tests (fault.h): die, or stall 0.3 s, holding a guard, as a process killed or set aside then would. */

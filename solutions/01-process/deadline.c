@@ -53,21 +53,6 @@ struct timespec *mp__deadline_left(const struct mp__deadline *d, struct timespec
 	return left;
 }
 
-struct timespec *mp__deadline_on_date(const struct mp__deadline *d, struct timespec *end)
-{
-	struct timespec left;
-	if (!mp__deadline_left(d, &left))
-		return NULL;
-	clock_gettime(CLOCK_REALTIME, end);
-	end->tv_sec += left.tv_sec;
-	end->tv_nsec += left.tv_nsec;
-	if (end->tv_nsec >= NSEC_PER_SEC) {
-		end->tv_sec++;
-		end->tv_nsec -= NSEC_PER_SEC;
-	}
-	return end;
-}
-
 /* ppoll() through the seam the tests use to make it fail (or be interrupted) at will. */
 static int ppoll_or_fault(struct pollfd *p, const struct timespec *timeout)
 {

@@ -25,13 +25,6 @@ int mp__deadline_start(struct mp__deadline *d, double timeout);
 struct timespec *mp__deadline_left(const struct mp__deadline *d, struct timespec *left);
 
 /*
- * The deadline's end on the date's clock (CLOCK_REALTIME), for the few calls
- * that can wait only on it: now on that clock, plus the time left. NULL when
- * there is no limit. A change of the date during the wait moves the end too.
- */
-struct timespec *mp__deadline_on_date(const struct mp__deadline *d, struct timespec *end);
-
-/*
  * Sleep until @fd reports one of @events (POLLIN, POLLOUT) or the deadline
  * passes, going back to sleep for the time left when a signal interrupts.
  * Returns 0 when ready (an error or hang-up on @fd counts: the next call on it

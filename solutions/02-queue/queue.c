@@ -31,7 +31,6 @@
 #else
 #define VALGRIND_MAKE_MEM_NOACCESS(addr, len) ((void)(addr), (void)(len))
 #define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
-#define RUNNING_ON_VALGRIND 0
 #endif
 
 /*
@@ -108,7 +107,7 @@ struct shared {
 	 * A process killed asleep leaves its count behind: that costs a wake-up
 	 * call that wakes nobody, never a sleeper left asleep.
 	 */
-	_Atomic uint32_t consumers_asleep, producers_asleep, joiners_asleep;
+	_Atomic uint32_t consumers_asleep, producers_asleep, joiners_asleep, guard_sleepers;
 	bool rung;    /* the doorbell byte is in the pipe (if true, it is; if false, it may be) */
 	bool watched; /* mp_queue_fileno() was asked for: ring for every message, not only for sleepers */
 };
@@ -177,14 +176,6 @@ static int queue_new(mp_queue **out, size_t maxsize, size_t bytes, bool joinable
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	/*
-	 * Priority inheritance, not for priorities: with it the kernel itself
-	 * hands the guard from a holder to the next waiter. A plain futex mutex
-	 * leaves that to the processes (an unlock wakes one waiter, which then
-	 * takes the lock), and a woken waiter killed before it takes the lock
-	 * takes the wake-up with it: the other waiters sleep on, for ever.
-	 */
-	pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT);
 	rc = -pthread_mutex_init(&q->shared->guard, &attr);
 	pthread_mutexattr_destroy(&attr);
 	if (rc < 0)
@@ -237,35 +228,14 @@ static void cpu_relax(void)
 }
 
 /*
- * Lock @m by the deadline, on the monotonic clock. A kernel or a valgrind
- * too old to wait so for a priority-inheriting mutex says EINVAL: then wait
- * on the date's clock instead, for the same time left.
+ * Sleep until the guard is ours, or the deadline, counted in guard_sleepers
+ * meanwhile (see unlock()).
  */
-static int lock_until(pthread_mutex_t *m, const struct mp__deadline *d)
+static int wait_for_guard(struct shared *s, const struct mp__deadline *d)
 {
-	int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
-	struct timespec end;
-	return rc == EINVAL ? pthread_mutex_timedlock(m, mp__deadline_on_date(d, &end)) : rc;
-}
-
-/*
- * Sleep until the guard is ours, or the deadline. Valgrind 3.19 answers a
- * signal that interrupts the kernel's wait for a priority-inheriting mutex
- * with EINTR, where the kernel itself would go on waiting, and glibc takes
- * that for the lock: two holders. So under valgrind, and only there,
- * signals wait until the lock is taken.
- */
-static int wait_for_guard(pthread_mutex_t *m, const struct mp__deadline *d)
-{
-	sigset_t all, was;
-	bool under_valgrind = RUNNING_ON_VALGRIND;
-	if (under_valgrind) {
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &was);
-	}
-	int rc = d->forever ? pthread_mutex_lock(m) : lock_until(m, d);
-	if (under_valgrind)
-		pthread_sigmask(SIG_SETMASK, &was, NULL);
+	atomic_fetch_add(&s->guard_sleepers, 1);
+	int rc = d->forever ? pthread_mutex_lock(&s->guard) : pthread_mutex_clocklock(&s->guard, CLOCK_MONOTONIC, &d->end);
+	atomic_fetch_sub(&s->guard_sleepers, 1);
 	return rc;
 }
 
@@ -290,16 +260,25 @@ static int lock(struct shared *s, const struct mp__deadline *d)
 		rc = pthread_mutex_trylock(&s->guard);
 	}
 	if (rc == EBUSY)
-		rc = wait_for_guard(&s->guard, d);
+		rc = wait_for_guard(s, d);
 	if (rc == EOWNERDEAD)
 		rc = pthread_mutex_consistent(&s->guard);
 	return rc == 0 ? 0 : rc == ETIMEDOUT ? MP_ETIMEDOUT : -rc;
 	/* END SOLUTION */
 }
 
+/*
+ * Let the guard go. glibc's unlock wakes one sleeper, which then takes the
+ * guard itself; killed between its wake-up and its take, it would take the
+ * wake-up with it, and the others would sleep on with the guard free. So
+ * when anyone sleeps on it, wake them all: the ones that lose sleep again.
+ * (A process killed asleep leaves its count: a wake-up call for nobody.)
+ */
 static void unlock(struct shared *s)
 {
 	pthread_mutex_unlock(&s->guard);
+	if (atomic_load(&s->guard_sleepers) > 0)
+		syscall(SYS_futex, &s->guard.__data.__lock, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* The true books. Guard held. */
