@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 struct shared {
-	pthread_mutex_t guard;
+	struct mp__mutex guard;
 	struct mp__wakeup changed; /* every sleeper woken before the flag is set */
 	bool flag;
 };
@@ -62,7 +62,7 @@ int mp_event_clear(mp_event *e)
 		return -EINVAL;
 	mp__guard_lock(&e->shared->guard, &mp__forever);
 	e->shared->flag = false;
-	pthread_mutex_unlock(&e->shared->guard);
+	mp__mutex_unlock(&e->shared->guard);
 	return 0;
 }
 

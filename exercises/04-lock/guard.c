@@ -29,7 +29,7 @@ void mp__shared_free(void *block, size_t size)
 		munmap(block, size);
 }
 
-int mp__mutex_init(pthread_mutex_t *m, int type)
+int mp__mutex_init(struct mp__mutex *m, int type)
 {
 	pthread_mutexattr_t a;
 	int rc = pthread_mutexattr_init(&a);
@@ -40,23 +40,50 @@ int mp__mutex_init(pthread_mutex_t *m, int type)
 	if (rc == 0)
 		rc = pthread_mutexattr_settype(&a, type);
 	if (rc == 0)
-		rc = pthread_mutex_init(m, &a);
+		rc = pthread_mutex_init(&m->m, &a);
 	pthread_mutexattr_destroy(&a);
+	atomic_store(&m->sleepers, 0);
 	return -rc;
 }
 
-int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d)
+static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
 {
-	if (d->forever)
-		return pthread_mutex_lock(m);
+	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+/* The futex word under glibc's mutex: its holder's thread id, and flag bits. */
+static _Atomic uint32_t *lock_word(struct mp__mutex *m)
+{
+	return (_Atomic uint32_t *)&m->m.__data.__lock;
+}
+
+int mp__mutex_lock(struct mp__mutex *m, const struct mp__deadline *d)
+{
 	/*
-	 * A deadline that has passed (a timeout of 0) goes here too: clocklock
-	 * tries once and answers ETIMEDOUT at once. Not pthread_mutex_trylock():
-	 * on a robust mutex that is not recoverable, glibc 2.36's trylock leaves
-	 * the caller's thread id in the lock word, and the lock is then wrecked
-	 * for every process (their locks time out, the caller's say EDEADLK).
+	 * One try first, which is all an uncontended lock needs: a deadline
+	 * long past makes clocklock try once and answer ETIMEDOUT without
+	 * sleeping. Not pthread_mutex_trylock(): on a robust mutex that is not
+	 * recoverable, glibc 2.36's trylock leaves the caller's thread id in the
+	 * lock word, and the lock is then wrecked for every process (their locks
+	 * time out, the caller's say EDEADLK).
 	 */
-	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->end);
+	static const struct timespec long_ago = { 0, 0 };
+	int rc = pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &long_ago);
+	if (rc != ETIMEDOUT)
+		return rc;
+	atomic_fetch_add(&m->sleepers, 1);
+	rc = d->forever ? pthread_mutex_lock(&m->m) : pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &d->end);
+	atomic_fetch_sub(&m->sleepers, 1);
+	return rc;
+}
+
+int mp__mutex_unlock(struct mp__mutex *m)
+{
+	int rc = pthread_mutex_unlock(&m->m);
+	/* The unlock's atomic exchange orders this load after it: a sleeper that counted itself too late finds the word free. */
+	if (rc == 0 && atomic_load(&m->sleepers) > 0)
+		futex(lock_word(m), FUTEX_WAKE, INT_MAX, NULL);
+	return rc;
 }
 
 /* For the tests (fault.h): die, or stall 0.3 s, holding a guard, as a process killed or set aside then would. */
@@ -70,11 +97,11 @@ static void for_the_tests_while_holding(void)
 			continue;
 }
 
-int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d)
+int mp__guard_lock(struct mp__mutex *m, const struct mp__deadline *d)
 {
 	int rc = mp__mutex_lock(m, d);
 	if (rc == EOWNERDEAD) {
-		pthread_mutex_consistent(m);
+		pthread_mutex_consistent(&m->m);
 		rc = 0;
 	}
 	if (rc == 0)
@@ -82,12 +109,7 @@ int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d)
 	return rc == 0 ? 0 : MP_ETIMEDOUT;
 }
 
-static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
-{
-	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
-}
-
-int mp__sleep(struct mp__wakeup *w, pthread_mutex_t *m, const struct mp__deadline *d)
+int mp__sleep(struct mp__wakeup *w, struct mp__mutex *m, const struct mp__deadline *d)
 {
 	struct timespec left;
 	const struct timespec *t = mp__deadline_left(d, &left);
@@ -96,7 +118,7 @@ int mp__sleep(struct mp__wakeup *w, pthread_mutex_t *m, const struct mp__deadlin
 	/* Read under the guard: a waker changes it under the guard too, so no wake-up falls in between. */
 	uint32_t seen = atomic_load(&w->seq);
 	atomic_fetch_add(&w->asleep, 1);
-	pthread_mutex_unlock(m);
+	mp__mutex_unlock(m);
 	long rc = futex(&w->seq, FUTEX_WAIT, seen, t);
 	int err = errno;
 	atomic_fetch_sub(&w->asleep, 1);

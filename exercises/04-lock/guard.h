@@ -20,9 +20,21 @@ void mp__shared_free(void *block, size_t size);
 /*
  * A mutex that works across processes (PTHREAD_PROCESS_SHARED) and survives
  * a holder's death (PTHREAD_MUTEX_ROBUST): the kernel hands it to the next
- * locker with EOWNERDEAD. @type is PTHREAD_MUTEX_ERRORCHECK or _RECURSIVE.
+ * locker with EOWNERDEAD. And one that survives a *waiter's* death, which a
+ * bare robust mutex does not: glibc's unlock wakes one sleeper, which then
+ * takes the mutex itself; killed between its wake-up and its take, it takes
+ * the wake-up with it, and the others sleep on with the mutex free. So the
+ * sleepers are counted, and an unlock with any counted wakes them all (the
+ * queue's guard does the same: lesson 02). A sleeper killed leaves its count
+ * behind, which costs every later unlock a wake-up call for nobody.
  */
-int mp__mutex_init(pthread_mutex_t *m, int type);
+struct mp__mutex {
+	pthread_mutex_t m;
+	_Atomic uint32_t sleepers; /* lockers that found it held and wait */
+};
+
+/* Make @m ready: @type is PTHREAD_MUTEX_ERRORCHECK or _RECURSIVE. 0 or a negated errno. */
+int mp__mutex_init(struct mp__mutex *m, int type);
 
 /*
  * A place to sleep until the state under a guard changes, which keeps
@@ -42,7 +54,10 @@ struct mp__wakeup {
  * Lock @m until the deadline: 0, EOWNERDEAD (locked), ETIMEDOUT, or another
  * errno value, as pthread_mutex_clocklock() returns them.
  */
-int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d);
+int mp__mutex_lock(struct mp__mutex *m, const struct mp__deadline *d);
+
+/* Unlock @m, waking every sleeper if any sleeps: 0, or EPERM if the caller does not hold it. */
+int mp__mutex_unlock(struct mp__mutex *m);
 
 /*
  * Lock a guard: a mutex held only for a few instructions inside the library,
@@ -50,7 +65,7 @@ int mp__mutex_lock(pthread_mutex_t *m, const struct mp__deadline *d);
  * two simple stores that leave the state valid: the guard is marked
  * consistent and taken. Returns 0 or MP_ETIMEDOUT.
  */
-int mp__guard_lock(pthread_mutex_t *m, const struct mp__deadline *d);
+int mp__guard_lock(struct mp__mutex *m, const struct mp__deadline *d);
 
 /* No deadline: how a release, a set, a clear, an abort or a reset takes its guard. */
 static const struct mp__deadline mp__forever = { .forever = true };
@@ -60,7 +75,7 @@ static const struct mp__deadline mp__forever = { .forever = true };
  * deadline, take @m again. Returns 0 (look again: a wake-up says something
  * changed, not what) or ETIMEDOUT, with @m held either way.
  */
-int mp__sleep(struct mp__wakeup *w, pthread_mutex_t *m, const struct mp__deadline *d);
+int mp__sleep(struct mp__wakeup *w, struct mp__mutex *m, const struct mp__deadline *d);
 
 /*
  * With the guard held, *before* the change that ends the waits: wake every

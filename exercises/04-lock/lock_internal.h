@@ -4,6 +4,8 @@
 
 #include <mp.h>
 
+#include "guard.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -11,7 +13,7 @@
 
 /* What all processes share: the mutex, and who holds it how many times. */
 struct mp__lock_shared {
-	pthread_mutex_t mutex;
+	struct mp__mutex mutex;
 	_Atomic pid_t owner; /* thread id of the holder, 0 if none; written only by the holder */
 	unsigned depth;      /* how many times the holder has acquired it; only the holder touches it */
 };

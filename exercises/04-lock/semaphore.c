@@ -15,7 +15,7 @@
  * bound check and the increment one step, and the code plain.)
  */
 struct shared {
-	pthread_mutex_t guard;
+	struct mp__mutex guard;
 	struct mp__wakeup nonzero; /* every sleeper woken before value goes up */
 	int value;
 	int bound;              /* the most it may hold; -1: unbounded (a bound of 0 is a bound) */

@@ -23,8 +23,8 @@
  * round for all. Their timeouts hold meanwhile, since the guard is free.
  */
 struct shared {
-	pthread_mutex_t guard;
-	pthread_mutex_t in_action;  /* held by the party running the action */
+	struct mp__mutex guard;
+	struct mp__mutex in_action;  /* held by the party running the action */
 	struct mp__wakeup next;     /* every sleeper woken before a generation ends, or its action starts */
 	unsigned parties;
 	unsigned arrived;         /* in the current generation */
@@ -100,11 +100,11 @@ static void next_generation(struct shared *sh)
  */
 static bool run_action(struct shared *sh, mp_target_fn action)
 {
-	if (pthread_mutex_lock(&sh->in_action) == EOWNERDEAD)
-		pthread_mutex_consistent(&sh->in_action); /* an earlier action died, and nobody was waiting to see it */
+	if (mp__mutex_lock(&sh->in_action, &mp__forever) == EOWNERDEAD)
+		pthread_mutex_consistent(&sh->in_action.m); /* an earlier action died, and nobody was waiting to see it */
 	mp__wake_all(&sh->next); /* the sleepers must now watch `in_action` instead */
 	sh->acting = true;
-	pthread_mutex_unlock(&sh->guard);
+	mp__mutex_unlock(&sh->guard);
 	bool ok = action(NULL, 0) == 0;
 	mp__guard_lock(&sh->guard, &mp__forever);
 	return ok;
@@ -118,15 +118,15 @@ static bool run_action(struct shared *sh, mp_target_fn action)
 static int wait_for_action(struct shared *sh, const struct mp__deadline *d)
 {
 	unsigned gen = sh->generation;
-	pthread_mutex_unlock(&sh->guard);
+	mp__mutex_unlock(&sh->guard);
 	int rc = mp__mutex_lock(&sh->in_action, d);
 	if (rc == EOWNERDEAD) {
 		/* Said before `in_action` goes, for the parties that take it after us, before we have the guard. */
 		atomic_store(&sh->action_died, gen + 1);
-		pthread_mutex_consistent(&sh->in_action);
+		pthread_mutex_consistent(&sh->in_action.m);
 	}
 	if (rc == 0 || rc == EOWNERDEAD)
-		pthread_mutex_unlock(&sh->in_action); /* only the answer was wanted */
+		mp__mutex_unlock(&sh->in_action); /* only the answer was wanted */
 	mp__guard_lock(&sh->guard, &mp__forever);
 	if (rc == ETIMEDOUT)
 		return ETIMEDOUT;
@@ -143,7 +143,7 @@ int mp_barrier_wait(mp_barrier *b, double timeout)
 	struct shared *sh = b->shared;
 	if (mp__guard_lock(&sh->guard, &d) < 0)
 		return MP_ETIMEDOUT;
-	/* BEGIN SOLUTION stub: pthread_mutex_unlock(&sh->guard); return MP_ETODO;
+	/* BEGIN SOLUTION stub: mp__mutex_unlock(&sh->guard); return MP_ETODO;
 	 * Hint: a broken barrier answers MP_EBROKENBARRIER at once. Your index
 	 * is how many arrived before you. The last to arrive runs the action
 	 * with run_action() (mp_target_find(sh->action); a failure breaks the
@@ -171,7 +171,7 @@ int mp_barrier_wait(mp_barrier *b, double timeout)
 			next_generation(sh);
 		}
 		if (action)
-			pthread_mutex_unlock(&sh->in_action);
+			mp__mutex_unlock(&sh->in_action);
 	} else {
 		unsigned gen = sh->generation;
 		rc = (int)sh->arrived++;
@@ -183,14 +183,14 @@ int mp_barrier_wait(mp_barrier *b, double timeout)
 				break_generation(sh); /* the action's process died: the round cannot end well */
 			} else if (woke == ETIMEDOUT) {
 				break_generation(sh); /* Python's rule: one timeout breaks it for all */
-				pthread_mutex_unlock(&sh->guard);
+				mp__mutex_unlock(&sh->guard);
 				return MP_ETIMEDOUT;
 			}
 		}
 		if (sh->broken_gen == gen + 1)
 			rc = MP_EBROKENBARRIER;
 	}
-	pthread_mutex_unlock(&sh->guard);
+	mp__mutex_unlock(&sh->guard);
 	return rc;
 	/* END SOLUTION */
 }
@@ -201,7 +201,7 @@ int mp_barrier_abort(mp_barrier *b)
 		return -EINVAL;
 	mp__guard_lock(&b->shared->guard, &mp__forever);
 	break_generation(b->shared);
-	pthread_mutex_unlock(&b->shared->guard);
+	mp__mutex_unlock(&b->shared->guard);
 	return 0;
 }
 
@@ -213,7 +213,7 @@ int mp_barrier_reset(mp_barrier *b)
 	if (b->shared->arrived > 0)
 		break_generation(b->shared); /* those waiting now are told it broke */
 	b->shared->broken = false;
-	pthread_mutex_unlock(&b->shared->guard);
+	mp__mutex_unlock(&b->shared->guard);
 	return 0;
 }
 

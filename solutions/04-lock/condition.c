@@ -83,15 +83,15 @@ static void let_go(struct mp__lock_shared *l, unsigned depth)
 	mp__lock_set_owner(l, 0);
 	l->depth = 0;
 	for (unsigned i = 0; i < depth; i++)
-		pthread_mutex_unlock(&l->mutex);
+		mp__mutex_unlock(&l->mutex);
 }
 
-/* Take the lock back, @depth times. Returns what the first pthread_mutex_lock() said: 0 or EOWNERDEAD. */
+/* Take the lock back, @depth times. Returns what the first lock said: 0 or EOWNERDEAD. */
 static int take_back(struct mp__lock_shared *l, pid_t owner, unsigned depth)
 {
-	int rc = pthread_mutex_lock(&l->mutex);
+	int rc = mp__mutex_lock(&l->mutex, &mp__forever);
 	for (unsigned i = 1; i < depth; i++)
-		pthread_mutex_lock(&l->mutex);
+		mp__mutex_lock(&l->mutex, &mp__forever);
 	mp__lock_set_owner(l, owner);
 	l->depth = depth;
 	return rc;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 struct shared {
-	pthread_mutex_t guard;
+	struct mp__mutex guard;
 	struct mp__wakeup changed; /* every sleeper woken before the flag is set */
 	bool flag;
 };
@@ -56,7 +56,7 @@ int mp_event_set(mp_event *e)
 	mp__guard_lock(&e->shared->guard, &mp__forever);
 	mp__wake_all(&e->shared->changed);
 	e->shared->flag = true;
-	pthread_mutex_unlock(&e->shared->guard);
+	mp__mutex_unlock(&e->shared->guard);
 	return 0;
 	/* END SOLUTION */
 }
@@ -67,7 +67,7 @@ int mp_event_clear(mp_event *e)
 		return -EINVAL;
 	mp__guard_lock(&e->shared->guard, &mp__forever);
 	e->shared->flag = false;
-	pthread_mutex_unlock(&e->shared->guard);
+	mp__mutex_unlock(&e->shared->guard);
 	return 0;
 }
 
@@ -94,7 +94,7 @@ int mp_event_wait(mp_event *e, double timeout)
 	while (!e->shared->flag && rc == 0)
 		rc = mp__sleep(&e->shared->changed, &e->shared->guard, &d);
 	bool set = e->shared->flag;
-	pthread_mutex_unlock(&e->shared->guard);
+	mp__mutex_unlock(&e->shared->guard);
 	return set ? 0 : MP_ETIMEDOUT;
 	/* END SOLUTION */
 }

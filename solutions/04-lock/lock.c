@@ -137,7 +137,7 @@ int mp_lock_release(mp_lock *l)
 		return MP_ENOTOWNER;
 	if (--l->shared->depth == 0)
 		mp__lock_set_owner(l->shared, 0);
-	int rc = pthread_mutex_unlock(&l->shared->mutex);
+	int rc = mp__mutex_unlock(&l->shared->mutex);
 	return rc == 0 ? 0 : rc == EPERM ? MP_ENOTOWNER : -rc;
 	/* END SOLUTION */
 }
@@ -152,7 +152,7 @@ int mp_lock_mark_consistent(mp_lock *l)
 	 */
 	if (mp__lock_owner(l->shared) != my_tid())
 		return -EINVAL;
-	return -pthread_mutex_consistent(&l->shared->mutex);
+	return -pthread_mutex_consistent(&l->shared->mutex.m);
 	/* END SOLUTION */
 }
 

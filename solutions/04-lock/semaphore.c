@@ -15,7 +15,7 @@
  * bound check and the increment one step, and the code plain.)
  */
 struct shared {
-	pthread_mutex_t guard;
+	struct mp__mutex guard;
 	struct mp__wakeup nonzero; /* every sleeper woken before value goes up */
 	int value;
 	int bound;              /* the most it may hold; -1: unbounded (a bound of 0 is a bound) */
@@ -80,12 +80,12 @@ int mp_semaphore_acquire(mp_semaphore *s, double timeout)
 		return MP_ETIMEDOUT;
 	while (sh->value == 0) {
 		if (mp__sleep(&sh->nonzero, &sh->guard, &d) == ETIMEDOUT) {
-			pthread_mutex_unlock(&sh->guard);
+			mp__mutex_unlock(&sh->guard);
 			return MP_ETIMEDOUT;
 		}
 	}
 	sh->value--;
-	pthread_mutex_unlock(&sh->guard);
+	mp__mutex_unlock(&sh->guard);
 	return 0;
 	/* END SOLUTION */
 }
@@ -111,7 +111,7 @@ int mp_semaphore_release(mp_semaphore *s)
 		mp__wake_all(&sh->nonzero);
 		sh->value++;
 	}
-	pthread_mutex_unlock(&sh->guard);
+	mp__mutex_unlock(&sh->guard);
 	return rc;
 	/* END SOLUTION */
 }

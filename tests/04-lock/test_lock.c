@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ struct job {
 	int expect;        /* the status a child expects from its call */
 	double pause;      /* seconds a child waits before it acts */
 	mp_shm *shm;       /* a handle the child inherits */
+	int idle_on;       /* > 0: the child runs only on CPU idle_on - 1, at SCHED_IDLE: a busy process there starves it */
 };
 
 static void sleep_ms(int ms)
@@ -2098,6 +2100,99 @@ MP_TEST(lock, a_waiter_killed_in_any_primitive_stops_no_other, 3, "Semaphores, e
 		mp_condition_free(j.cond);
 		mp_barrier_free(j.barrier);
 	}
+}
+
+/*
+ * Say so on j->ready, take the lock and let it go: exit 0, 2 on a timeout, 1
+ * on another error, 3 if the CPU could not be set, 4 if the pipe failed.
+ */
+MP_TARGET(take_the_lock)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	if (j->idle_on > 0) {
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(j->idle_on - 1, &one);
+		struct sched_param none = { 0 };
+		if (sched_setaffinity(0, sizeof one, &one) != 0 || sched_setscheduler(0, SCHED_IDLE, &none) != 0)
+			return 3;
+	}
+	if (write(j->ready, "r", 1) != 1)
+		return 4;
+	int rc = mp_lock_acquire(j->lock, j->timeout);
+	if (rc == 0)
+		rc = mp_lock_release(j->lock);
+	return rc == 0 ? 0 : rc == MP_ETIMEDOUT ? 2 : 1;
+}
+
+/*
+ * The scene of the test below, once: B's exit code, or -1 if A ran before
+ * this process took the lock back (the scheduler's doing, not the
+ * library's: the caller tries again).
+ */
+static int hand_the_lock_to_a_dying_waiter(mp_lock *l)
+{
+	mp_expect_status(mp_lock_acquire(l, 0), 0);
+	int ready[2];
+	mp_test_pipe(ready);
+	mp_process *a = start("take_the_lock", &(struct job){ .lock = l, .timeout = 10, .idle_on = 1, .ready = ready[1] });
+	char byte;
+	cr_assert(mp_test_read(ready[0], &byte, 1, 10) && mp_test_wait_asleep(mp_process_pid(a), 10),
+		  "the first waiter never went to sleep in mp_lock_acquire()");
+	mp_process *b = start("take_the_lock", &(struct job){ .lock = l, .timeout = 3, .ready = ready[1] });
+	cr_assert(mp_test_read(ready[0], &byte, 1, 10) && mp_test_wait_asleep(mp_process_pid(b), 10),
+		  "the second waiter never went to sleep in mp_lock_acquire()");
+	close(ready[0]);
+	close(ready[1]);
+
+	/* On CPU 0 with A, and real-time where allowed (as root): then nothing lets A run until we sleep. */
+	cpu_set_t before, cpu0;
+	cr_assert_eq(sched_getaffinity(0, sizeof before, &before), 0);
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	cr_assert_eq(sched_setaffinity(0, sizeof cpu0, &cpu0), 0);
+	int policy = sched_getscheduler(0);
+	struct sched_param was, fifo = { .sched_priority = 1 };
+	sched_getparam(0, &was);
+	bool real_time = sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
+
+	mp_expect_status(mp_lock_release(l), 0); /* wakes A */
+	mp_process_kill(a);
+	int rc = mp_lock_acquire(l, 0);
+
+	if (real_time)
+		sched_setscheduler(0, policy, &was);
+	sched_setaffinity(0, sizeof before, &before);
+	int first = finish(a); /* A dies now, while we hold the lock */
+	cr_assert_neq(first, 3, "the first waiter could not be put on CPU 0 at SCHED_IDLE");
+	if (rc == 0)
+		mp_expect_status(mp_lock_release(l), 0);
+	int code = finish(b);
+	return first == -SIGKILL && rc == 0 ? code : -1;
+}
+
+MP_TEST(lock, a_waiter_killed_as_it_is_handed_the_lock_strands_no_other, 2, "A waiter that dies")
+{
+	/*
+	 * Two processes wait for the lock, A first. The release wakes A, and A
+	 * is killed before it runs (it shares CPU 0 with this process at
+	 * SCHED_IDLE, so it cannot run while this process does), and this
+	 * process takes the lock again before A's death. B must still get the
+	 * lock. glibc's unlock wakes one sleeper, A, and nobody else; the
+	 * kernel wakes another for a waiter that dies so, but only if the lock
+	 * is free at that instant: here it is held, as it would be by any
+	 * process that came along meanwhile, and B would sleep on for ever.
+	 */
+	mp_lock *l = new_lock(false);
+	int code = -1;
+	for (int attempt = 0; attempt < 5 && code < 0; attempt++)
+		code = hand_the_lock_to_a_dying_waiter(l);
+	cr_assert_neq(code, -1, "in 5 tries, the first waiter always ran before it could be killed: is the machine "
+		      "too busy?");
+	cr_assert_eq(code, 0, "the second waiter did not get the lock (exit %d; 2: it timed out after 3 s): a release "
+		     "must wake every waiter when one may have died between its wake-up and its take", code);
+	mp_lock_free(l);
 }
 
 MP_TARGET(use_everything_for_ever)(const void *arg, size_t len)

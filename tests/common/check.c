@@ -244,3 +244,16 @@ bool mp_test_pid_running(pid_t pid)
 	pid_t ppid;
 	return proc_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
 }
+
+bool mp_test_wait_asleep(pid_t pid, double timeout)
+{
+	double end = mp_test_now() + timeout;
+	char state;
+	pid_t ppid;
+	do {
+		if (proc_stat(pid, &state, &ppid) && state == 'S')
+			return true;
+		usleep(1000);
+	} while (mp_test_now() < end);
+	return false;
+}

@@ -85,6 +85,9 @@ bool mp_test_read(int fd, void *buf, size_t len, double timeout);
 /* Whether @pid names a process that has not ended (a zombie counts as ended). */
 bool mp_test_pid_running(pid_t pid);
 
+/* Wait up to @timeout seconds until @pid sleeps (state S: blocked in the kernel); false if it never does. */
+bool mp_test_wait_asleep(pid_t pid, double timeout);
+
 /* How many children of ours are zombies right now. */
 int mp_test_zombie_children(void);
 
