@@ -57,33 +57,22 @@ static _Atomic uint32_t *lock_word(struct mp__mutex *m)
 	return (_Atomic uint32_t *)&m->m.__data.__lock;
 }
 
-int mp__mutex_lock(struct mp__mutex *m, const struct mp__deadline *d)
+/* The lock was held at the first try: sleep for it, counted among its sleepers meanwhile. */
+int mp__mutex_wait(struct mp__mutex *m, const struct mp__deadline *d)
 {
-	/*
-	 * One try first, which is all an uncontended lock needs: a deadline
-	 * long past makes clocklock try once and answer ETIMEDOUT without
-	 * sleeping. Not pthread_mutex_trylock(): on a robust mutex that is not
-	 * recoverable, glibc 2.36's trylock leaves the caller's thread id in the
-	 * lock word, and the lock is then wrecked for every process (their locks
-	 * time out, the caller's say EDEADLK).
-	 */
-	static const struct timespec long_ago = { 0, 0 };
-	int rc = pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &long_ago);
-	if (rc != ETIMEDOUT)
-		return rc;
+	struct timespec left;
+	const struct timespec *t = mp__deadline_left(d, &left);
+	if (t && t->tv_sec == 0 && t->tv_nsec == 0)
+		return ETIMEDOUT; /* a timeout of 0: the one try was all */
 	atomic_fetch_add(&m->sleepers, 1);
-	rc = d->forever ? pthread_mutex_lock(&m->m) : pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &d->end);
+	int rc = d->forever ? pthread_mutex_lock(&m->m) : pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &d->end);
 	atomic_fetch_sub(&m->sleepers, 1);
 	return rc;
 }
 
-int mp__mutex_unlock(struct mp__mutex *m)
+void mp__mutex_wake_sleepers(struct mp__mutex *m)
 {
-	int rc = pthread_mutex_unlock(&m->m);
-	/* The unlock's atomic exchange orders this load after it: a sleeper that counted itself too late finds the word free. */
-	if (rc == 0 && atomic_load(&m->sleepers) > 0)
-		futex(lock_word(m), FUTEX_WAKE, INT_MAX, NULL);
-	return rc;
+	futex(lock_word(m), FUTEX_WAKE, INT_MAX, NULL);
 }
 
 /* For the tests (fault.h): die, or stall 0.3 s, holding a guard, as a process killed or set aside then would. */
