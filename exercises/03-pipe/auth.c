@@ -95,26 +95,57 @@ static unsigned hmac_of(const char *digest, const void *key, size_t keylen,
 	return outlen;
 }
 
-int mp__deliver_challenge(mp_conn *c, const void *key, size_t keylen)
+int mp__send_challenge(mp_conn *c, struct mp__challenge *ch)
 {
 	/* TODO: your code goes here.
-	 * Hint: M = "{sha256}" + 40 bytes from getrandom(). Send CHALLENGE + M.
-	 * Receive the response (recv_small); digest_of() it; compute the HMAC
-	 * of all of M with that digest; compare lengths, then bytes with
-	 * CRYPTO_memcmp(), which takes the same time wherever they differ.
+	 * Hint: M = "{sha256}" + 40 bytes from getrandom(), kept in ch->m for
+	 * mp__judge_answer(). Send CHALLENGE + M as one message.
+	 * Lesson 03, "Authentication with a shared key".
+	 */
+	return MP_ETODO;
+}
+
+int mp__judge_answer(mp_conn *c, const struct mp__challenge *ch, const void *key, size_t keylen)
+{
+	/* TODO: your code goes here.
+	 * Hint: receive the answer (recv_small); digest_of() it; compute the
+	 * HMAC of all of ch->m with that digest; compare lengths, then bytes
+	 * with CRYPTO_memcmp(), which takes the same time wherever they differ.
 	 * Send WELCOME or FAILURE. Lesson 03, "Authentication with a shared key".
 	 */
 	return MP_ETODO;
 }
 
-int mp__answer_challenge(mp_conn *c, const void *key, size_t keylen)
+int mp__answer(mp_conn *c, const void *key, size_t keylen)
 {
 	/* TODO: your code goes here.
 	 * Hint: receive; it must start with CHALLENGE and leave at least 20
 	 * bytes of M (else MP_EBADMSG). digest_of(M) names the digest (NULL:
 	 * MP_EBADMSG). Answer the bare HMAC-MD5 of M to a legacy challenge,
-	 * else "{name}" followed by the HMAC of all of M. Then anything but
-	 * WELCOME is MP_EAUTH. Lesson 03, "Authentication with a shared key".
+	 * else "{name}" followed by the HMAC of all of M.
+	 * Lesson 03, "Authentication with a shared key".
 	 */
 	return MP_ETODO;
+}
+
+int mp__hear_verdict(mp_conn *c)
+{
+	/* TODO: your code goes here.
+	 * Hint: receive (recv_small); anything but exactly WELCOME is MP_EAUTH.
+	 * Lesson 03, "Authentication with a shared key".
+	 */
+	return MP_ETODO;
+}
+
+int mp__deliver_challenge(mp_conn *c, const void *key, size_t keylen)
+{
+	struct mp__challenge ch;
+	int rc = mp__send_challenge(c, &ch);
+	return rc < 0 ? rc : mp__judge_answer(c, &ch, key, keylen);
+}
+
+int mp__answer_challenge(mp_conn *c, const void *key, size_t keylen)
+{
+	int rc = mp__answer(c, key, keylen);
+	return rc < 0 ? rc : mp__hear_verdict(c);
 }

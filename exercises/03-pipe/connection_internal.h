@@ -5,6 +5,7 @@
 #include <mp.h>
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The largest message @c accepts now. */
 size_t mp__conn_max_message(const mp_conn *c);
@@ -15,5 +16,13 @@ size_t mp__conn_max_message(const mp_conn *c);
  * fails at once). Either way @c is ready.
  */
 bool mp__conn_ready_now(const mp_conn *c);
+
+/*
+ * Whether a receive on the socket @c, of a message of at most @cap bytes
+ * (cap at most 1024), would not wait: a whole such message is in the
+ * socket's buffer, or a receive would fail at once (a longer or bad header,
+ * end-of-file, an error). Looks without taking anything (MSG_PEEK).
+ */
+bool mp__conn_message_waiting(const mp_conn *c, size_t cap);
 
 #endif

@@ -1,14 +1,16 @@
 /* listener.c: connections between unrelated processes, on a Unix socket path or TCP. */
-#define _GNU_SOURCE /* accept4() */
+#define _GNU_SOURCE /* getentropy() */
 #include <mp.h>
 
 #include "../01-process/deadline.h"
 #include "../01-process/fault.h"
 #include "auth.h"
+#include "lobby.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,6 +32,7 @@ struct mp_listener {
 	char address[ADDRESS_MAX]; /* as bound: the path, or "host:port" with the real port */
 	unsigned char *key;        /* NULL: no authentication */
 	size_t keylen;
+	struct mp__lobby *lobby;   /* accepts clients and runs their handshakes (lobby.c) */
 };
 
 /* A parsed address: a Unix path, or a host and a port for getaddrinfo(). */
@@ -242,6 +245,8 @@ int mp_listener_new(mp_listener **out, const char *address, const void *authkey,
 		rc = -errno;
 		goto fail;
 	}
+	if ((rc = mp__lobby_open(&l->lobby, l->fd, !a.is_unix, l->key, l->keylen)) < 0)
+		goto fail;
 	if (a.is_unix)
 		snprintf(l->address, sizeof l->address, "%s", a.path);
 	else
@@ -262,13 +267,22 @@ const char *mp_listener_address(const mp_listener *l)
 
 int mp_listener_fileno(const mp_listener *l)
 {
-	return l ? l->fd : -EINVAL;
+	return l ? mp__lobby_fileno(l->lobby) : -EINVAL;
+}
+
+int mp_listener_set_handshake_timeout(mp_listener *l, double seconds)
+{
+	if (!l || isnan(seconds))
+		return -EINVAL;
+	mp__lobby_set_patience(l->lobby, seconds);
+	return 0;
 }
 
 void mp_listener_free(mp_listener *l)
 {
 	if (!l)
 		return;
+	mp__lobby_close(l->lobby);
 	if (l->fd >= 0) {
 		close(l->fd);
 		if (l->is_unix && l->creator == getpid())
@@ -278,19 +292,20 @@ void mp_listener_free(mp_listener *l)
 	free(l);
 }
 
-/* Run the handshake on a fresh connection within what is left of the deadline. */
-static int handshake(mp_conn *c, const unsigned char *key, size_t keylen, bool server,
-		     const struct mp__deadline *d)
+/*
+ * The client's handshake, within what is left of the deadline: answer the
+ * listener's challenge, then challenge it (Python's order).
+ */
+static int handshake(mp_conn *c, const unsigned char *key, size_t keylen, const struct mp__deadline *d)
 {
 	if (!key)
 		return 0;
 	struct timespec left;
 	const struct timespec *t = mp__deadline_left(d, &left);
 	mp_conn_set_timeout(c, t ? (double)t->tv_sec + (double)t->tv_nsec / 1e9 : MP_FOREVER);
-	/* Python's order: the listener challenges first, then answers. */
-	int rc = server ? mp__deliver_challenge(c, key, keylen) : mp__answer_challenge(c, key, keylen);
+	int rc = mp__answer_challenge(c, key, keylen);
 	if (rc == 0)
-		rc = server ? mp__answer_challenge(c, key, keylen) : mp__deliver_challenge(c, key, keylen);
+		rc = mp__deliver_challenge(c, key, keylen);
 	mp_conn_set_timeout(c, MP_FOREVER);
 	return rc;
 }
@@ -302,34 +317,7 @@ int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout)
 	struct mp__deadline d;
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
-	int fd;
-	for (;;) {
-		int rc = mp__deadline_wait_fd(l->fd, POLLIN, &d);
-		if (rc < 0)
-			return rc;
-		fd = mp__fault("accept4") ? -1 : accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd >= 0)
-			break;
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			return -errno;
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	if (!l->is_unix) {
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	}
-	mp_conn *c;
-	int rc = mp_conn_from_fd(&c, fd, true, true);
-	if (rc < 0) {
-		close(fd);
-		return rc;
-	}
-	if ((rc = handshake(c, l->key, l->keylen, true, &d)) != 0) {
-		mp_conn_free(c); /* a client that fails or stalls is dropped; the listener goes on */
-		return rc;
-	}
-	*out = c;
-	return 0;
+	return mp__lobby_next(l->lobby, out, &d);
 }
 
 int mp_client(mp_conn **out, const char *address, const void *authkey, size_t keylen, double timeout)
@@ -351,7 +339,7 @@ int mp_client(mp_conn **out, const char *address, const void *authkey, size_t ke
 		close(fd);
 		return rc;
 	}
-	if ((rc = handshake(c, authkey, keylen, false, &d)) != 0) {
+	if ((rc = handshake(c, authkey, keylen, &d)) != 0) {
 		mp_conn_free(c);
 		return rc;
 	}

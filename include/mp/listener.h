@@ -43,24 +43,39 @@ const char *mp_listener_address(const mp_listener *l);
 
 /**
  * Accept one connection and, with an auth key, run the handshake: challenge
- * the client, then answer its challenge.
+ * the client, then answer its challenge. Clients go through their handshakes
+ * side by side, each a step at a time as its messages come, so a client
+ * that stalls holds up no other; it is dropped once its handshake has taken
+ * longer than the handshake timeout (see mp_listener_set_handshake_timeout()).
  * @param l the listener.
  * @param out receives the connection; left untouched on failure.
- * @param timeout seconds for the connection to come and the handshake to
- *        end; a client that stalls in the middle is dropped.
- * @return 0; `MP_ETIMEDOUT`; `MP_EAUTH` if the client's answer is wrong
+ * @param timeout seconds to wait for a client that has passed its handshake;
+ *        clients still in theirs at the end wait on for the next call.
+ * @return 0; `MP_ETIMEDOUT`; `MP_EAUTH` if a client's answer is wrong
  *         (its key differs, or its answer names a digest Python does not
  *         allow or has the wrong length: the client is told `#FAILURE#`,
  *         then dropped; the listener stays usable); `MP_EBADMSG` for a client
  *         that does not follow the protocol (a message over 256 bytes, a bad
- *         challenge, end-of-file in the middle); `-EMFILE` and the like from
- *         accept4(), after which the client still waits to be accepted;
- *         `-EINVAL` for a NULL argument or a NaN @p timeout.
+ *         challenge, end-of-file in the middle), dropped too; `-EMFILE` and
+ *         the like from accept4(), after which the client still waits to be
+ *         accepted; `-EINVAL` for a NULL argument or a NaN @p timeout.
  */
 int mp_listener_accept(mp_listener *l, mp_conn **out, double timeout);
 
-/** The listening socket's descriptor: readable when a client is waiting. `-EINVAL` for NULL. */
+/**
+ * A descriptor to poll: readable when a client is waiting to be accepted, or
+ * a client in its handshake has sent something (mp_listener_accept() then
+ * takes a step, which may or may not finish a handshake). `-EINVAL` for NULL.
+ */
 int mp_listener_fileno(const mp_listener *l);
+
+/**
+ * How long a client may take over its handshake, from its accept, before it
+ * is dropped (default 10 s; negative: for ever, as in Python). Counted by
+ * mp_listener_accept(), which drops the late.
+ * @return 0, or `-EINVAL` for NULL or NaN.
+ */
+int mp_listener_set_handshake_timeout(mp_listener *l, double seconds);
 
 /**
  * Close the listener; NULL is fine. Accepted connections live on. The process

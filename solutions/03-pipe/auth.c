@@ -95,36 +95,41 @@ static unsigned hmac_of(const char *digest, const void *key, size_t keylen,
 	return outlen;
 }
 
-int mp__deliver_challenge(mp_conn *c, const void *key, size_t keylen)
+int mp__send_challenge(mp_conn *c, struct mp__challenge *ch)
 {
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: M = "{sha256}" + 40 bytes from getrandom(). Send CHALLENGE + M.
-	 * Receive the response (recv_small); digest_of() it; compute the HMAC
-	 * of all of M with that digest; compare lengths, then bytes with
-	 * CRYPTO_memcmp(), which takes the same time wherever they differ.
+	 * Hint: M = "{sha256}" + 40 bytes from getrandom(), kept in ch->m for
+	 * mp__judge_answer(). Send CHALLENGE + M as one message.
+	 * Lesson 03, "Authentication with a shared key".
+	 */
+	size_t prefix = sizeof "{sha256}" - 1;
+	memcpy(ch->m, "{sha256}", prefix);
+	if (getrandom(ch->m + prefix, RANDOM_BYTES, 0) != RANDOM_BYTES)
+		return -EIO;
+	unsigned char out[sizeof CHALLENGE - 1 + sizeof ch->m];
+	memcpy(out, CHALLENGE, strlen(CHALLENGE));
+	memcpy(out + strlen(CHALLENGE), ch->m, sizeof ch->m);
+	return mp_conn_send_bytes(c, out, sizeof out);
+	/* END SOLUTION */
+}
+
+int mp__judge_answer(mp_conn *c, const struct mp__challenge *ch, const void *key, size_t keylen)
+{
+	/* BEGIN SOLUTION stub: return MP_ETODO;
+	 * Hint: receive the answer (recv_small); digest_of() it; compute the
+	 * HMAC of all of ch->m with that digest; compare lengths, then bytes
+	 * with CRYPTO_memcmp(), which takes the same time wherever they differ.
 	 * Send WELCOME or FAILURE. Lesson 03, "Authentication with a shared key".
 	 */
-	unsigned char msg[sizeof "{sha256}" - 1 + RANDOM_BYTES];
-	size_t prefix = sizeof "{sha256}" - 1;
-	memcpy(msg, "{sha256}", prefix);
-	if (getrandom(msg + prefix, RANDOM_BYTES, 0) != RANDOM_BYTES)
-		return -EIO;
-
-	unsigned char out[sizeof CHALLENGE - 1 + sizeof msg];
-	memcpy(out, CHALLENGE, strlen(CHALLENGE));
-	memcpy(out + strlen(CHALLENGE), msg, sizeof msg);
-	int rc = mp_conn_send_bytes(c, out, sizeof out);
-	if (rc < 0)
-		return rc;
-
 	unsigned char response[HANDSHAKE_MAX], expected[EVP_MAX_MD_SIZE];
 	size_t len, payload;
-	if ((rc = recv_small(c, response, &len)) < 0)
+	int rc = recv_small(c, response, &len);
+	if (rc < 0)
 		return rc;
 	const char *digest = digest_of(response, len, &payload);
 	bool good = false; /* an answer naming no digest we allow is wrong, as CPython sees it */
 	if (digest) {
-		unsigned n = hmac_of(digest, key, keylen, msg, sizeof msg, expected);
+		unsigned n = hmac_of(digest, key, keylen, ch->m, sizeof ch->m, expected);
 		good = n > 0 && len - payload == n && CRYPTO_memcmp(response + payload, expected, n) == 0;
 	}
 	const char *verdict = good ? WELCOME : FAILURE;
@@ -134,14 +139,14 @@ int mp__deliver_challenge(mp_conn *c, const void *key, size_t keylen)
 	/* END SOLUTION */
 }
 
-int mp__answer_challenge(mp_conn *c, const void *key, size_t keylen)
+int mp__answer(mp_conn *c, const void *key, size_t keylen)
 {
 	/* BEGIN SOLUTION stub: return MP_ETODO;
 	 * Hint: receive; it must start with CHALLENGE and leave at least 20
 	 * bytes of M (else MP_EBADMSG). digest_of(M) names the digest (NULL:
 	 * MP_EBADMSG). Answer the bare HMAC-MD5 of M to a legacy challenge,
-	 * else "{name}" followed by the HMAC of all of M. Then anything but
-	 * WELCOME is MP_EAUTH. Lesson 03, "Authentication with a shared key".
+	 * else "{name}" followed by the HMAC of all of M.
+	 * Lesson 03, "Authentication with a shared key".
 	 */
 	unsigned char msg[HANDSHAKE_MAX];
 	size_t len, payload, skip = sizeof CHALLENGE - 1;
@@ -163,14 +168,36 @@ int mp__answer_challenge(mp_conn *c, const void *key, size_t keylen)
 	unsigned n = hmac_of(digest, key, keylen, m, mlen, response + at);
 	if (n == 0)
 		return -EIO;
-	if ((rc = mp_conn_send_bytes(c, response, at + n)) < 0)
-		return rc;
+	return mp_conn_send_bytes(c, response, at + n);
+	/* END SOLUTION */
+}
 
+int mp__hear_verdict(mp_conn *c)
+{
+	/* BEGIN SOLUTION stub: return MP_ETODO;
+	 * Hint: receive (recv_small); anything but exactly WELCOME is MP_EAUTH.
+	 * Lesson 03, "Authentication with a shared key".
+	 */
 	unsigned char verdict[HANDSHAKE_MAX];
-	if ((rc = recv_small(c, verdict, &len)) < 0)
+	size_t len;
+	int rc = recv_small(c, verdict, &len);
+	if (rc < 0)
 		return rc;
 	if (len != sizeof WELCOME - 1 || memcmp(verdict, WELCOME, len) != 0)
 		return MP_EAUTH;
 	return 0;
 	/* END SOLUTION */
+}
+
+int mp__deliver_challenge(mp_conn *c, const void *key, size_t keylen)
+{
+	struct mp__challenge ch;
+	int rc = mp__send_challenge(c, &ch);
+	return rc < 0 ? rc : mp__judge_answer(c, &ch, key, keylen);
+}
+
+int mp__answer_challenge(mp_conn *c, const void *key, size_t keylen)
+{
+	int rc = mp__answer(c, key, keylen);
+	return rc < 0 ? rc : mp__hear_verdict(c);
 }

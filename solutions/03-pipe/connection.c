@@ -530,6 +530,23 @@ bool mp__conn_ready_now(const mp_conn *c)
 	return c->kept != NULL || c->broken;
 }
 
+bool mp__conn_message_waiting(const mp_conn *c, size_t cap)
+{
+	enum { PEEK_MAX = 1024 };
+	unsigned char buf[4 + PEEK_MAX];
+	if (cap > PEEK_MAX)
+		cap = PEEK_MAX;
+	ssize_t n = recv(c->fd, buf, 4 + cap, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0)
+		return errno != EAGAIN && errno != EINTR; /* an error: the receive reports it at once */
+	if (n == 0 || n < 4)
+		return n == 0; /* end-of-file, or not even a whole header yet */
+	uint32_t head;
+	memcpy(&head, buf, sizeof head);
+	int32_t len = (int32_t)be32toh(head);
+	return len < 0 || (size_t)len > cap || (size_t)n >= 4 + (size_t)len;
+}
+
 int mp_conn_poll(mp_conn *c, double timeout)
 {
 	int rc = check_readable(c);

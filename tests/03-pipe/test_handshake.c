@@ -39,11 +39,6 @@ struct raw_listener {
 	int report;          /* read end of the pipe that carries mp_client()'s result */
 };
 
-static void raw_write(int fd, const void *buf, size_t len)
-{
-	cr_assert(write(fd, buf, len) == (ssize_t)len, "raw write: %s", strerror(errno));
-}
-
 /*
  * Listen at a fresh path, start a child that connects with @client_key, accept
  * it. The child calls @prepare (unless NULL) first, to change its own world.

@@ -732,6 +732,154 @@ MP_TEST(pipe, a_client_that_stalls_in_the_handshake_is_dropped, 2, "Authenticati
 }
 
 /* ------------------------------------------------------------------------- */
+/* A silent client holds up no other */
+
+/* A client socket connected to the Unix listener @l, which then says nothing (or what the test writes). */
+static int connect_silently(const mp_listener *l)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", mp_listener_address(l));
+	cr_assert(fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0, "connect: %s", strerror(errno));
+	return fd;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+MP_TEST(pipe, silent_clients_hold_up_no_honest_one, 3, "A silent client holds up no other")
+{
+	/*
+	 * Five clients connect and say nothing; a sixth sends half a message
+	 * and stops. An honest client behind them all is accepted as soon as its
+	 * handshake is done, and the accept does not spin meanwhile. (A listener
+	 * that runs one handshake at a time waits out each silent one first.)
+	 */
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
+	int silent[6];
+	for (int i = 0; i < 6; i++)
+		silent[i] = connect_silently(l);
+	raw_write(silent[5], "\0\0", 2); /* half a length */
+	struct peer p = { 0 };
+	snprintf(p.address, sizeof p.address, "%s", mp_listener_address(l));
+	snprintf(p.key, sizeof p.key, "%s", key);
+	mp_conn *c = NULL;
+	mp_expect_status(mp_listener_accept(l, &c, 0.3), MP_ETIMEDOUT); /* the silent ones come in */
+	double cpu0 = cpu_seconds(), t0 = mp_test_now();
+	mp_expect_status(mp_listener_accept(l, &c, 0.5), MP_ETIMEDOUT);
+	double cpu = cpu_seconds() - cpu0;
+	cr_assert(cpu < 0.1, "an accept with only silent clients in their handshakes used %.2f s of CPU in %.2f s: it "
+		  "must sleep until a client sends more, not poll a half message again and again", cpu, mp_test_now() - t0);
+	mp_process *honest = start("client_hello", &p);
+	t0 = mp_test_now();
+	int rc = mp_listener_accept(l, &c, 3);
+	double took = mp_test_now() - t0;
+	mp_expect_status(rc, 0);
+	cr_assert(took < 0.5 * MP_TEST_TIMEOUT_SCALE, "the honest client was accepted %.2f s after it started: silent "
+		  "clients in their handshakes must not hold it up", took);
+	serve_client(c);
+	mp_conn_free(c);
+	cr_assert_eq(finish(honest), 0);
+	for (int i = 0; i < 6; i++)
+		close(silent[i]);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, a_flood_of_silent_clients_makes_room_for_the_next, 2, "A silent client holds up no other")
+{
+	/* More silent clients than the listener keeps: the first to come are dropped, and an honest one gets in. */
+	enum { SILENT = 80 };
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
+	int silent[SILENT];
+	for (int i = 0; i < SILENT; i++)
+		silent[i] = connect_silently(l);
+	mp_conn *c = NULL;
+	mp_expect_status(mp_listener_accept(l, &c, 0.3), MP_ETIMEDOUT);
+	/* The first were shown out: after our challenge, their sockets end. */
+	char buf[256];
+	ssize_t n = read(silent[0], buf, sizeof buf);
+	cr_assert(n > 0, "the first silent client should have been challenged");
+	struct pollfd pf = { .fd = silent[0], .events = POLLIN };
+	cr_assert(poll(&pf, 1, 1000) == 1 && read(silent[0], buf, sizeof buf) == 0,
+		  "with %d silent clients in their handshakes, the first should have been dropped to make room", SILENT);
+	struct peer p = { 0 };
+	snprintf(p.address, sizeof p.address, "%s", mp_listener_address(l));
+	snprintf(p.key, sizeof p.key, "%s", key);
+	mp_process *honest = start("client_hello", &p);
+	mp_expect_status(mp_listener_accept(l, &c, 3), 0);
+	serve_client(c);
+	mp_conn_free(c);
+	cr_assert_eq(finish(honest), 0);
+	for (int i = 0; i < SILENT; i++)
+		close(silent[i]);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, a_client_slower_than_the_handshake_timeout_is_dropped, 2, "A silent client holds up no other")
+{
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
+	mp_expect_status(mp_listener_set_handshake_timeout(l, 0.3), 0);
+	int slow = connect_silently(l);
+	mp_conn *c = NULL;
+	mp_expect_status(mp_listener_accept(l, &c, 0.1), MP_ETIMEDOUT);
+	char buf[256];
+	cr_assert(read(slow, buf, sizeof buf) > 0, "the client should have been challenged");
+	struct pollfd pf = { .fd = slow, .events = POLLIN };
+	cr_assert(poll(&pf, 1, 100) == 0, "the client was dropped before its handshake timeout of 0.3 s");
+	mp_expect_status(mp_listener_accept(l, &c, 0.5), MP_ETIMEDOUT);
+	cr_assert(poll(&pf, 1, 0) == 1 && read(slow, buf, sizeof buf) == 0,
+		  "a client still in its handshake after the handshake timeout (0.3 s) must be dropped by the accept");
+	close(slow);
+
+	mp_expect_status(mp_listener_set_handshake_timeout(l, NAN), -EINVAL);
+	mp_expect_status(mp_listener_set_handshake_timeout(NULL, 1), -EINVAL);
+	mp_expect_status(mp_listener_set_handshake_timeout(l, MP_FOREVER), 0); /* as in Python: never dropped */
+	slow = connect_silently(l);
+	mp_expect_status(mp_listener_accept(l, &c, 0.5), MP_ETIMEDOUT);
+	cr_assert(read(slow, buf, sizeof buf) > 0);
+	pf.fd = slow;
+	cr_assert(poll(&pf, 1, 0) == 0, "with no handshake timeout, a slow client must stay");
+	close(slow);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, an_event_loop_on_the_listener_sees_every_step_of_a_handshake, 2, "A silent client holds up no other")
+{
+	/*
+	 * The pattern of an event loop: wait on the listener's descriptor, then
+	 * accept with a timeout of 0. Every message of a client's handshake must
+	 * make the descriptor ready, or the loop sleeps while the client waits.
+	 */
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
+	struct peer p = { 0 };
+	snprintf(p.address, sizeof p.address, "%s", mp_listener_address(l));
+	snprintf(p.key, sizeof p.key, "%s", key);
+	mp_process *honest = start("client_hello", &p);
+	struct mp_wait_item item = { .fd = mp_listener_fileno(l) };
+	mp_conn *c = NULL;
+	int rc = MP_ETIMEDOUT, rounds = 0;
+	while (rc == MP_ETIMEDOUT && rounds++ < 50) {
+		if (mp_wait(&item, 1, 2) != 1)
+			break;
+		rc = mp_listener_accept(l, &c, 0);
+	}
+	mp_expect_status(rc, 0);
+	cr_assert(rounds <= 10, "the handshake took %d rounds of wait and accept", rounds);
+	serve_client(c);
+	mp_conn_free(c);
+	cr_assert_eq(finish(honest), 0);
+	mp_listener_free(l);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Talking to Python */
 
 /* Run `PYTHON -c SCRIPT ARGS...` and return its pid. The script's exit status is its verdict. */
@@ -2086,7 +2234,8 @@ MP_TEST(pipe, a_listener_and_a_client_on_descriptor_0_work_and_clean_up, 1, "Lis
 	cr_assert(saved_stdin >= 0 && close(0) == 0);
 	mp_listener *l = NULL;
 	int rc = mp_listener_new(&l, path, NULL, 0);
-	int fd = l ? mp_listener_fileno(l) : -1;
+	struct stat st;
+	bool took_0 = fstat(0, &st) == 0 && S_ISSOCK(st.st_mode); /* the socket comes first, then the rest */
 	if (rc == 0)
 		serve_one_client(l, path, NULL);
 	mp_listener_free(l);
@@ -2095,7 +2244,7 @@ MP_TEST(pipe, a_listener_and_a_client_on_descriptor_0_work_and_clean_up, 1, "Lis
 	unlink(path);
 	cr_assert(dup2(saved_stdin, 0) == 0);
 	mp_expect_status(rc, 0);
-	cr_assert_eq(fd, 0, "the listener's socket should have taken the lowest free descriptor, 0");
+	cr_assert(took_0, "the listener's socket should have taken the lowest free descriptor, 0");
 	cr_assert(closed, "mp_listener_free() must close the listener's socket, descriptor 0 too");
 	cr_assert(removed, "mp_listener_free() must remove the socket file of a listener on descriptor 0 too");
 
@@ -2104,7 +2253,7 @@ MP_TEST(pipe, a_listener_and_a_client_on_descriptor_0_work_and_clean_up, 1, "Lis
 	cr_assert(close(0) == 0);
 	mp_conn *client = NULL;
 	rc = mp_client(&client, path, NULL, 0, 5);
-	fd = client ? mp_conn_fileno(client) : -1;
+	int fd = client ? mp_conn_fileno(client) : -1;
 	mp_conn *server = NULL;
 	if (rc == 0 && mp_listener_accept(l, &server, 5) == 0) {
 		mp_expect_status(mp_conn_send_str(client, "from 0"), 0);
