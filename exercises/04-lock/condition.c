@@ -78,22 +78,18 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct tim
 }
 
 /* Let go of every level of the lock, which this thread holds @depth times: while it waits, nobody holds it. */
-static void let_go(struct mp__lock_shared *l, unsigned depth)
+static void let_go(struct mp__mutex *m, unsigned depth)
 {
-	mp__lock_set_owner(l, 0);
-	l->depth = 0;
 	for (unsigned i = 0; i < depth; i++)
-		mp__mutex_unlock(&l->mutex);
+		mp__mutex_unlock(m);
 }
 
 /* Take the lock back, @depth times. Returns what the first lock said: 0 or EOWNERDEAD. */
-static int take_back(struct mp__lock_shared *l, pid_t owner, unsigned depth)
+static int take_back(struct mp__mutex *m, unsigned depth)
 {
-	int rc = mp__mutex_lock(&l->mutex, &mp__forever);
+	int rc = mp__mutex_lock(m, &mp__forever);
 	for (unsigned i = 1; i < depth; i++)
-		mp__mutex_lock(&l->mutex, &mp__forever);
-	mp__lock_set_owner(l, owner);
-	l->depth = depth;
+		mp__mutex_lock(m, &mp__forever);
 	return rc;
 }
 
@@ -104,7 +100,7 @@ int mp_condition_wait(mp_condition *c, double timeout)
 	struct mp__deadline d;
 	if (mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
-	struct mp__lock_shared *l = c->lock->shared;
+	struct mp__mutex *m = c->lock->mutex;
 	struct room *r = c->room;
 	/* TODO: your code goes here.
 	 * Hint: the caller must hold the lock (mp__lock_held). Count yourself

@@ -15,7 +15,7 @@
  * futex: an integer in shared memory that holds the owner's thread id. An
  * uncontended acquire is one atomic compare-and-swap in user space; only a
  * process that must wait enters the kernel (FUTEX_WAIT), and only a release
- * that sees waiters wakes one (FUTEX_WAKE). "Robust" means each thread
+ * that sees waiters wakes them (FUTEX_WAKE, guard.h). "Robust" means each thread
  * keeps, in user memory, a list of the robust mutexes it holds and tells the
  * kernel where (set_robust_list). When a thread dies, the kernel walks that
  * list, marks each mutex "owner died" and wakes a waiter, which then gets
@@ -23,7 +23,8 @@
  */
 
 /*
- * The calling thread's id, which marks the holder. gettid() is a system call,
+ * The calling thread's id, to compare with the holder's in the lock word
+ * ("do I hold it?", which a condition asks). gettid() is a system call,
  * dearer than the whole uncontended lock, so each thread asks once and keeps
  * the answer. A child made by fork() is a new thread with a new id: the
  * handler below empties the copy it inherits.
@@ -57,13 +58,12 @@ static int lock_new(mp_lock **out, bool recursive)
 	mp_lock *l = mp__fault("calloc") ? NULL : calloc(1, sizeof *l);
 	if (!l)
 		return -ENOMEM;
-	l->shared = mp__shared_alloc(sizeof *l->shared);
-	if (!l->shared) {
+	l->mutex = mp__shared_alloc(sizeof *l->mutex);
+	if (!l->mutex) {
 		free(l);
 		return -ENOMEM;
 	}
-	int rc = mp__mutex_init(&l->shared->mutex,
-				recursive ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_ERRORCHECK);
+	int rc = mp__mutex_init(l->mutex, recursive ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_ERRORCHECK);
 	if (rc < 0) {
 		mp_lock_free(l);
 		return rc;
@@ -86,7 +86,7 @@ void mp_lock_free(mp_lock *l)
 {
 	if (!l)
 		return;
-	mp__shared_free(l->shared, sizeof *l->shared);
+	mp__shared_free(l->mutex, sizeof *l->mutex);
 	free(l);
 }
 
@@ -94,15 +94,16 @@ int mp_lock_acquire(mp_lock *l, double timeout)
 {
 	if (!l)
 		return -EINVAL;
-	struct mp__deadline d;
-	if (mp__deadline_start(&d, timeout) < 0)
+	/* For ever is the common case, and needs no deadline: not even a call, on the path every acquire takes. */
+	struct mp__deadline d = { .forever = true };
+	if (!(timeout < 0) && mp__deadline_start(&d, timeout) < 0)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: mp__mutex_lock() does the waiting. Then note yourself as the
-	 * holder (mp__lock_set_owner() with my_tid()) and count one more level: the count is what tells
-	 * a release, or a condition, that this thread holds the lock. Map the
-	 * answers: ETIMEDOUT, EOWNERDEAD (you hold it: say MP_EOWNERDEAD),
-	 * ENOTRECOVERABLE, EDEADLK (a plain lock taken again by its holder).
+	 * Hint: mp__mutex_lock() does the waiting; map what it says.
+	 * EOWNERDEAD: you hold it, and its last holder died holding it
+	 * (MP_EOWNERDEAD); ETIMEDOUT: MP_ETIMEDOUT; ENOTRECOVERABLE:
+	 * MP_EUNRECOVERABLE; anything else as a negated errno (EDEADLK: a
+	 * plain lock taken again by its holder).
 	 * Lesson 04, "When the holder dies: robust mutexes".
 	 */
 	return MP_ETODO;
@@ -113,9 +114,8 @@ int mp_lock_release(mp_lock *l)
 	if (!l)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: only the holder may release (compare mp__lock_owner() with
-	 * my_tid(): MP_ENOTOWNER). Count one level down, forget the holder at
-	 * zero (before the unlock, not after), then unlock.
+	 * Hint: mp__mutex_unlock(). A robust mutex refuses an unlock by any
+	 * thread but its holder (EPERM): that is MP_ENOTOWNER.
 	 * Lesson 04, "How a process-shared mutex works".
 	 */
 	return MP_ETODO;
@@ -126,7 +126,8 @@ int mp_lock_mark_consistent(mp_lock *l)
 	if (!l)
 		return -EINVAL;
 	/* TODO: your code goes here.
-	 * Hint: pthread_mutex_consistent(), by the holder, after MP_EOWNERDEAD.
+	 * Hint: pthread_mutex_consistent(), by the holder only
+	 * (mp__lock_held(); -EINVAL for anyone else: glibc does not check).
 	 * Lesson 04, "When the holder dies: robust mutexes".
 	 */
 	return MP_ETODO;
@@ -134,5 +135,5 @@ int mp_lock_mark_consistent(mp_lock *l)
 
 bool mp__lock_held(const mp_lock *l)
 {
-	return mp__lock_owner(l->shared) == my_tid() && l->shared->depth > 0;
+	return mp__lock_owner(l) == my_tid();
 }
