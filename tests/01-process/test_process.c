@@ -891,6 +891,22 @@ MP_TEST(process, a_failed_fork_leaves_nothing_behind, 1, "Starting a child")
 	/* The harness then checks that what mp__watch_prepare() opened was closed. */
 }
 
+MP_TEST(process, a_start_that_cannot_register_its_exit_handler_fails_cleanly, 1, "Starting a child")
+{
+	/* Each test runs in a fresh process: this is its first start, which registers the exit handler. */
+	mp_process *p = new_process("exit_with", &(int){ 0 }, sizeof(int));
+	mp_expect_status(mp_fault_inject("atexit", 0, ENOMEM), 0);
+	int rc = mp_process_start(p);
+	mp_fault_clear();
+	mp_expect_status(rc, -ENOMEM);
+	cr_assert(no_child_left(), "a start that could not register its exit handler must not fork");
+	mp_expect_status(mp_process_join(p, 0), MP_ENOTSTARTED);
+	/* Nothing was registered, so the next start tries again, and works. */
+	mp_expect_status(mp_process_start(p), 0);
+	cr_assert_eq(join_and_exitcode(p), 0);
+	mp_process_free(p);
+}
+
 MP_TEST(process, without_pidfds_a_pipe_stands_in, 3, "Starting a child")
 {
 	/*
