@@ -482,6 +482,8 @@ bool mp__conn_message_waiting(const mp_conn *c, size_t cap)
 {
 	enum { PEEK_MAX = 1024 };
 	unsigned char buf[4 + PEEK_MAX];
+	if (c->broken)
+		return true; /* a receive fails at once */
 	if (cap > PEEK_MAX)
 		cap = PEEK_MAX;
 	ssize_t n = recv(c->fd, buf, 4 + cap, MSG_PEEK | MSG_DONTWAIT);

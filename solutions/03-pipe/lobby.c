@@ -162,28 +162,24 @@ static int admit(struct mp__lobby *lb, mp_conn **out)
 		mp_conn_free(c);
 		return -ENOMEM;
 	}
+	g->conn = c;
+	g->step = JUDGE_ANSWER;
+	g->until = lb->patience < 0 ? INFINITY : now() + lb->patience;
 	mp_conn_set_timeout(c, 0); /* no step may wait: a wait would hold up the other guests */
-	if ((rc = mp__send_challenge(c, &g->challenge)) < 0) {
-		free(g);
-		mp_conn_free(c);
-		return rc;
-	}
 	/* Edge-triggered: woken when more bytes come, not again and again by half a message. */
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = g };
-	if (epoll_ctl(lb->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		rc = -errno;
+	if ((rc = mp__send_challenge(c, &g->challenge)) < 0 ||
+	    (rc = epoll_ctl(lb->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0) < 0) {
 		free(g);
 		mp_conn_free(c);
 		return rc;
 	}
 	if (lb->guests == MAX_GUESTS)
 		drop(lb, lb->first);
-	*g = (struct guest){ .conn = c, .step = JUDGE_ANSWER, .challenge = g->challenge,
-			     .until = lb->patience < 0 ? INFINITY : now() + lb->patience };
-	struct guest **p = &lb->first;
-	while (*p)
-		p = &(*p)->next;
-	*p = g;
+	struct guest **last = &lb->first;
+	while (*last)
+		last = &(*last)->next;
+	*last = g;
 	lb->guests++;
 	return 1;
 }
