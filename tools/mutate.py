@@ -18,11 +18,13 @@ The mutations are the bugs a learner makes by a slip of the hand:
           could tell (a declared array size, an index under sizeof, an enumerator's value)
   bool    true and false swapped
   return  a return value changed (0 becomes -1; anything else becomes 0)
-  call    a call statement deleted (but not free() or munmap(): a leak of memory is
-          what `make memcheck` finds, not the tests)
+  call    a call statement deleted (but not free(), munmap() or a VALGRIND_ client request:
+          a leak of memory, or memory valgrind was told about, is what `make memcheck` finds,
+          not the tests)
 
-Every mutant is one change on one line, outside comments, strings and
-preprocessor lines. With more candidates than --max, a sample of --max is drawn
+Every mutant is one change on one line, outside comments, strings,
+preprocessor lines and _Static_assert (checked when compiling: a mutant there
+either fails to compile or changes nothing the program does). With more candidates than --max, a sample of --max is drawn
 with --seed, so a run can be repeated exactly. The report, with the diff of
 every survivor, is build/mutate/NN/report.txt; --rerun tests again only the
 survivors of the last run (after new tests were written, say).
@@ -83,6 +85,7 @@ ARITH = {"++": ["--"], "--": ["++"], "+=": ["-="], "-=": ["+="]}
 TOKEN = re.compile(r"==|!=|<=|>=|&&|\|\||\+\+|--|\+=|-=|->|<<|>>|[<>]|\b\d+\b|\btrue\b|\bfalse\b|!(?!=)|[-+](?=[ \w(])")
 KEYWORDS = {"return", "if", "while", "for", "switch", "sizeof", "else", "do", "case", "goto", "break", "continue"}
 NOT_DELETED = {"free", "munmap"}
+NOT_DELETED_PREFIX = "VALGRIND_"
 CALL_STMT = re.compile(r"^\s*(\(void\)\s*)?([A-Za-z_]\w*)\s*\(.*\)\s*;\s*$")
 RETURN = re.compile(r"^(\s*return\s+)(.+?)(\s*;\s*)$")
 
@@ -119,7 +122,7 @@ def is_equivalent_literal(line, start):
 def mutants_of_line(path, no, line, code):
     """Every mutant of one line; @code tells which characters are code."""
     stripped = line.strip()
-    if not stripped or stripped.startswith("#") or not any(code):
+    if not stripped or stripped.startswith(("#", "_Static_assert")) or not any(code):
         return []
     out = []
 
@@ -168,7 +171,8 @@ def mutants_of_line(path, no, line, code):
             out.append(Mutant(path, no, "return", line, r.group(1) + "0" + r.group(3)))
 
     c = CALL_STMT.match(line)
-    if c and c.group(2) not in KEYWORDS and c.group(2) not in NOT_DELETED and all(code[c.start(2):len(line.rstrip())]):
+    if (c and c.group(2) not in KEYWORDS and c.group(2) not in NOT_DELETED
+            and not c.group(2).startswith(NOT_DELETED_PREFIX) and all(code[c.start(2):len(line.rstrip())])):
         depth = 0
         for ch in line:
             depth += (ch == "(") - (ch == ")")

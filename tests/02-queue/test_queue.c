@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +33,10 @@ struct job {
 	size_t size;       /* how large, 0 for a mix */
 	double pause;      /* seconds to wait before starting */
 	const char *point; /* where a child arms its own death (fault.h): the string is in the parent's image, which fork() copied */
+	int cpu;           /* > 0: the child runs only on CPU cpu - 1 */
+	bool idle;         /* ... and at SCHED_IDLE, so that a busy process there starves it */
+	int ready;         /* > 0: a pipe's write end, where the child writes a byte before it acts */
+	double timeout;
 };
 
 static void sleep_seconds(double s)
@@ -1008,6 +1013,20 @@ MP_TEST(queue, memory_goes_back_as_messages_are_read, 2, "A ring of shared memor
 	cr_assert(after - before <= 4 * 1024, "every message was read, yet the queue still holds %ld KiB: read chunks "
 		  "must go back to the kernel (give_back())", after - before);
 	free(m);
+
+	/* One message of 32 MiB: one get frees 32 chunks at once, and every one must go. */
+	enum { BIG = 32 << 20 };
+	m = calloc(1, BIG);
+	cr_assert(m);
+	mp_expect_status(mp_queue_put(q, m, BIG, 0), 0);
+	free(m);
+	void *got;
+	size_t n;
+	mp_expect_status(mp_queue_get(q, &got, &n, 0), 0);
+	free(got);
+	after = resident_shared_kib();
+	cr_assert(after - before <= 4 * 1024, "a 32 MiB message was read, yet the queue still holds %ld KiB: every chunk "
+		  "read must go back, not only the first (give_back())", after - before);
 	mp_queue_free(q);
 }
 
@@ -1286,6 +1305,171 @@ static void signal_storm(bool on)
 }
 
 /* Get one message of @len bytes, then exit: a consumer that makes room after a pause. */
+/* ---- A woken waiter killed before it takes the guard ---- */
+
+static void pin(int cpu, bool idle)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	struct sched_param none = { 0 };
+	if (sched_setaffinity(0, sizeof one, &one) != 0 || (idle && sched_setscheduler(0, SCHED_IDLE, &none) != 0))
+		_exit(3);
+}
+
+/* Say so on j->ready, then put one integer: exit 0, 2 on a timeout, 1 on another error (3: no CPU). */
+MP_TARGET(put_when_ready)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	if (j->cpu > 0)
+		pin(j->cpu - 1, j->idle);
+	if (write(j->ready, "r", 1) != 1)
+		return 4;
+	if (j->point)
+		mp_fault_inject(j->point, 0, EIO);
+	int rc = mp_queue_put_int(j->q, 7, j->timeout);
+	return rc == 0 ? 0 : rc == MP_ETIMEDOUT ? 2 : 1;
+}
+
+static mp_process *start_and_see_asleep(const struct job *j, int ready_rd, const char *who)
+{
+	mp_process *p = start("put_when_ready", j);
+	char byte;
+	cr_assert(mp_test_read(ready_rd, &byte, 1, 10) && mp_test_wait_asleep(mp_process_pid(p), 10),
+		  "%s never went to sleep", who);
+	return p;
+}
+
+/* The scene of the test below, once: B's exit code, or -1 if A ran before it was killed (try again). */
+static int hand_the_guard_to_a_dying_waiter(mp_queue *q)
+{
+	int ready[2];
+	mp_test_pipe(ready);
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN), other = ncpu > 1 ? 2 : 1;
+	/* H takes the guard and stalls holding it (the nap seam), and is stopped there until we are ready. */
+	mp_process *h = start_and_see_asleep(&(struct job){ .q = q, .point = "nap:holding-guard", .cpu = other,
+							    .ready = ready[1], .timeout = 5 }, ready[0], "the holder");
+	kill(mp_process_pid(h), SIGSTOP);
+	mp_process *a = start_and_see_asleep(&(struct job){ .q = q, .cpu = 1, .idle = true, .ready = ready[1],
+							    .timeout = 10 }, ready[0], "the first waiter");
+	mp_process *b = start_and_see_asleep(&(struct job){ .q = q, .cpu = other, .ready = ready[1], .timeout = 3 },
+					     ready[0], "the second waiter");
+	close(ready[0]);
+	close(ready[1]);
+
+	cpu_set_t before, cpu0;
+	cr_assert_eq(sched_getaffinity(0, sizeof before, &before), 0);
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	cr_assert_eq(sched_setaffinity(0, sizeof cpu0, &cpu0), 0);
+	int policy = sched_getscheduler(0);
+	struct sched_param was, fifo = { .sched_priority = 1 };
+	sched_getparam(0, &was);
+	bool real_time = sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
+
+	/* H goes on, lets the guard go (which wakes A), and ends; we spin meanwhile, so A cannot run. */
+	kill(mp_process_pid(h), SIGCONT);
+	while (mp_test_pid_running(mp_process_pid(h)))
+		continue;
+	mp_process_kill(a);
+	/* Take the guard, and hold it (the nap) while A dies: the kernel then wakes nobody for it. */
+	mp_fault_inject("nap:holding-guard", 0, EIO);
+	int rc = mp_queue_put_int(q, 8, 5);
+	mp_fault_clear();
+
+	if (real_time)
+		sched_setscheduler(0, policy, &was);
+	sched_setaffinity(0, sizeof before, &before);
+	mp_expect_status(rc, 0);
+	join(h, 0);
+	int first = -1000;
+	cr_assert_eq(mp_process_join(a, 20), 0);
+	mp_process_exitcode(a, &first);
+	mp_process_free(a);
+	cr_assert_neq(first, 3, "the first waiter could not be put on CPU 0 at SCHED_IDLE");
+	int code = -1000;
+	cr_assert_eq(mp_process_join(b, 20), 0);
+	mp_process_exitcode(b, &code);
+	mp_process_free(b);
+	int64_t v;
+	while (mp_queue_get_int(q, &v, 0) == 0)
+		continue;
+	return first == -SIGKILL ? code : -1;
+}
+
+MP_TEST(queue, a_waiter_killed_as_it_is_handed_the_guard_strands_no_other, 2, "The guard, and a holder that dies")
+{
+	/*
+	 * Two puts, A then B, wait for the guard that H holds. H lets it go,
+	 * which wakes A; A is killed before it runs (it shares CPU 0 with this
+	 * process at SCHED_IDLE), and this process takes the guard and holds it
+	 * while A dies. B must still get the guard. glibc's unlock wakes one
+	 * sleeper, A, and the kernel wakes another for a waiter that dies so
+	 * only if the guard is free at that instant.
+	 */
+	mp_queue *q = new_queue(0);
+	int code = -1;
+	for (int attempt = 0; attempt < 5 && code < 0; attempt++)
+		code = hand_the_guard_to_a_dying_waiter(q);
+	cr_assert_neq(code, -1, "in 5 tries, the first waiter always ran before it could be killed: is the machine "
+		      "too busy?");
+	cr_assert_eq(code, 0, "the second waiter never got the guard (exit %d; 2: its put timed out after 3 s): an "
+		     "unlock must wake every sleeper on the guard when any sleeps", code);
+	mp_queue_free(q);
+}
+
+/* ---- Bytes written over ---- */
+
+/* The first byte of the ring of the one queue this process has: after its page of books (the mapping in /proc). */
+static unsigned char *find_the_ring(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	cr_assert(f);
+	char line[512];
+	unsigned long start = 0;
+	while (fgets(line, sizeof line, f))
+		if (strstr(line, "memfd:mp-queue") && sscanf(line, "%lx-", &start) == 1)
+			break;
+	fclose(f);
+	cr_assert(start, "no mapping named memfd:mp-queue in /proc/self/maps");
+	return (unsigned char *)start + 4096;
+}
+
+MP_TEST(queue, a_record_written_over_is_refused_and_kept, 2, "When a process dies mid-message")
+{
+	/*
+	 * Every process that holds the queue can write its memory, and one with a
+	 * stray pointer may. A get trusts a record only if its check matches and
+	 * its length lies within the books: otherwise MP_EBADMSG, nothing read
+	 * past the tail, nothing removed.
+	 */
+	mp_queue *q = new_queue(0);
+	mp_expect_status(mp_queue_put(q, "0123456789abcdef", 16, 0), 0);
+	uint64_t *record = (uint64_t *)find_the_ring(); /* len, then type and check in one word */
+	uint64_t len = record[0], rest = record[1];
+	cr_assert_eq(len, 16, "the ring should start with the record of the message just put");
+	void *m;
+	size_t n;
+	record[1] ^= 1ULL << 40; /* the check */
+	mp_expect_status(mp_queue_get(q, &m, &n, 0), MP_EBADMSG);
+	record[1] = rest;
+	/* A length past the tail with a check that matches it: a writer that knew the formula. */
+	uint32_t type = (uint32_t)rest;
+	uint64_t bad = len + 8;
+	record[0] = bad;
+	record[1] = type | (uint64_t)(0x3151504du ^ (uint32_t)bad ^ (type << 24)) << 32;
+	cr_assert_eq(record[1] >> 32, (rest >> 32) ^ (uint32_t)len ^ (uint32_t)bad, "the test's copy of CHECK() is wrong");
+	mp_expect_status(mp_queue_get(q, &m, &n, 0), MP_EBADMSG);
+	record[0] = len;
+	record[1] = rest;
+	cr_assert_eq(mp_queue_qsize(q), 1, "a refused record must stay in the queue");
+	mp_expect_status(mp_queue_get(q, &m, &n, 0), 0);
+	cr_assert(n == 16 && memcmp(m, "0123456789abcdef", 16) == 0, "once mended, the message comes out as it went in");
+	free(m);
+	mp_queue_free(q);
+}
+
 MP_TARGET(get_one_after_a_pause)(const void *arg, size_t len)
 {
 	(void)len;
