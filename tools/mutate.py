@@ -18,9 +18,9 @@ The mutations are the bugs a learner makes by a slip of the hand:
           could tell (a declared array size, an index under sizeof, an enumerator's value)
   bool    true and false swapped
   return  a return value changed (0 becomes -1; anything else becomes 0)
-  call    a call statement deleted (but not free(), munmap() or a VALGRIND_ client request:
-          a leak of memory, or memory valgrind was told about, is what `make memcheck` finds,
-          not the tests)
+  call    a call statement deleted (but not free(), munmap(), a destructor named *_free()
+          or a VALGRIND_ client request: a leak of memory, or memory valgrind was told about,
+          is what `make memcheck` finds, not the tests)
 
 Every mutant is one change on one line, outside comments, strings,
 preprocessor lines and _Static_assert (checked when compiling: a mutant there
@@ -172,7 +172,8 @@ def mutants_of_line(path, no, line, code):
 
     c = CALL_STMT.match(line)
     if (c and c.group(2) not in KEYWORDS and c.group(2) not in NOT_DELETED
-            and not c.group(2).startswith(NOT_DELETED_PREFIX) and all(code[c.start(2):len(line.rstrip())])):
+            and not c.group(2).startswith(NOT_DELETED_PREFIX) and not c.group(2).endswith("_free")
+            and all(code[c.start(2):len(line.rstrip())])):
         depth = 0
         for ch in line:
             depth += (ch == "(") - (ch == ")")
