@@ -31,7 +31,8 @@ int mp__judge_answer(mp_conn *c, const struct mp__challenge *ch, const void *key
  * HMAC-MD5 for an old peer): 0; MP_EBADMSG, without answering, for a
  * challenge that breaks the protocol (no "#CHALLENGE#" prefix, fewer than 20
  * bytes after it, a digest Python does not allow, over 256 bytes,
- * end-of-file); or a connection error. mp__hear_verdict() expects
+ * end-of-file); -EIO, sending nothing, if the HMAC cannot be computed (no
+ * such digest in libcrypto); or a connection error. mp__hear_verdict() expects
  * "#WELCOME#": 0, MP_EAUTH for any other verdict, or a receive's error.
  */
 int mp__answer(mp_conn *c, const void *key, size_t keylen);

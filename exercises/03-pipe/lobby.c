@@ -211,7 +211,8 @@ static int serve(struct mp__lobby *lb, struct guest *g, mp_conn **out)
 		}
 		if (rc < 0) {
 			drop(lb, g);
-			return rc;
+			/* A step that would have had to wait (a send into a buffer the guest never reads): its fault. */
+			return rc == MP_ETIMEDOUT ? MP_EBADMSG : rc;
 		}
 	}
 	return 1;

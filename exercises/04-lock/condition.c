@@ -84,11 +84,15 @@ static void let_go(struct mp__mutex *m, unsigned depth)
 		mp__mutex_unlock(m);
 }
 
-/* Take the lock back, @depth times. Returns what the first lock said: 0 or EOWNERDEAD. */
+/*
+ * Take the lock back, @depth times. Returns what the first lock said: 0,
+ * EOWNERDEAD, or ENOTRECOVERABLE, and then the lock is not held: a holder
+ * died meanwhile, and the next one let it go without repair.
+ */
 static int take_back(struct mp__mutex *m, unsigned depth)
 {
 	int rc = mp__mutex_lock(m, &mp__forever);
-	for (unsigned i = 1; i < depth; i++)
+	for (unsigned i = 1; i < depth && rc != ENOTRECOVERABLE; i++)
 		mp__mutex_lock(m, &mp__forever);
 	return rc;
 }
@@ -107,10 +111,12 @@ int mp_condition_wait(mp_condition *c, double timeout)
 	 * in r->waiting. Then, until you take a ticket: read r->seq, let_go()
 	 * of the lock (all its levels: a re-entrant lock may be held several
 	 * times), FUTEX_WAIT on r->seq with the value read and the time left,
-	 * take_back() the lock. EOWNERDEAD from take_back() means a holder died
-	 * meanwhile (MP_EOWNERDEAD). A ticket (r->notified > 0) means you were
-	 * notified: take it. A timeout with no ticket is MP_ETIMEDOUT. Either
-	 * way, count yourself out of r->waiting before you return.
+	 * take_back() the lock. A ticket (r->notified > 0) means you were
+	 * notified: take it. EOWNERDEAD from take_back() means a holder died
+	 * meanwhile: take your ticket if one waits, then return MP_EOWNERDEAD
+	 * either way. A timeout with no ticket is MP_ETIMEDOUT. Count yourself
+	 * out of r->waiting before you return, except after ENOTRECOVERABLE:
+	 * the lock is not held then, and lost for good (MP_EUNRECOVERABLE).
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	return MP_ETODO;

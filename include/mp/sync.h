@@ -151,7 +151,9 @@ mp_lock *mp_condition_lock(mp_condition *c);
  * @return 0 when notified (or, once, early, after a waiter was killed
  *         asleep: test your state in a loop); `MP_ETIMEDOUT`; `MP_ENOTOWNER`
  *         without the lock; `MP_EOWNERDEAD` if the lock came back from a
- *         holder that died.
+ *         holder that died (notified or not: repair, then test your state);
+ *         `MP_EUNRECOVERABLE` if the lock became unrecoverable meanwhile:
+ *         then, alone of all the answers, without the lock held.
  */
 int mp_condition_wait(mp_condition *c, double timeout);
 

@@ -308,8 +308,9 @@ static struct books *draft(struct shared *s)
 {
 	uint32_t v = atomic_load_explicit(&s->version, memory_order_relaxed);
 	dawdle_here("nap:holding-guard"); /* a holder that stalls: the others' timeouts must hold */
-	s->books[(v + 1) % 2] = s->books[v % 2];
-	return &s->books[(v + 1) % 2];
+	struct books *spare = &s->books[1 - v % 2];
+	*spare = s->books[v % 2];
+	return spare;
 }
 
 /*

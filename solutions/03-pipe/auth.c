@@ -145,7 +145,8 @@ int mp__answer(mp_conn *c, const void *key, size_t keylen)
 	 * Hint: receive; it must start with CHALLENGE and leave at least 20
 	 * bytes of M (else MP_EBADMSG). digest_of(M) names the digest (NULL:
 	 * MP_EBADMSG). Answer the bare HMAC-MD5 of M to a legacy challenge,
-	 * else "{name}" followed by the HMAC of all of M.
+	 * else "{name}" followed by the HMAC of all of M. An HMAC that cannot
+	 * be computed (hmac_of() says 0) is -EIO, with nothing sent.
 	 * Lesson 03, "Authentication with a shared key".
 	 */
 	unsigned char msg[HANDSHAKE_MAX];

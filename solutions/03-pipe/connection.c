@@ -532,21 +532,36 @@ bool mp__conn_ready_now(const mp_conn *c)
 
 bool mp__conn_message_waiting(const mp_conn *c, size_t cap)
 {
-	enum { PEEK_MAX = 1024 };
-	unsigned char buf[4 + PEEK_MAX];
+	enum { PEEK_MAX = 1024, LONG_HEADER = 4 + 8 };
+	unsigned char buf[LONG_HEADER + PEEK_MAX];
 	if (c->broken)
 		return true; /* a receive fails at once */
 	if (cap > PEEK_MAX)
 		cap = PEEK_MAX;
-	ssize_t n = recv(c->fd, buf, 4 + cap, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t n = recv(c->fd, buf, LONG_HEADER + cap, MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0)
 		return errno != EAGAIN && errno != EINTR; /* an error: the receive reports it at once */
-	if (n == 0 || n < 4)
-		return n == 0; /* end-of-file, or not even a whole header yet */
-	uint32_t head;
-	memcpy(&head, buf, sizeof head);
-	int32_t len = (int32_t)be32toh(head);
-	return len < 0 || (size_t)len > cap || (size_t)n >= 4 + (size_t)len;
+	if (n == 0)
+		return true; /* end-of-file */
+	size_t got = (size_t)n, header = 4;
+	if (got < header)
+		return false;
+	uint32_t small;
+	memcpy(&small, buf, sizeof small);
+	int32_t marker = (int32_t)be32toh(small);
+	uint64_t len = (uint64_t)marker;
+	if (marker == -1) {
+		/* The long form: the length is in the 8 bytes after the -1, which may not all be here yet. */
+		header = LONG_HEADER;
+		if (got < header)
+			return false;
+		uint64_t large;
+		memcpy(&large, buf + 4, sizeof large);
+		len = be64toh(large);
+	} else if (marker < 0) {
+		return true; /* a bad length: refused at once */
+	}
+	return len > cap || got >= header + len;
 }
 
 int mp_conn_poll(mp_conn *c, double timeout)

@@ -84,11 +84,15 @@ static void let_go(struct mp__mutex *m, unsigned depth)
 		mp__mutex_unlock(m);
 }
 
-/* Take the lock back, @depth times. Returns what the first lock said: 0 or EOWNERDEAD. */
+/*
+ * Take the lock back, @depth times. Returns what the first lock said: 0,
+ * EOWNERDEAD, or ENOTRECOVERABLE, and then the lock is not held: a holder
+ * died meanwhile, and the next one let it go without repair.
+ */
 static int take_back(struct mp__mutex *m, unsigned depth)
 {
 	int rc = mp__mutex_lock(m, &mp__forever);
-	for (unsigned i = 1; i < depth; i++)
+	for (unsigned i = 1; i < depth && rc != ENOTRECOVERABLE; i++)
 		mp__mutex_lock(m, &mp__forever);
 	return rc;
 }
@@ -107,10 +111,12 @@ int mp_condition_wait(mp_condition *c, double timeout)
 	 * in r->waiting. Then, until you take a ticket: read r->seq, let_go()
 	 * of the lock (all its levels: a re-entrant lock may be held several
 	 * times), FUTEX_WAIT on r->seq with the value read and the time left,
-	 * take_back() the lock. EOWNERDEAD from take_back() means a holder died
-	 * meanwhile (MP_EOWNERDEAD). A ticket (r->notified > 0) means you were
-	 * notified: take it. A timeout with no ticket is MP_ETIMEDOUT. Either
-	 * way, count yourself out of r->waiting before you return.
+	 * take_back() the lock. A ticket (r->notified > 0) means you were
+	 * notified: take it. EOWNERDEAD from take_back() means a holder died
+	 * meanwhile: take your ticket if one waits, then return MP_EOWNERDEAD
+	 * either way. A timeout with no ticket is MP_ETIMEDOUT. Count yourself
+	 * out of r->waiting before you return, except after ENOTRECOVERABLE:
+	 * the lock is not held then, and lost for good (MP_EUNRECOVERABLE).
 	 * Lesson 04, "Semaphores, events and conditions".
 	 */
 	if (!mp__lock_held(c->lock))
@@ -118,6 +124,7 @@ int mp_condition_wait(mp_condition *c, double timeout)
 	unsigned depth = mp__lock_depth(c->lock);
 	r->waiting++;
 	int rc;
+	bool holder_died = false;
 	for (;;) {
 		struct timespec left;
 		const struct timespec *t = mp__deadline_left(&d, &left);
@@ -126,14 +133,18 @@ int mp_condition_wait(mp_condition *c, double timeout)
 			uint32_t seen = atomic_load(&r->seq);
 			let_go(m, depth);
 			timed_out = futex(&r->seq, FUTEX_WAIT, seen, t) < 0 && errno == ETIMEDOUT;
-			if (take_back(m, depth) == EOWNERDEAD) {
-				rc = MP_EOWNERDEAD;
-				break;
-			}
+			int back = take_back(m, depth);
+			if (back == ENOTRECOVERABLE)
+				return MP_EUNRECOVERABLE; /* not held: the room is nobody's to touch now */
+			holder_died |= back == EOWNERDEAD;
 		}
 		if (r->notified > 0) {
-			r->notified--;
-			rc = 0;
+			r->notified--; /* ours, even if the notifier died after handing it out */
+			rc = holder_died ? MP_EOWNERDEAD : 0;
+			break;
+		}
+		if (holder_died) {
+			rc = MP_EOWNERDEAD;
 			break;
 		}
 		if (timed_out) {

@@ -975,6 +975,19 @@ static mp_queue *new_small_queue(size_t maxsize, bool joinable)
 	return q;
 }
 
+/* Whether this process maps a file whose name holds @name (in /proc/self/maps). */
+static bool mapped(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	cr_assert(f);
+	char line[512];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
 /* Kilobytes of shared memory this process has resident (RssShmem in /proc/self/status). */
 static long resident_shared_kib(void)
 {
@@ -1051,6 +1064,67 @@ MP_TEST(queue, messages_go_round_the_end_of_the_ring_intact, 3, "A ring of share
 	cr_assert_eq(got, 500);
 	join(p, 0);
 	mp_queue_free(q);
+}
+
+MP_TEST(queue, a_message_that_fills_the_whole_ring_fits, 1, "A ring of shared memory")
+{
+	/* A 2 MiB ring holds one record of exactly 2 MiB, header included; one byte more never fits. */
+	enum { RING = 2 << 20, HEADER = 16 };
+	mp_queue *q = new_small_queue(0, false);
+	unsigned char *m = make_message(5, 0, RING - HEADER);
+	cr_assert(m);
+	mp_expect_status(mp_queue_put(q, m, RING - HEADER, 0), 0);
+	void *got;
+	size_t n;
+	int id, seq;
+	mp_expect_status(mp_queue_get(q, &got, &n, 0), 0);
+	cr_assert(n == RING - HEADER && check_message(got, n, &id, &seq) == 0 && id == 5,
+		  "a message that fills the ring came out changed");
+	free(got);
+	free(m);
+	m = calloc(1, RING - HEADER + 1);
+	cr_assert(m);
+	mp_expect_status(mp_queue_put(q, m, RING - HEADER + 1, 0), -EMSGSIZE);
+	free(m);
+	mp_queue_free(q);
+}
+
+MP_TARGET(get_one_int)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	int64_t v;
+	return mp_queue_get_int(j->q, &v, 10) == 0 ? 0 : 1;
+}
+
+/* CPU seconds this process has used: a wait that sleeps uses next to none, one that spins uses it all. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+MP_TEST(queue, a_get_on_an_empty_queue_sleeps_after_the_doorbell_rang, 2, "The doorbell")
+{
+	/*
+	 * A consumer asleep when a message comes makes the put ring the doorbell;
+	 * it takes the message and leaves. A get that then waits on the empty
+	 * queue must sleep, not find the old byte in the pipe again and again.
+	 */
+	mp_queue *q = new_queue(0);
+	mp_process *c = start("get_one_int", &(struct job){ .q = q });
+	sleep_seconds(0.2); /* asleep in poll() by now */
+	mp_expect_status(mp_queue_put_int(q, 1, 1), 0);
+	join(c, 0);
+	int64_t v;
+	double cpu0 = cpu_seconds();
+	mp_expect_status(mp_queue_get_int(q, &v, 0.5), MP_EEMPTY);
+	double cpu = cpu_seconds() - cpu0;
+	cr_assert(cpu < 0.1, "a get(0.5) on an empty queue used %.2f s of CPU: a consumer must take the old doorbell "
+		  "byte out (silence()) before it sleeps in poll()", cpu);
+	mp_queue_free(q);
+	cr_assert(!mapped("memfd:mp-queue"), "mp_queue_free() left the queue's memory mapped");
 }
 
 MP_TEST(queue, a_full_ring_makes_put_wait_and_a_get_makes_room, 2, "A ring of shared memory")
@@ -1817,14 +1891,6 @@ MP_TEST(queue, waits_without_a_timeout_survive_signals, 3, "Timeouts: empty and 
 	mp_expect_status(rc, 0);
 	join(p, 0);
 	mp_queue_free(q);
-}
-
-/* CPU seconds this process has used: a wait that sleeps uses next to none, one that spins uses it all. */
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 MP_TEST(queue, waits_sleep_rather_than_spin, 1, "Sleeping, waking, and a waker that dies")

@@ -1438,11 +1438,203 @@ MP_TEST(lock, a_wait_reports_a_notifier_that_died_holding_the_lock, 2, "Semaphor
 	mp_expect_status(mp_condition_wait(c, 5), MP_EOWNERDEAD);
 	cr_assert_eq(finish(p), -SIGKILL);
 	mp_expect_status(mp_lock_mark_consistent(l), 0); /* this process holds it again, and repairs */
+	/* The dead notifier's ticket was this wait's: none is left for the next. */
+	int rc = mp_condition_wait(c, 0.2);
+	cr_assert(rc == MP_ETIMEDOUT, "a wait after the one the dead notifier woke returned %s, expected MP_ETIMEDOUT: "
+		  "a wait that comes back with MP_EOWNERDEAD must still take its ticket", mp_err_name(rc));
 	mp_expect_status(mp_lock_release(l), 0);
 	mp_expect_status(mp_lock_release(l), 0); /* both levels came back */
 	mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
 	p = start("acquire_expecting", &(struct job){ .lock = l, .timeout = 1, .expect = 0 });
 	cr_assert_eq(finish(p), 0, "once repaired and released the lock is free for others");
+	mp_condition_free(c);
+}
+
+/* Take the lock, which a holder died holding, and let it go without repair: it is unrecoverable then. */
+MP_TARGET(take_over_and_give_up)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	sleep_seconds(j->pause);
+	if (mp_lock_acquire(j->lock, 5) != MP_EOWNERDEAD)
+		return 1;
+	return mp_lock_release(j->lock) == 0 ? 0 : 2;
+}
+
+MP_TEST(lock, a_lock_lost_during_a_wait_is_reported_unrecoverable, 2, "Semaphores, events and conditions")
+{
+	/*
+	 * While this process waits, one child takes the lock and dies holding
+	 * it, and another takes it over and lets it go unrepaired. The wait
+	 * cannot take the lock back: MP_EUNRECOVERABLE, and the lock not held.
+	 */
+	for (int recursive = 0; recursive < 2; recursive++) {
+		mp_lock *l = new_lock(recursive);
+		mp_condition *c = NULL;
+		mp_expect_status(mp_condition_new(&c, l), 0);
+		int levels = recursive ? 2 : 1;
+		for (int i = 0; i < levels; i++)
+			mp_expect_status(mp_lock_acquire(l, 1), 0);
+		mp_array *pair = new_array(sizeof(int64_t), 2, false);
+		mp_process *dies = start("die_holding_the_lock", &(struct job){ .lock = l, .array = pair });
+		mp_process *gives_up = start("take_over_and_give_up", &(struct job){ .lock = l, .pause = 0.3 });
+		int rc = mp_condition_wait(c, 1);
+		cr_assert_eq(finish(dies), -SIGKILL);
+		cr_assert_eq(finish(gives_up), 0, "the second child should have found the lock abandoned (EOWNERDEAD)");
+		cr_assert(rc == MP_EUNRECOVERABLE, "a wait whose lock became unrecoverable returned %s, expected "
+			  "MP_EUNRECOVERABLE (%s lock)", mp_err_name(rc), recursive ? "a re-entrant" : "a plain");
+		mp_expect_status(mp_lock_release(l), MP_ENOTOWNER);
+		mp_expect_status(mp_lock_acquire(l, 0), MP_EUNRECOVERABLE);
+		mp_condition_free(c);
+		mp_array_free(pair);
+		mp_lock_free(l);
+	}
+}
+
+/* Take the condition's lock, hold it j->pause seconds, notify one, let go. */
+MP_TARGET(hold_then_notify)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_lock *l = mp_condition_lock(j->cond);
+	if (mp_lock_acquire(l, 5) != 0)
+		return 1;
+	sleep_seconds(j->pause);
+	if (mp_condition_notify(j->cond, 1) != 0)
+		return 2;
+	return mp_lock_release(l) == 0 ? 0 : 3;
+}
+
+MP_TEST(lock, a_notify_that_comes_while_the_waiter_takes_the_lock_back_counts, 1, "Semaphores, events and conditions")
+{
+	/*
+	 * The wait's time runs out while a notifier holds the lock; the notifier
+	 * then notifies, and lets go. The waiter, taking the lock back, finds the
+	 * ticket: it was notified (0), even though its time had run out.
+	 */
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, NULL), 0);
+	mp_lock *l = mp_condition_lock(c);
+	mp_expect_status(mp_lock_acquire(l, 1), 0);
+	mp_process *p = start("hold_then_notify", &(struct job){ .cond = c, .pause = 0.5 });
+	int rc = mp_condition_wait(c, 0.2);
+	cr_assert_eq(finish(p), 0);
+	cr_assert(rc == 0, "a wait notified while it took the lock back, after its time ran out, returned %s, "
+		  "expected 0: look for a ticket before deciding it timed out", mp_err_name(rc));
+	mp_expect_status(mp_lock_release(l), 0);
+	mp_condition_free(c);
+}
+
+MP_TEST(lock, a_notify_gives_no_more_tickets_than_waiters_without_one, 1, "Semaphores, events and conditions")
+{
+	/* One waiter, notified twice: one ticket. A wait begun next must not find a second one. */
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, NULL), 0);
+	mp_lock *l = mp_condition_lock(c);
+	mp_array *counter = new_array(sizeof(int64_t), 1, false);
+	int ready[2];
+	mp_test_pipe(ready);
+	mp_process *w = start("wait_on_condition", &(struct job){ .cond = c, .array = counter, .timeout = 5,
+								     .ready = ready[1] });
+	char byte;
+	cr_assert(mp_test_read(ready[0], &byte, 1, 5), "the waiter never started waiting");
+	mp_expect_status(mp_lock_acquire(l, 5), 0); /* once it waits, and has let the lock go */
+	((int64_t *)mp_array_data(counter))[0] = 1;
+	mp_expect_status(mp_condition_notify(c, 1), 0);
+	mp_expect_status(mp_condition_notify(c, 1), 0);
+	int rc = mp_condition_wait(c, 0.3); /* the waiter takes its ticket meanwhile; ours must not be there */
+	cr_assert_eq(finish(w), 0, "the waiter should have been notified");
+	cr_assert(rc == MP_ETIMEDOUT, "a second notify with one waiter handed out a second ticket: a wait begun "
+		  "after it returned %s, expected MP_ETIMEDOUT", mp_err_name(rc));
+	mp_expect_status(mp_lock_release(l), 0);
+	close(ready[0]);
+	close(ready[1]);
+	mp_array_free(counter);
+	mp_condition_free(c);
+}
+
+/* Take the lock its holder died holding, say so, and hold it until j->fd closes; then repair and release. */
+MP_TARGET(hold_what_the_dead_left)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	close(j->fd_close);
+	if (mp_lock_acquire(j->lock, 5) != MP_EOWNERDEAD)
+		return 1;
+	if (write(j->ready, "r", 1) != 1)
+		return 2;
+	wait_for_close(j->fd);
+	return mp_lock_mark_consistent(j->lock) == 0 && mp_lock_release(j->lock) == 0 ? 0 : 3;
+}
+
+MP_TEST(lock, only_the_holder_may_repair_an_abandoned_lock, 1, "When the holder dies: robust mutexes")
+{
+	/* glibc's pthread_mutex_consistent() checks no holder: any process could mark it. mp_lock's may not. */
+	mp_lock *l = new_lock(false);
+	mp_array *pair = new_array(sizeof(int64_t), 2, false);
+	cr_assert_eq(finish(start("die_holding_the_lock", &(struct job){ .lock = l, .array = pair })), -SIGKILL);
+	int go[2], ready[2];
+	mp_test_pipe(go);
+	mp_test_pipe(ready);
+	mp_process *h = start("hold_what_the_dead_left", &(struct job){ .lock = l, .fd = go[0], .fd_close = go[1],
+									 .ready = ready[1] });
+	close(go[0]);
+	close(ready[1]);
+	char byte;
+	cr_assert(mp_test_read(ready[0], &byte, 1, 5), "the child did not take over the abandoned lock");
+	close(ready[0]);
+	mp_expect_status(mp_lock_mark_consistent(l), -EINVAL);
+	close(go[1]);
+	cr_assert_eq(finish(h), 0, "the holder's own repair must still work after a refused one");
+	mp_array_free(pair);
+	mp_lock_free(l);
+}
+
+/* Say so on j->ready and wait (j->timeout): exit 0 if notified, 1 for MP_EOWNERDEAD (repaired), 2 on a timeout. */
+MP_TARGET(wait_and_tell)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_lock *l = mp_condition_lock(j->cond);
+	if (mp_lock_acquire(l, 5) != 0 || write(j->ready, "r", 1) != 1)
+		return 3;
+	int rc = mp_condition_wait(j->cond, j->timeout);
+	if (rc == MP_EOWNERDEAD && mp_lock_mark_consistent(l) != 0)
+		return 4;
+	if (mp_lock_release(l) != 0)
+		return 5;
+	return rc == 0 ? 0 : rc == MP_EOWNERDEAD ? 1 : rc == MP_ETIMEDOUT ? 2 : 6;
+}
+
+MP_TEST(lock, the_ticket_of_a_notifier_that_died_is_taken_once, 2, "Semaphores, events and conditions")
+{
+	/*
+	 * Two waiters; a notifier hands out one ticket and dies holding the lock.
+	 * One waiter gets the lock back with MP_EOWNERDEAD, and with it the
+	 * ticket, whichever it is: the other, never notified, must time out.
+	 */
+	mp_condition *c = NULL;
+	mp_expect_status(mp_condition_new(&c, NULL), 0);
+	mp_lock *l = mp_condition_lock(c);
+	int ready[2];
+	mp_test_pipe(ready);
+	mp_process *w = start("wait_and_tell", &(struct job){ .cond = c, .timeout = 1.5, .ready = ready[1] });
+	char byte;
+	cr_assert(mp_test_read(ready[0], &byte, 1, 5), "the first waiter never started");
+	mp_expect_status(mp_lock_acquire(l, 5), 0); /* the child waits now */
+	mp_process *n = start("notify_and_die", &(struct job){ .cond = c });
+	int rc = mp_condition_wait(c, 1.5);
+	if (rc == MP_EOWNERDEAD)
+		mp_expect_status(mp_lock_mark_consistent(l), 0);
+	mp_expect_status(mp_lock_release(l), 0);
+	cr_assert_eq(finish(n), -SIGKILL);
+	int child = finish(w);
+	cr_assert((rc == MP_EOWNERDEAD && child == 2) || (child == 1 && rc == MP_ETIMEDOUT),
+		  "with one ticket handed out before the notifier died, this waiter got %s and the other exited %d (1: "
+		  "MP_EOWNERDEAD, 2: timed out, 0: notified): the one that gets MP_EOWNERDEAD must take the ticket too",
+		  mp_err_name(rc), child);
+	close(ready[0]);
+	close(ready[1]);
 	mp_condition_free(c);
 }
 
