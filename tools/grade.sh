@@ -431,6 +431,10 @@ END {
 					details = details "  (" failed - 1 " more failing in this stage)\n"
 				if (passed == 0 && tree == "exercises")
 					details = details "  Nothing passes yet: start with " read_hint(st, "The exercise, step by step") "\n"
+				# An unfinished earlier stage (its MP_ETODO, a target it never registered) fails every later stage too.
+				if (tree == "exercises" && !isolated && st !~ /^01-/ && t_msg[first] ~ /MP_ETODO|MP_ENOTARGET/)
+					details = details "  (If that code comes from an earlier stage you have not finished, grade this one " \
+						  "against the reference for the earlier ones: make grade ISOLATE=1 STAGE=" substr(st, 1, 2) ")\n"
 				details = details "  Run it alone: make " (tree == "exercises" ? "grade" : "test") \
 					  " STAGE=" substr(st, 1, 2) " TEST=" t_name[first] (isolated ? " ISOLATE=1" : "") "\n"
 				if (tree == "solutions" && !expect_fail)

@@ -13,8 +13,8 @@
 /*
  * A lock is a mutex in shared memory, nothing more. A glibc robust mutex
  * already knows who holds it and how many times: the holder's thread id is
- * the low bits of its futex word (the kernel needs it there, to find the
- * mutexes of a thread that dies), and glibc counts the levels of a
+ * the low bits of its futex word (where the kernel looks, for each mutex on
+ * a dead thread's robust list, whether it still held it), and glibc counts the levels of a
  * re-entrant one in __count (1 for a plain lock). Copies of our own would
  * cost two stores an acquire and three accesses a release: a tenth more than
  * the mutex itself, for nothing it does not know.
