@@ -666,24 +666,18 @@ int mp_queue_get_int(mp_queue *q, int64_t *value, double timeout)
 {
 	if (!value)
 		return -EINVAL;
-	int64_t v = 0;
-	struct taken t = { .want = INT, .fixed = &v, .fixed_len = sizeof v };
-	int rc = get(q, &t, timeout);
-	if (rc == 0)
-		*value = v;
-	return rc;
+	/* copy_out() writes it only once a message of this type and size is taken: on failure it is untouched. */
+	struct taken t = { .want = INT, .fixed = value, .fixed_len = sizeof *value };
+	return get(q, &t, timeout);
 }
 
 int mp_queue_get_double(mp_queue *q, double *value, double timeout)
 {
 	if (!value)
 		return -EINVAL;
-	double v = 0;
-	struct taken t = { .want = DOUBLE, .fixed = &v, .fixed_len = sizeof v };
-	int rc = get(q, &t, timeout);
-	if (rc == 0)
-		*value = v;
-	return rc;
+	/* copy_out() writes it only once a message of this type and size is taken: on failure it is untouched. */
+	struct taken t = { .want = DOUBLE, .fixed = value, .fixed_len = sizeof *value };
+	return get(q, &t, timeout);
 }
 
 int mp_queue_get_str(mp_queue *q, char **s, double timeout)
