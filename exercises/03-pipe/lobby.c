@@ -168,8 +168,10 @@ static int admit(struct mp__lobby *lb, mp_conn **out)
 	mp_conn_set_timeout(c, 0); /* no step may wait: a wait would hold up the other guests */
 	/* Edge-triggered: woken when more bytes come, not again and again by half a message. */
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = g };
-	if ((rc = mp__send_challenge(c, &g->challenge)) < 0 ||
-	    (rc = epoll_ctl(lb->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0) < 0) {
+	rc = mp__send_challenge(c, &g->challenge);
+	if (rc == 0 && epoll_ctl(lb->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		rc = -errno;
+	if (rc < 0) {
 		free(g);
 		mp_conn_free(c);
 		return rc;
