@@ -104,17 +104,23 @@ class Mutant:
                                             lineterm="\n", n=0)).replace("@@ -1 +1 @@", f"@@ line {self.line_no} @@")
 
 
-DECLARED_SIZE = re.compile(r"(\b([A-Za-z_]\w*)|,)\s+\**[A-Za-z_]\w*\s*\[\s*$")
+DECLARED_SIZE = re.compile(r"(\b([A-Za-z_]\w*)|,)\s+\**[A-Za-z_]\w*\s*\[[^\]=;]*$")
 SIZEOF_INDEX = re.compile(r"sizeof\s*\(?\s*[\w.>-]+\s*\[\s*$")
 ENUMERATOR = re.compile(r"^\s*(typedef\s+)?(enum\b.*|[A-Z][A-Z0-9_]*\s*=\s*[-\d]+\s*,?\s*(/[*/].*)?)$")
 
 
+def in_declared_size(line, start):
+    """Whether @start lies in the size of an array being declared: "char name[MAX + 1]"."""
+    m = DECLARED_SIZE.search(line[:start])
+    return bool(m and m.group(2) not in KEYWORDS and line.lstrip()[:1].isalpha())
+
+
 def is_equivalent_literal(line, start):
     """Literals whose change no test can see, because the program cannot either: the size in
-    "int a, fds[2]" (a parameter's size is not even used), the index in "sizeof fds[0]", and an
+    "int a, fds[2]" or "char name[MAX + 1]" (a parameter's size is not even used; a field's, in
+    memory the tests cannot watch), the index in "sizeof fds[0]", and an
     enumerator's value (both sides of every message are built from the same enum)."""
-    m = DECLARED_SIZE.search(line[:start])
-    if m and m.group(2) not in KEYWORDS and line.lstrip()[:1].isalpha():
+    if in_declared_size(line, start):
         return True
     return bool(SIZEOF_INDEX.search(line[:start]) or ENUMERATOR.match(line))
 
@@ -146,9 +152,9 @@ def mutants_of_line(path, no, line, code):
             for r in ARITH[tok]:
                 replace(start, end, r, "arith")
         elif tok in ("+", "-"):
-            # A binary + or -: something to its left that ends an operand.
+            # A binary + or -: something to its left that ends an operand (not in a declared size).
             left = line[:start].rstrip()
-            if left and (left[-1].isalnum() or left[-1] in ")]_"):
+            if left and (left[-1].isalnum() or left[-1] in ")]_") and not in_declared_size(line, start):
                 replace(start, end, "-" if tok == "+" else "+", "arith")
         elif tok == "!":
             replace(start, end, "", "logic")

@@ -75,15 +75,20 @@ void mp__mutex_wake_sleepers(struct mp__mutex *m)
 	futex(lock_word(m), FUTEX_WAKE, INT_MAX, NULL);
 }
 
-/* For the tests (fault.h): die, or stall 0.3 s, holding a guard, as a process killed or set aside then would. */
-static void for_the_tests_while_holding(void)
+void mp__pause_for_the_tests(const char *point)
 {
 	struct timespec t = { 0, 300000000 };
-	if (mp__fault("die:holding-guard"))
-		raise(SIGKILL);
-	if (mp__fault("nap:holding-guard"))
+	if (mp__fault(point))
 		while (nanosleep(&t, &t) < 0 && errno == EINTR)
 			continue;
+}
+
+/* For the tests (fault.h): die, or stall, holding a guard, as a process killed or set aside then would. */
+static void for_the_tests_while_holding(void)
+{
+	if (mp__fault("die:holding-guard"))
+		raise(SIGKILL);
+	mp__pause_for_the_tests("nap:holding-guard");
 }
 
 int mp__guard_lock(struct mp__mutex *m, const struct mp__deadline *d)
@@ -108,6 +113,7 @@ int mp__sleep(struct mp__wakeup *w, struct mp__mutex *m, const struct mp__deadli
 	uint32_t seen = atomic_load(&w->seq);
 	atomic_fetch_add(&w->asleep, 1);
 	mp__mutex_unlock(m);
+	mp__pause_for_the_tests("nap:before-sleep"); /* a wake-up that comes now must not be lost */
 	long rc = futex(&w->seq, FUTEX_WAIT, seen, t);
 	int err = errno;
 	atomic_fetch_sub(&w->asleep, 1);

@@ -96,6 +96,12 @@ static inline int mp__mutex_unlock(struct mp__mutex *m)
  */
 int mp__guard_lock(struct mp__mutex *m, const struct mp__deadline *d);
 
+/*
+ * For the tests (fault.h): pause 0.3 s here if a test armed @point, so that
+ * what may happen at this instant is made to happen.
+ */
+void mp__pause_for_the_tests(const char *point);
+
 /* No deadline: how a release, a set, a clear, an abort or a reset takes its guard. */
 static const struct mp__deadline mp__forever = { .forever = true };
 

@@ -35,7 +35,9 @@
  * `"nap:holding-guard"` makes a put or get pause 0.3 s while it holds the
  * guard, as a stalled process would. In stage 04, `"nap:holding-guard"` and
  * `"die:holding-guard"` do the same to whoever takes the guard of a
- * semaphore, an event or a barrier.
+ * semaphore, an event or a barrier, and `"nap:before-sleep"` makes a waiter
+ * on any of them, or on a condition, pause between letting the guard (or the
+ * condition's lock) go and going to sleep.
  *
  * @param call the system call's name; the string must stay valid while armed.
  * @param skip how many calls succeed before the one that fails (0: the next).

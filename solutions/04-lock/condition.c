@@ -132,6 +132,7 @@ int mp_condition_wait(mp_condition *c, double timeout)
 		if (!timed_out) {
 			uint32_t seen = atomic_load(&r->seq);
 			let_go(m, depth);
+			mp__pause_for_the_tests("nap:before-sleep"); /* a notify that comes now must not be lost */
 			timed_out = futex(&r->seq, FUTEX_WAIT, seen, t) < 0 && errno == ETIMEDOUT;
 			int back = take_back(m, depth);
 			if (back == ENOTRECOVERABLE)

@@ -1329,6 +1329,15 @@ MP_TEST(lock, notify_wakes_as_many_waiters_as_asked, 3, "Semaphores, events and 
 }
 
 /* Release j->sem, dying or stalling at j->name (a point of fault.h) while holding its guard. */
+/* Arm j->name, then reset the barrier (which takes its guard). */
+MP_TARGET(reset_at)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_fault_inject(j->name, 0, EIO);
+	return mp_barrier_reset(j->barrier) == 0 ? 0 : 1;
+}
+
 MP_TARGET(release_and_stop_at)(const void *arg, size_t len)
 {
 	(void)len;
@@ -1362,6 +1371,65 @@ MP_TEST(lock, a_guard_holder_that_dies_or_stalls_stops_no_other, 2, "Semaphores,
 	cr_assert_eq(finish(p), 0);
 	mp_expect_status(mp_semaphore_acquire(s, 1), 0); /* the stalled release's unit */
 	mp_semaphore_free(s);
+
+	/* A barrier's wait that cannot take the guard in time has not arrived: MP_ETIMEDOUT, not an index. */
+	mp_barrier *b = NULL;
+	mp_expect_status(mp_barrier_new(&b, 2, NULL), 0);
+	p = start("reset_at", &(struct job){ .barrier = b, .name = "nap:holding-guard" });
+	sleep_ms(100);
+	rc = mp_barrier_wait(b, 0.05);
+	cr_assert(rc == MP_ETIMEDOUT, "a barrier wait(0.05) behind a stalled guard holder returned %s, expected "
+		  "MP_ETIMEDOUT", mp_err_name(rc));
+	cr_assert_eq(finish(p), 0);
+	mp_barrier_free(b);
+}
+
+/* Arm j->name, then wait on the condition (j->timeout): exit 0 if notified. */
+MP_TARGET(wait_pausing_at)(const void *arg, size_t len)
+{
+	(void)len;
+	const struct job *j = arg;
+	mp_lock *l = j->cond ? mp_condition_lock(j->cond) : NULL;
+	if (l && mp_lock_acquire(l, 5) != 0)
+		return 2;
+	mp_fault_inject(j->name, 0, EIO);
+	int rc = l ? mp_condition_wait(j->cond, j->timeout) : mp_semaphore_acquire(j->sem, j->timeout);
+	if (l && mp_lock_release(l) != 0)
+		return 3;
+	return rc == 0 ? 0 : 1;
+}
+
+MP_TEST(lock, a_wake_up_as_the_waiter_goes_to_sleep_is_not_lost, 2, "Semaphores, events and conditions")
+{
+	/*
+	 * The waiter pauses (the nap seam) between letting go and sleeping; the
+	 * notify, or the release, comes in that pause. The wait must end as soon
+	 * as the pause does: a waker changes the word the waiter sleeps on, so
+	 * the late sleep does not begin. Otherwise it sleeps out its 5 s.
+	 */
+	for (int kind = 0; kind < 2; kind++) {
+		mp_condition *c = NULL;
+		mp_semaphore *s = NULL;
+		mp_expect_status(kind == 0 ? mp_condition_new(&c, NULL) : mp_semaphore_new(&s, 0), 0);
+		double t0 = mp_test_now();
+		mp_process *p = start("wait_pausing_at", &(struct job){ .cond = c, .sem = s, .timeout = 5,
+									 .name = "nap:before-sleep" });
+		sleep_ms(150); /* in the pause by now */
+		if (c) {
+			mp_lock *l = mp_condition_lock(c);
+			mp_expect_status(mp_lock_acquire(l, 5), 0);
+			mp_expect_status(mp_condition_notify(c, 1), 0);
+			mp_expect_status(mp_lock_release(l), 0);
+		} else {
+			mp_expect_status(mp_semaphore_release(s), 0);
+		}
+		int code = finish(p);
+		double took = mp_test_now() - t0;
+		cr_assert(code == 0 && took < 2, "a %s wait woken during its pause before sleeping ended after %.1f s (exit "
+			  "%d): the wake-up was lost, and it slept until its timeout", c ? "condition" : "semaphore", took, code);
+		mp_condition_free(c);
+		mp_semaphore_free(s);
+	}
 }
 
 MP_TEST(lock, a_notify_with_nobody_waiting_is_lost, 1, "Semaphores, events and conditions")
