@@ -2526,6 +2526,21 @@ MP_TEST(lock, kill_storms_leave_every_primitive_working, 3, "Semaphores, events 
 	mp_condition_free(j.cond);
 }
 
+MP_TEST(lock, two_nameless_blocks_differ_in_their_random_part, 1, "Named shared memory, and who may remove it")
+{
+	/* A fresh name is the pid, a counter and random bits: the random part must differ too, or a name is guessable. */
+	mp_shm *a = NULL, *b = NULL;
+	mp_expect_status(mp_shm_create(&a, NULL, 4096), 0);
+	mp_expect_status(mp_shm_create(&b, NULL, 4096), 0);
+	const char *ra = strrchr(mp_shm_name(a), '-'), *rb = strrchr(mp_shm_name(b), '-');
+	cr_assert(ra && rb && strcmp(ra, rb) != 0, "two fresh names must differ in their random part, not only in the "
+		  "counter: \"%s\" and \"%s\"", mp_shm_name(a), mp_shm_name(b));
+	mp_expect_status(mp_shm_unlink(a), 0);
+	mp_expect_status(mp_shm_unlink(b), 0);
+	mp_shm_detach(a);
+	mp_shm_detach(b);
+}
+
 MP_TEST(lock, a_named_block_on_descriptor_0_is_closed_too, 1, "Named shared memory, and who may remove it")
 {
 	int saved = fcntl(0, F_DUPFD_CLOEXEC, 3);
