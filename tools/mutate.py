@@ -279,9 +279,17 @@ def main():
     survivors_file = os.path.join(work, "survivors.json")
     if args.rerun:
         with open(survivors_file) as f:
-            keys = set(json.load(f))
-        chosen = [m for m in candidates if m.key() in keys]
-        gone = len(keys) - len(chosen)
+            saved = json.load(f)
+        # Each survivor once: the same change to the same text may be a candidate on several lines, so
+        # take the one nearest the line it survived on (an edit elsewhere may have moved it).
+        chosen = []
+        for entry in saved:
+            key, line = (entry, 0) if isinstance(entry, str) else (entry["key"], entry["line"])
+            same = [m for m in candidates if m.key() == key and m not in chosen]
+            if same:
+                chosen.append(min(same, key=lambda m: abs(m.line_no - line)))
+        chosen.sort(key=lambda m: (m.path, m.line_no))
+        gone = len(saved) - len(chosen)
         if gone:
             print(f"mutate: {gone} survivors of the last run no longer apply (their lines changed)")
     else:
@@ -337,7 +345,7 @@ def main():
     with open(os.path.join(work, "report.txt"), "w") as f:
         f.write("\n".join(report) + "\n")
     with open(survivors_file, "w") as f:
-        json.dump([m.key() for m in survived], f, indent=0)
+        json.dump([{"key": m.key(), "line": m.line_no} for m in survived], f, indent=0)
     print()
     for m in survived:
         print(f"survivor: {m.path}:{m.line_no} ({m.kind})\n{m.diff()}")
