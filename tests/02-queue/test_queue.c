@@ -1444,7 +1444,7 @@ static int hand_the_guard_to_a_dying_waiter(mp_queue *q)
 	kill(mp_process_pid(h), SIGSTOP);
 	mp_process *a = start_and_see_asleep(&(struct job){ .q = q, .cpu = 1, .idle = true, .ready = ready[1],
 							    .timeout = 10 }, ready[0], "the first waiter");
-	mp_process *b = start_and_see_asleep(&(struct job){ .q = q, .cpu = other, .ready = ready[1], .timeout = 3 },
+	mp_process *b = start_and_see_asleep(&(struct job){ .q = q, .cpu = other, .ready = ready[1], .timeout = 3 * MP_TEST_TIMEOUT_SCALE },
 					     ready[0], "the second waiter");
 	close(ready[0]);
 	close(ready[1]);

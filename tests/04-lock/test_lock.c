@@ -2400,7 +2400,7 @@ static int hand_the_lock_to_a_dying_waiter(mp_lock *l)
 	char byte;
 	cr_assert(mp_test_read(ready[0], &byte, 1, 10) && mp_test_wait_asleep(mp_process_pid(a), 10),
 		  "the first waiter never went to sleep in mp_lock_acquire()");
-	mp_process *b = start("take_the_lock", &(struct job){ .lock = l, .timeout = 3, .ready = ready[1] });
+	mp_process *b = start("take_the_lock", &(struct job){ .lock = l, .timeout = 3 * MP_TEST_TIMEOUT_SCALE, .ready = ready[1] });
 	cr_assert(mp_test_read(ready[0], &byte, 1, 10) && mp_test_wait_asleep(mp_process_pid(b), 10),
 		  "the second waiter never went to sleep in mp_lock_acquire()");
 	close(ready[0]);
