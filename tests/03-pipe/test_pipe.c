@@ -146,7 +146,10 @@ MP_TARGET(client_hello)(const void *arg, size_t len)
 	return ok ? 0 : 22;
 }
 
-/* Accept one client on p->listener; exit 0 after serving it hello, 20 for MP_EAUTH, 21 for anything else. */
+/*
+ * Accept one client on p->listener; exit 0 after serving it hello (HELLO
+ * going back p->delay seconds later), 20 for MP_EAUTH, 21 for anything else.
+ */
 MP_TARGET(accept_one)(const void *arg, size_t len)
 {
 	(void)len;
@@ -156,7 +159,9 @@ MP_TARGET(accept_one)(const void *arg, size_t len)
 	if (rc == MP_EAUTH)
 		return 20;
 	char *s = NULL;
-	int ok = rc == 0 && mp_conn_recv_str(c, &s) == 0 && strcmp(s, "hello") == 0 && mp_conn_send_str(c, "HELLO") == 0;
+	int ok = rc == 0 && mp_conn_recv_str(c, &s) == 0 && strcmp(s, "hello") == 0;
+	nap(p->delay);
+	ok = ok && mp_conn_send_str(c, "HELLO") == 0;
 	free(s);
 	mp_conn_free(c);
 	return ok ? 0 : 21;
@@ -2148,6 +2153,26 @@ MP_TEST(pipe, an_accepted_connection_blocks_without_a_timeout_after_the_handshak
 	serve_client(c);
 	mp_conn_free(c);
 	cr_assert_eq(finish(child), 0);
+	mp_listener_free(l);
+}
+
+MP_TEST(pipe, a_client_connection_blocks_without_a_timeout_after_the_handshake, 1, "Authentication with a shared key")
+{
+	/* The connect's timeout bounds the connect and the handshake, not what the connection does after. */
+	mp_listener *l = NULL;
+	mp_expect_status(mp_listener_new(&l, NULL, key, strlen(key)), 0);
+	mp_process *server = start("accept_one", &(struct peer){ .listener = l, .delay = 0.8 * MP_TEST_TIMEOUT_SCALE });
+	mp_conn *c = NULL;
+	mp_expect_status(mp_client(&c, mp_listener_address(l), key, strlen(key), 0.4 * MP_TEST_TIMEOUT_SCALE), 0);
+	mp_expect_status(mp_conn_send_str(c, "hello"), 0);
+	char *s = NULL;
+	int rc = mp_conn_recv_str(c, &s);
+	cr_assert(rc == 0, "a reply 0.8 s after a connect with a timeout of 0.4 s: the receive returned %s, expected "
+		  "0: the connect's timeout must not linger on the connection", mp_err_name(rc));
+	cr_assert_str_eq(s, "HELLO");
+	free(s);
+	mp_conn_free(c);
+	cr_assert_eq(finish(server), 0);
 	mp_listener_free(l);
 }
 
