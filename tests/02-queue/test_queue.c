@@ -1114,14 +1114,6 @@ MP_TARGET(get_one_int)(const void *arg, size_t len)
 	return mp_queue_get_int(j->q, &v, 10) == 0 ? 0 : 1;
 }
 
-/* CPU seconds this process has used: a wait that sleeps uses next to none, one that spins uses it all. */
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 MP_TEST(queue, a_get_on_an_empty_queue_sleeps_after_the_doorbell_rang, 2, "The doorbell")
 {
 	/*
@@ -1135,9 +1127,9 @@ MP_TEST(queue, a_get_on_an_empty_queue_sleeps_after_the_doorbell_rang, 2, "The d
 	mp_expect_status(mp_queue_put_int(q, 1, 1), 0);
 	join(c, 0);
 	int64_t v;
-	double cpu0 = cpu_seconds();
+	double cpu0 = mp_test_cpu_seconds();
 	mp_expect_status(mp_queue_get_int(q, &v, 0.5), MP_EEMPTY);
-	double cpu = cpu_seconds() - cpu0;
+	double cpu = mp_test_cpu_seconds() - cpu0;
 	cr_assert(cpu < 0.1, "a get(0.5) on an empty queue used %.2f s of CPU: a consumer must take the old doorbell "
 		  "byte out (silence()) before it sleeps in poll()", cpu);
 	mp_queue_free(q);
@@ -1398,23 +1390,13 @@ static void signal_storm(bool on)
 /* Get one message of @len bytes, then exit: a consumer that makes room after a pause. */
 /* ---- A woken waiter killed before it takes the guard ---- */
 
-static void pin(int cpu, bool idle)
-{
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	struct sched_param none = { 0 };
-	if (sched_setaffinity(0, sizeof one, &one) != 0 || (idle && sched_setscheduler(0, SCHED_IDLE, &none) != 0))
-		_exit(3);
-}
-
 /* Say so on j->ready, then put one integer: exit 0, 2 on a timeout, 1 on another error (3: no CPU). */
 MP_TARGET(put_when_ready)(const void *arg, size_t len)
 {
 	(void)len;
 	const struct job *j = arg;
-	if (j->cpu > 0)
-		pin(j->cpu - 1, j->idle);
+	if (j->cpu > 0 && !mp_test_pin(j->cpu - 1, j->idle))
+		return 3;
 	if (write(j->ready, "r", 1) != 1)
 		return 4;
 	if (j->point)
@@ -1449,15 +1431,7 @@ static int hand_the_guard_to_a_dying_waiter(mp_queue *q)
 	close(ready[0]);
 	close(ready[1]);
 
-	cpu_set_t before, cpu0;
-	cr_assert_eq(sched_getaffinity(0, sizeof before, &before), 0);
-	CPU_ZERO(&cpu0);
-	CPU_SET(0, &cpu0);
-	cr_assert_eq(sched_setaffinity(0, sizeof cpu0, &cpu0), 0);
-	int policy = sched_getscheduler(0);
-	struct sched_param was, fifo = { .sched_priority = 1 };
-	sched_getparam(0, &was);
-	bool real_time = sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
+	mp_test_take_cpu0();
 
 	/* H goes on, lets the guard go (which wakes A), and ends; we spin meanwhile, so A cannot run. */
 	kill(mp_process_pid(h), SIGCONT);
@@ -1469,9 +1443,7 @@ static int hand_the_guard_to_a_dying_waiter(mp_queue *q)
 	int rc = mp_queue_put_int(q, 8, 5);
 	mp_fault_clear();
 
-	if (real_time)
-		sched_setscheduler(0, policy, &was);
-	sched_setaffinity(0, sizeof before, &before);
+	mp_test_leave_cpu0();
 	mp_expect_status(rc, 0);
 	join(h, 0);
 	int first = -1000;
@@ -1920,9 +1892,9 @@ MP_TEST(queue, waits_sleep_rather_than_spin, 1, "Sleeping, waking, and a waker t
 		int64_t v;
 		if (i == 2)
 			mp_expect_status(mp_queue_get_int(q, &v, 0), 0);
-		double cpu = cpu_seconds();
+		double cpu = mp_test_cpu_seconds();
 		int rc = i == 0 ? mp_queue_join(q, 0.3) : i == 1 ? mp_queue_put_int(q, 2, 0.3) : mp_queue_get_int(q, &v, 0.3);
-		cpu = cpu_seconds() - cpu;
+		cpu = mp_test_cpu_seconds() - cpu;
 		mp_expect_status(rc, i == 0 ? MP_ETIMEDOUT : i == 1 ? MP_EFULL : MP_EEMPTY);
 		cr_assert(cpu < 0.15 * MP_TEST_TIMEOUT_SCALE, "%s used %.3f s of CPU: a wait must sleep in the kernel (a futex, ppoll), not spin",
 			  what[i], cpu);

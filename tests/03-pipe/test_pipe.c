@@ -749,13 +749,6 @@ static int connect_silently(const mp_listener *l)
 	return fd;
 }
 
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 MP_TEST(pipe, silent_clients_hold_up_no_honest_one, 3, "A silent client holds up no other")
 {
 	/*
@@ -775,9 +768,9 @@ MP_TEST(pipe, silent_clients_hold_up_no_honest_one, 3, "A silent client holds up
 	snprintf(p.key, sizeof p.key, "%s", key);
 	mp_conn *c = NULL;
 	mp_expect_status(mp_listener_accept(l, &c, 0.3), MP_ETIMEDOUT); /* the silent ones come in */
-	double cpu0 = cpu_seconds(), t0 = mp_test_now();
+	double cpu0 = mp_test_cpu_seconds(), t0 = mp_test_now();
 	mp_expect_status(mp_listener_accept(l, &c, 0.5), MP_ETIMEDOUT);
-	double cpu = cpu_seconds() - cpu0;
+	double cpu = mp_test_cpu_seconds() - cpu0;
 	cr_assert(cpu < 0.1, "an accept with only silent clients in their handshakes used %.2f s of CPU in %.2f s: it "
 		  "must sleep until a client sends more, not poll a half message again and again", cpu, mp_test_now() - t0);
 	mp_process *honest = start("client_hello", &p);

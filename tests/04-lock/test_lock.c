@@ -2370,14 +2370,8 @@ MP_TARGET(take_the_lock)(const void *arg, size_t len)
 {
 	(void)len;
 	const struct job *j = arg;
-	if (j->idle_on > 0) {
-		cpu_set_t one;
-		CPU_ZERO(&one);
-		CPU_SET(j->idle_on - 1, &one);
-		struct sched_param none = { 0 };
-		if (sched_setaffinity(0, sizeof one, &one) != 0 || sched_setscheduler(0, SCHED_IDLE, &none) != 0)
-			return 3;
-	}
+	if (j->idle_on > 0 && !mp_test_pin(j->idle_on - 1, true))
+		return 3;
 	if (write(j->ready, "r", 1) != 1)
 		return 4;
 	int rc = mp_lock_acquire(j->lock, j->timeout);
@@ -2407,23 +2401,13 @@ static int hand_the_lock_to_a_dying_waiter(mp_lock *l)
 	close(ready[1]);
 
 	/* On CPU 0 with A, and real-time where allowed (as root): then nothing lets A run until we sleep. */
-	cpu_set_t before, cpu0;
-	cr_assert_eq(sched_getaffinity(0, sizeof before, &before), 0);
-	CPU_ZERO(&cpu0);
-	CPU_SET(0, &cpu0);
-	cr_assert_eq(sched_setaffinity(0, sizeof cpu0, &cpu0), 0);
-	int policy = sched_getscheduler(0);
-	struct sched_param was, fifo = { .sched_priority = 1 };
-	sched_getparam(0, &was);
-	bool real_time = sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
+	mp_test_take_cpu0();
 
 	mp_expect_status(mp_lock_release(l), 0); /* wakes A */
 	mp_process_kill(a);
 	int rc = mp_lock_acquire(l, 0);
 
-	if (real_time)
-		sched_setscheduler(0, policy, &was);
-	sched_setaffinity(0, sizeof before, &before);
+	mp_test_leave_cpu0();
 	int first = finish(a); /* A dies now, while we hold the lock */
 	cr_assert_neq(first, 3, "the first waiter could not be put on CPU 0 at SCHED_IDLE");
 	if (rc == 0)

@@ -7,11 +7,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -243,6 +245,45 @@ bool mp_test_pid_running(pid_t pid)
 	char state;
 	pid_t ppid;
 	return proc_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
+}
+
+double mp_test_cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+bool mp_test_pin(int cpu, bool idle)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	struct sched_param none = { 0 };
+	return sched_setaffinity(0, sizeof one, &one) == 0 && (!idle || sched_setscheduler(0, SCHED_IDLE, &none) == 0);
+}
+
+/* What mp_test_take_cpu0() changed, for mp_test_leave_cpu0() to give back. */
+static cpu_set_t cpus_before;
+static int policy_before;
+static struct sched_param param_before;
+static bool took_real_time;
+
+void mp_test_take_cpu0(void)
+{
+	cr_assert_eq(sched_getaffinity(0, sizeof cpus_before, &cpus_before), 0);
+	cr_assert(mp_test_pin(0, false), "cannot run on CPU 0: %s", strerror(errno));
+	policy_before = sched_getscheduler(0);
+	sched_getparam(0, &param_before);
+	struct sched_param fifo = { .sched_priority = 1 };
+	took_real_time = sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
+}
+
+void mp_test_leave_cpu0(void)
+{
+	if (took_real_time)
+		sched_setscheduler(0, policy_before, &param_before);
+	sched_setaffinity(0, sizeof cpus_before, &cpus_before);
 }
 
 bool mp_test_wait_asleep(pid_t pid, double timeout)

@@ -85,6 +85,23 @@ bool mp_test_read(int fd, void *buf, size_t len, double timeout);
 /* Whether @pid names a process that has not ended (a zombie counts as ended). */
 bool mp_test_pid_running(pid_t pid);
 
+/* CPU seconds this process has used: a wait that sleeps uses next to none, one that spins uses it all. */
+double mp_test_cpu_seconds(void);
+
+/*
+ * Run only on CPU @cpu, and at SCHED_IDLE if @idle: a busy process there
+ * then keeps this one from running. False if the kernel refused.
+ */
+bool mp_test_pin(int cpu, bool idle);
+
+/*
+ * Take CPU 0 for the calling process, real-time where allowed (as root), so
+ * that a SCHED_IDLE process pinned there cannot run until this one sleeps;
+ * mp_test_leave_cpu0() gives back the CPUs and the policy it had.
+ */
+void mp_test_take_cpu0(void);
+void mp_test_leave_cpu0(void);
+
 /* Wait up to @timeout seconds until @pid sleeps (state S: blocked in the kernel); false if it never does. */
 bool mp_test_wait_asleep(pid_t pid, double timeout);
 
