@@ -139,12 +139,14 @@ int mp__pool_worker_main(const void *arg, size_t len)
 
 	/* BEGIN SOLUTION stub: mp_conn_free(conn); return 3;
 	 * Hint: loop: receive a message (mp_conn_recv_bytes); stop on an error
-	 * (end-of-file: the pool is gone) or on a MSG_STOP; else run_chunk()
-	 * it, free it, and stop after wa.maxtasks chunks when that is not 0.
+	 * (end-of-file: the pool is gone) or on a MSG_STOP; else store in
+	 * wa.progress->begun how many chunks you have begun, this one
+	 * included (the pool reads it if you die), run_chunk() it, free it,
+	 * and stop after wa.maxtasks chunks when that is not 0.
 	 * Free the connection and return 0.
 	 * Lesson 05, "The worker's loop".
 	 */
-	unsigned done = 0;
+	uint64_t begun = 0;
 	for (;;) {
 		void *msg;
 		size_t n;
@@ -153,11 +155,16 @@ int mp__pool_worker_main(const void *arg, size_t len)
 		struct run_header h = { 0 };
 		if (n >= sizeof h)
 			memcpy(&h, msg, sizeof h);
-		int rc = h.kind == MSG_RUN ? run_chunk(conn, msg, n) : MP_EEOF;
+		int rc = MP_EEOF;
+		if (h.kind == MSG_RUN) {
+			/* Said before it begins: if we die now, the pool knows this chunk was running. */
+			__atomic_store_n(&wa.progress->begun, ++begun, __ATOMIC_RELAXED);
+			rc = run_chunk(conn, msg, n);
+		}
 		free(msg);
 		if (rc < 0)
 			break;
-		if (wa.maxtasks && ++done >= wa.maxtasks)
+		if (wa.maxtasks && begun >= wa.maxtasks)
 			break; /* retire: the pool starts a fresh worker in our place */
 	}
 	mp_conn_free(conn);
