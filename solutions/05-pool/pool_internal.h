@@ -4,6 +4,8 @@
 
 #include <mp.h>
 
+#include "../01-process/deadline.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
@@ -55,13 +57,26 @@ struct chunk {
  * How many chunks a worker may hold at once: the one it runs, and the next
  * ones, waiting in its socket so that it never sits idle between two. A
  * worker holds more than one only while its chunks come back within
- * QUICK_CHUNK_NS, and only HELD_BYTES_MAX bytes of records behind the one it
- * runs: a slow chunk then keeps at most a few fast ones waiting, and what is
- * sent always fits in the socket's buffer, so a send never blocks.
+ * QUICK_CHUNK_NS, and only HELD_BYTES_MAX bytes of records in all (but one
+ * chunk of any size): a slow chunk then keeps at most a few fast ones
+ * waiting, and what is sent fits in the socket's buffer, so a send to a
+ * busy worker never blocks.
  */
 #define HELD_MAX 16
 #define HELD_BYTES_MAX (32 * 1024)
 #define QUICK_CHUNK_NS 500000 /* 0.5 ms */
+
+/*
+ * A thread of the pool that has just had news looks for more, for SPIN_NS,
+ * before it sleeps: a wake-up costs tens of microseconds on a virtual
+ * machine, more than a tiny task, and the next message is often that close.
+ */
+#define SPIN_NS 50000 /* 50 us */
+
+/* Start a moment of looking without sleeping, until @until (spin.c). */
+void mp__spin_start(struct timespec *until);
+/* Whether that moment lasts still. */
+bool mp__spinning(const struct timespec *until);
 
 /*
  * Shared with one worker process (in memory both map): how many chunks it
@@ -81,12 +96,13 @@ struct worker {
 	int sentinel;            /* readable when the worker ends */
 	struct chunk held[HELD_MAX]; /* a ring, oldest first: held[head] is the one it runs */
 	unsigned head, nheld;
-	size_t held_bytes;       /* the records' bytes of the chunks behind held[head] */
+	size_t held_bytes;       /* the records' bytes of the chunks it holds */
 	unsigned tasks;          /* chunks it has answered, for maxtasksperchild */
 	bool quick;              /* its last chunk came back within QUICK_CHUNK_NS */
 	struct timespec since;   /* when held[head] became the oldest: its time limit counts from there */
 	struct progress *progress; /* the chunks it has begun, as the worker tells it */
 	bool conn_done;          /* its socket gave end-of-file or an error: only the sentinel is left */
+	struct mp__deadline retry; /* an empty slot: when to start a worker in it again */
 	int kill_code;           /* 0, or why the pool killed it: what its chunk fails with */
 	char kill_reason[128];   /* and the sentence that says so */
 };
@@ -130,9 +146,9 @@ struct mp_pool {
 };
 
 /*
- * The messages. Parent to worker: a chunk,
- *	u32 kind (RUN or STOP), u32 name length, u64 count, u64 record size, name, records
- * Worker to parent: the answers to the chunk, for each record in order
+ * The messages. Parent to worker: one or more chunks of one job,
+ *	u32 kind (RUN or STOP), u32 name length, u64 count, u64 record size, u64 chunk size, name, records
+ * Worker to parent, a message for each chunk: its answers, for each record in order
  *	i32 status (0, or the task's failure code), u64 length, bytes (the answer, or the message)
  * Integers are in the host's byte order: both ends are the same program.
  */
@@ -141,8 +157,9 @@ enum { MSG_RUN = 1, MSG_STOP = 2 };
 struct run_header {
 	uint32_t kind;
 	uint32_t name_len;
-	uint64_t count;
-	uint64_t size;
+	uint64_t count;  /* records in the message */
+	uint64_t size;   /* bytes a record */
+	uint64_t chunk;  /* records a chunk: each is begun and answered on its own (the last may be shorter) */
 };
 
 struct answer_header {

@@ -132,6 +132,16 @@ static int reap_worker(struct worker *w)
 	return code;
 }
 
+/* Seconds before an empty slot is tried again, after a worker that could not start. */
+#define RETRY_S 0.1
+
+static bool passed(const struct mp__deadline *d)
+{
+	struct timespec left;
+	mp__deadline_left(d, &left);
+	return left.tv_sec == 0 && left.tv_nsec == 0;
+}
+
 static size_t chunk_bytes(const struct chunk *c)
 {
 	return c->count * c->job->in_size;
@@ -146,10 +156,9 @@ static struct chunk *oldest(struct worker *w)
 static void hold(struct worker *w, const struct chunk *c)
 {
 	w->held[(w->head + w->nheld) % HELD_MAX] = *c;
+	w->held_bytes += chunk_bytes(c);
 	if (w->nheld++ == 0)
 		clock_gettime(CLOCK_MONOTONIC, &w->since);
-	else
-		w->held_bytes += chunk_bytes(c);
 }
 
 /* Take the oldest chunk off worker @w; the next one, if any, is now the one it runs. */
@@ -157,28 +166,30 @@ static struct chunk let_go(struct worker *w)
 {
 	struct chunk c = *oldest(w);
 	w->head = (w->head + 1) % HELD_MAX;
-	if (--w->nheld > 0) {
-		w->held_bytes -= chunk_bytes(oldest(w));
+	w->held_bytes -= chunk_bytes(&c);
+	if (--w->nheld > 0)
 		clock_gettime(CLOCK_MONOTONIC, &w->since);
-	}
 	return c;
 }
 
 /*
- * Whether worker @w may take one more chunk of @bytes bytes. A worker about
- * to retire (it has been given its maxtasksperchild chunks) gets nothing more:
- * it exits, and its replacement takes the work. On a thread that submits
+ * Whether worker @w may take one more chunk, of @bytes bytes, beside the
+ * @more chunks of @more_bytes it is about to get. A worker about to retire
+ * (it has been given its maxtasksperchild chunks) gets nothing more: it
+ * exits, and its replacement takes the work. On a thread that submits
  * (@idle_only), only a worker with nothing to do gets a chunk.
  */
-static bool can_take(const struct mp_pool *pool, const struct worker *w, size_t bytes, bool idle_only)
+static bool can_take(const struct mp_pool *pool, const struct worker *w, unsigned more, size_t more_bytes,
+		     size_t bytes, bool idle_only)
 {
+	unsigned held = w->nheld + more;
 	if (!w->process || w->conn_done)
 		return false;
-	if (pool->maxtasksperchild && w->tasks + w->nheld >= pool->maxtasksperchild)
+	if (pool->maxtasksperchild && w->tasks + held >= pool->maxtasksperchild)
 		return false;
-	if (w->nheld == 0)
-		return true;
-	return !idle_only && w->quick && w->nheld < HELD_MAX && w->held_bytes + bytes <= HELD_BYTES_MAX;
+	if (held == 0)
+		return true; /* of any size: the worker is reading, so the send cannot block for long */
+	return !idle_only && w->quick && held < HELD_MAX && w->held_bytes + more_bytes + bytes <= HELD_BYTES_MAX;
 }
 
 /* The next chunk to hand out, left in place: one handed back by a dead worker first, else the oldest job's next. */
@@ -213,50 +224,76 @@ static void take_chunk(struct mp_pool *pool, const struct chunk *c)
 	}
 }
 
-/* Send chunk @c to worker @w. */
-static int send_chunk(struct worker *w, const struct chunk *c)
+/*
+ * Take off the pool's lists the chunks worker @w gets now, into @batch:
+ * consecutive chunks of one job, which go in one message. A worker that
+ * holds chunks already gets more only once it runs low (half its ring),
+ * so that the messages carry many chunks each, not one per answer.
+ */
+static unsigned gather(struct mp_pool *pool, const struct worker *w, struct chunk *batch, bool idle_only)
 {
-	struct mp_result *job = c->job;
+	if (w->nheld > HELD_MAX / 2)
+		return 0;
+	unsigned n = 0;
+	size_t bytes = 0;
+	struct chunk c;
+	while (next_chunk(pool, &c) && can_take(pool, w, n, bytes, chunk_bytes(&c), idle_only)) {
+		if (n > 0) {
+			const struct chunk *first = &batch[0], *last = &batch[n - 1];
+			/* One message says: this task, these records, in chunks of first->count (the last may be shorter). */
+			if (c.job != first->job || c.first != last->first + last->count ||
+			    last->count < first->count || c.count > first->count)
+				break;
+		}
+		take_chunk(pool, &c);
+		batch[n++] = c;
+		bytes += chunk_bytes(&c);
+	}
+	return n;
+}
+
+/* Send the @n chunks of @batch (as gather() made it) to worker @w, in one message. */
+static int send_chunks(struct worker *w, const struct chunk *batch, unsigned n)
+{
+	struct mp_result *job = batch[0].job;
+	size_t count = batch[n - 1].first + batch[n - 1].count - batch[0].first;
 	size_t name_len = strlen(job->task);
-	size_t len = sizeof(struct run_header) + name_len + chunk_bytes(c);
+	size_t len = sizeof(struct run_header) + name_len + count * job->in_size;
 	char *msg = malloc(len);
 	if (!msg)
 		return -ENOMEM;
 	struct run_header h = { .kind = MSG_RUN, .name_len = (uint32_t)name_len,
-				.count = c->count, .size = job->in_size };
+				.count = count, .size = job->in_size, .chunk = batch[0].count };
 	memcpy(msg, &h, sizeof h);
 	memcpy(msg + sizeof h, job->task, name_len);
-	if (chunk_bytes(c) > 0)
-		memcpy(msg + sizeof h + name_len, job->in + c->first * job->in_size, chunk_bytes(c));
+	if (count * job->in_size > 0)
+		memcpy(msg + sizeof h + name_len, job->in + batch[0].first * job->in_size, count * job->in_size);
 	int rc = mp_conn_send_bytes(w->conn, msg, len);
 	free(msg);
 	return rc;
 }
 
 /*
- * Give chunk @c to worker @w: held first, then sent, so that a worker that
- * dies at once still accounts for it. Lock held.
+ * Give the @n chunks of @batch to worker @w: held first, then sent, so that
+ * a worker that dies at once still accounts for them. Lock held.
  */
-static void give(struct worker *w, const struct chunk *c)
+static void give(struct worker *w, const struct chunk *batch, unsigned n)
 {
-	/* BEGIN SOLUTION stub: (void)w; (void)c; (void)send_chunk; (void)hold; return;
-	 * Hint: hold() the chunk in the worker's ring, then send_chunk() it.
-	 * A send that fails with -EPIPE or -ECONNRESET means the worker has
-	 * gone: leave it, its sentinel will say how. Any other failure leaves
-	 * a live worker that never got the chunk: kill_worker() with the
-	 * send's code and a reason that says "could not be sent".
+	/* BEGIN SOLUTION stub: (void)w; (void)batch; (void)n; (void)send_chunks; (void)hold; return;
+	 * Hint: hold() each chunk in the worker's ring, then send_chunks()
+	 * them. A send that fails with -EPIPE or -ECONNRESET means the worker
+	 * has gone: leave it, its sentinel will say how. Any other failure
+	 * leaves a live worker we cannot talk to (part of the message may have
+	 * gone): kill_worker() with the send's code and a reason that says
+	 * "could not be sent".
 	 * Lesson 05, "How tasks and results flow".
 	 */
-	hold(w, c);
-	int rc = send_chunk(w, c);
+	for (unsigned k = 0; k < n; k++)
+		hold(w, &batch[k]);
+	int rc = send_chunks(w, batch, n);
 	if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET) {
-		/*
-		 * Not a worker that died (its sentinel would say so): one we cannot
-		 * talk to. Only a worker with nothing else to do is sent a chunk
-		 * that could fail so (see can_take()), so no other chunk fails with it.
-		 */
 		char reason[96];
-		snprintf(reason, sizeof reason, "the task could not be sent to it: %s", mp_strerror(rc));
+		snprintf(reason, sizeof reason, "a task could not be sent to it: %s", mp_strerror(rc));
 		kill_worker(w, rc, reason);
 	}
 	/* END SOLUTION */
@@ -273,31 +310,16 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 		job->next_queued = NULL;
 		mp__result_finish_if_done(job);
 	}
-	/*
-	 * Round by round, one chunk to each worker that can take one, so that
-	 * idle workers are served before busy ones get more.
-	 */
-	bool gave = true;
-	while (gave) {
-		gave = false;
+	/* Idle workers first, then the others, so that no worker waits while another gets more. */
+	for (int busy = 0; busy < 2; busy++) {
 		for (unsigned i = 0; i < pool->nworkers; i++) {
 			struct worker *w = &pool->workers[i];
-			struct chunk c;
-			/* BEGIN SOLUTION stub: (void)w; (void)c; (void)can_take; (void)take_chunk; return;
-			 * Hint: next_chunk() says what comes next; if can_take()
-			 * says the worker takes it (its bytes, and on a thread
-			 * that submits only when the worker is idle:
-			 * !on_pool_thread), take_chunk() it off the pool's
-			 * lists and give() it to the worker, and note that this
-			 * round gave something.
-			 * Lesson 05, "How tasks and results flow".
-			 */
-			if (!next_chunk(pool, &c) || !can_take(pool, w, chunk_bytes(&c), !on_pool_thread))
+			if ((w->nheld > 0) != busy)
 				continue;
-			take_chunk(pool, &c);
-			give(w, &c);
-			gave = true;
-			/* END SOLUTION */
+			struct chunk batch[HELD_MAX];
+			unsigned n = gather(pool, w, batch, !on_pool_thread);
+			if (n > 0)
+				give(w, batch, n);
 		}
 	}
 }
@@ -492,6 +514,8 @@ void *mp__pool_thread(void *arg)
 	size_t nfds = 1 + 2 * (size_t)pool->nworkers;
 	struct pollfd *fds = calloc(nfds, sizeof *fds);
 
+	struct timespec busy = { 0, 0 }; /* until when poll() looks without sleeping */
+
 	pthread_mutex_lock(&pool->lock);
 	int rc = fds ? 0 : -ENOMEM;
 	for (unsigned i = 0; i < pool->nworkers && rc == 0; i++)
@@ -515,23 +539,35 @@ void *mp__pool_thread(void *arg)
 		int timeout = expire(pool);
 
 		/* Watch the wake-up counter, and each worker's socket and sentinel. */
-		bool empty_slot = false;
+		bool empty_slot = false, queued = false;
 		fds[0] = (struct pollfd){ .fd = pool->wake, .events = POLLIN };
 		for (unsigned i = 0; i < pool->nworkers; i++) {
 			struct worker *w = &pool->workers[i];
 			empty_slot |= !w->process;
+			queued |= w->nheld > 1;
 			fds[1 + 2 * i] = (struct pollfd){ .fd = w->process && !w->conn_done ? mp_conn_fileno(w->conn) : -1,
 							  .events = POLLIN };
 			fds[2 + 2 * i] = (struct pollfd){ .fd = w->process ? w->sentinel : -1, .events = POLLIN };
 		}
 		pthread_mutex_unlock(&pool->lock);
-		/* An empty slot (a worker that could not start) is tried again every 100 ms. */
-		if (empty_slot && (timeout < 0 || timeout > 100))
-			timeout = 100;
+		/* An empty slot (a worker that could not start) is tried again after RETRY_S. */
+		if (empty_slot && (timeout < 0 || timeout > RETRY_S * 1000))
+			timeout = (int)(RETRY_S * 1000);
+		/*
+		 * Busy a moment ago: look again without sleeping, for a little
+		 * while, since waking a thread that sleeps costs more here than
+		 * the work of a tiny task (lesson 05, "Sleeping costs a round
+		 * trip"). Not while workers have chunks queued: they are busy
+		 * for a while, and need the CPUs more than we do.
+		 */
+		if (timeout != 0 && !queued && mp__spinning(&busy))
+			timeout = 0;
 		int n = poll(fds, nfds, timeout);
 		pthread_mutex_lock(&pool->lock);
 		if (n < 0)
 			continue; /* EINTR; nothing else can fail with these arguments */
+		if (n > 0)
+			mp__spin_start(&busy);
 		if (fds[0].revents) {
 			uint64_t count;
 			(void)!read(pool->wake, &count, sizeof count);
@@ -550,17 +586,18 @@ void *mp__pool_thread(void *arg)
 					collect(w);
 				/*
 				 * One that died before answering anything (its initializer
-				 * failed?) is replaced at the next 100 ms tick, not at once: a
-				 * worker that cannot start must not make us fork in a tight loop.
+				 * failed?) is replaced 100 ms later, not at once: a worker
+				 * that cannot start must not make us fork in a tight loop.
 				 */
 				bool answered = w->tasks > 0;
 				bury(pool, w);
 				if (!answered)
-					continue;
+					mp__deadline_start(&w->retry, RETRY_S);
 			}
 			/* A dead worker is replaced while the pool has work, or may get some. */
-			if (!w->process && (pool->state == RUNNING || (pool->state == CLOSED && pool->jobs > 0)))
-				start_worker(pool, w, i);
+			if (!w->process && (pool->state == RUNNING || (pool->state == CLOSED && pool->jobs > 0)) &&
+			    passed(&w->retry) && start_worker(pool, w, i) < 0)
+				mp__deadline_start(&w->retry, RETRY_S);
 		}
 	}
 	pool->state = FINISHED;

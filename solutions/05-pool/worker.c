@@ -72,24 +72,15 @@ static int answer_one(mp_task_fn fn, const char *name, const void *record, size_
 	/* END SOLUTION */
 }
 
-/* One chunk: @msg is a struct run_header, the task's name, then the records. */
-static int run_chunk(mp_conn *conn, const char *msg, size_t len)
+/* Run the chunk of @count records at @records, and send its answers in one message. */
+static int run_chunk(mp_conn *conn, mp_task_fn fn, const char *name, const char *records, size_t count,
+		     size_t size)
 {
-	struct run_header h;
-	memcpy(&h, msg, sizeof h);
-	char name[MP_TASK_NAME_MAX + 1];
-	if (h.name_len > MP_TASK_NAME_MAX || sizeof h + h.name_len + h.count * h.size != len)
-		return MP_EBADMSG;
-	memcpy(name, msg + sizeof h, h.name_len);
-	name[h.name_len] = '\0';
-	const char *records = msg + sizeof h + h.name_len;
-
-	mp_task_fn fn = mp_task_find(name);
 	struct buffer reply = { 0 };
 	int rc = 0;
-	for (uint64_t i = 0; i < h.count && rc == 0; i++) {
+	for (size_t i = 0; i < count && rc == 0; i++) {
 		if (fn) {
-			rc = answer_one(fn, name, records + i * h.size, h.size, &reply);
+			rc = answer_one(fn, name, records + i * size, size, &reply);
 		} else {
 			/* Only under spawn could a worker lack a task its parent has. */
 			char why[MP_TASK_NAME_MAX + 64];
@@ -103,6 +94,32 @@ static int run_chunk(mp_conn *conn, const char *msg, size_t len)
 	if (rc == 0)
 		rc = mp_conn_send_bytes(conn, reply.bytes, reply.len);
 	free(reply.bytes);
+	return rc;
+}
+
+/*
+ * A RUN message: @msg is a struct run_header, the task's name, then the
+ * records, in chunks. Each chunk is counted in @begun (shared with the pool)
+ * as it begins, and answered as it ends: if we die, the pool knows which one
+ * was running, and has the answers to those before it.
+ */
+static int run_chunks(mp_conn *conn, const char *msg, size_t len, uint64_t *begun, volatile uint64_t *shared)
+{
+	struct run_header h;
+	memcpy(&h, msg, sizeof h);
+	char name[MP_TASK_NAME_MAX + 1];
+	if (h.name_len > MP_TASK_NAME_MAX || h.chunk == 0 || sizeof h + h.name_len + h.count * h.size != len)
+		return MP_EBADMSG;
+	memcpy(name, msg + sizeof h, h.name_len);
+	name[h.name_len] = '\0';
+	const char *records = msg + sizeof h + h.name_len;
+	mp_task_fn fn = mp_task_find(name);
+	int rc = 0;
+	for (uint64_t first = 0; first < h.count && rc == 0; first += h.chunk) {
+		__atomic_store_n(shared, ++*begun, __ATOMIC_RELAXED);
+		size_t count = h.count - first < h.chunk ? h.count - first : h.chunk;
+		rc = run_chunk(conn, fn, name, records + first * h.size, count, h.size);
+	}
 	return rc;
 }
 
@@ -139,10 +156,10 @@ int mp__pool_worker_main(const void *arg, size_t len)
 
 	/* BEGIN SOLUTION stub: mp_conn_free(conn); return 3;
 	 * Hint: loop: receive a message (mp_conn_recv_bytes); stop on an error
-	 * (end-of-file: the pool is gone) or on a MSG_STOP; else store in
-	 * wa.progress->begun how many chunks you have begun, this one
-	 * included (the pool reads it if you die), run_chunk() it, free it,
-	 * and stop after wa.maxtasks chunks when that is not 0.
+	 * (end-of-file: the pool is gone) or on a MSG_STOP; else
+	 * run_chunks() it (which counts each chunk it begins in begun and in
+	 * wa.progress->begun, the pool's copy), free it, and stop once you
+	 * have begun wa.maxtasks chunks when that is not 0.
 	 * Free the connection and return 0.
 	 * Lesson 05, "The worker's loop".
 	 */
@@ -150,17 +167,17 @@ int mp__pool_worker_main(const void *arg, size_t len)
 	for (;;) {
 		void *msg;
 		size_t n;
+		/* The next chunks are often on their way: look for them a moment before sleeping in the receive. */
+		struct timespec until;
+		mp__spin_start(&until);
+		while (mp_conn_poll(conn, 0) == 0 && mp__spinning(&until))
+			;
 		if (mp_conn_recv_bytes(conn, &msg, &n) < 0)
 			break;
 		struct run_header h = { 0 };
 		if (n >= sizeof h)
 			memcpy(&h, msg, sizeof h);
-		int rc = MP_EEOF;
-		if (h.kind == MSG_RUN) {
-			/* Said before it begins: if we die now, the pool knows this chunk was running. */
-			__atomic_store_n(&wa.progress->begun, ++begun, __ATOMIC_RELAXED);
-			rc = run_chunk(conn, msg, n);
-		}
+		int rc = h.kind == MSG_RUN ? run_chunks(conn, msg, n, &begun, &wa.progress->begun) : MP_EEOF;
 		free(msg);
 		if (rc < 0)
 			break;
