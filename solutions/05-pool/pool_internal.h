@@ -62,9 +62,12 @@ struct chunk {
  * waiting, and what is sent fits in the socket's buffer, so a send to a
  * busy worker never blocks.
  */
-#define HELD_MAX 16
+#define HELD_MAX 64
 #define HELD_BYTES_MAX (32 * 1024)
-#define QUICK_CHUNK_NS 500000 /* 0.5 ms */
+#define QUICK_CHUNK_NS 100000 /* 0.1 ms */
+
+/* The largest answer message a worker puts, unless the pool's max_answer says otherwise: the queue's own cap. */
+#define ANSWER_MAX ((size_t)1 << 30)
 
 /*
  * A thread of the pool that has just had news looks for more, for SPIN_NS,
@@ -92,7 +95,8 @@ struct progress {
 /* One worker process and what it holds. Guarded by pool->lock. */
 struct worker {
 	mp_process *process;     /* NULL for an empty slot */
-	mp_conn *conn;           /* our end of the worker's socket pair */
+	mp_conn *conn;           /* our end of the worker's socket pair: chunks go to it there */
+	mp_queue *answers;       /* and their answers come back here, one message a chunk */
 	int sentinel;            /* readable when the worker ends */
 	struct chunk held[HELD_MAX]; /* a ring, oldest first: held[head] is the one it runs */
 	unsigned head, nheld;
@@ -101,7 +105,7 @@ struct worker {
 	bool quick;              /* its last chunk came back within QUICK_CHUNK_NS */
 	struct timespec since;   /* when held[head] became the oldest: its time limit counts from there */
 	struct progress *progress; /* the chunks it has begun, as the worker tells it */
-	bool conn_done;          /* its socket gave end-of-file or an error: only the sentinel is left */
+	bool conn_done;          /* nothing more is sent to it or read from it: only the sentinel is left */
 	struct mp__deadline retry; /* an empty slot: when to start a worker in it again */
 	int kill_code;           /* 0, or why the pool killed it: what its chunk fails with */
 	char kill_reason[128];   /* and the sentence that says so */
@@ -148,8 +152,8 @@ struct mp_pool {
 /*
  * The messages. Parent to worker: one or more chunks of one job,
  *	u32 kind (RUN or STOP), u32 name length, u64 count, u64 record size, u64 chunk size, name, records
- * Worker to parent, a message for each chunk: its answers, for each record in order
- *	i32 status (0, or the task's failure code), u64 length, bytes (the answer, or the message)
+ * Worker to parent, in its answer queue, a message for each chunk: its answers, for each record in order
+ *	i32 status (0, or the failure's code), u32 by_worker, u64 length, bytes (the answer, or the message)
  * Integers are in the host's byte order: both ends are the same program.
  */
 enum { MSG_RUN = 1, MSG_STOP = 2 };
@@ -163,8 +167,8 @@ struct run_header {
 };
 
 struct answer_header {
-	int32_t status;
-	uint32_t pad;
+	int32_t status;     /* 0, or the failure's code */
+	uint32_t by_worker; /* 1: the worker made the failure (the code is the pool's: MP_ENOTASK, -EMSGSIZE); 0: the task did */
 	uint64_t len;
 };
 
@@ -188,6 +192,8 @@ int mp__pool_worker_main(const void *arg, size_t len);
 struct worker_arg {
 	int fd;                       /* its end of the socket pair */
 	struct progress *progress;    /* where it counts the chunks it begins (shared memory, same address after fork) */
+	mp_queue *answers;            /* where it puts its answers (the same) */
+	size_t max_answer;            /* the largest answer message the pool takes */
 	int parent_fd;                /* the parent's end, which the worker closes */
 	unsigned maxtasks;            /* 0: no limit */
 	char initializer[MP_TASK_NAME_MAX + 1];
@@ -199,8 +205,8 @@ struct mp_result *mp__result_new(struct mp_pool *pool, const char *task);
 /* Record the answers to records [first, first + count) of @job; may make it done. */
 void mp__result_fail_records(struct mp_result *job, size_t first, size_t count, int code,
 			     const char *message);
-/* One answer: the record @i's status and bytes. */
-void mp__result_answer(struct mp_result *job, size_t i, int status, const void *bytes, size_t len);
+/* One answer: the record @i's status (made by the worker, or by the task) and bytes. */
+void mp__result_answer(struct mp_result *job, size_t i, int status, bool by_worker, const void *bytes, size_t len);
 /* If every record of @job is answered: run its callbacks (drops the lock), mark it ready. */
 void mp__result_finish_if_done(struct mp_result *job);
 /* Drop one reference (the lock held). */

@@ -33,6 +33,23 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 	w->progress = &pool->progress[slot];
 	w->progress->begun = 0;
 	/*
+	 * The answers come back through a queue of stage 02, in memory both
+	 * processes map: the pool takes a worker's answers without a system
+	 * call each, and those put before a death survive it. Asked for its
+	 * descriptor now, so that a put into the empty queue rings it for us.
+	 */
+	int rc = mp_queue_new(&w->answers, 0);
+	if (rc == 0 && pool->max_answer)
+		rc = mp_queue_set_max_message(w->answers, pool->max_answer);
+	if (rc == 0 && (rc = mp_queue_fileno(w->answers)) >= 0)
+		rc = 0;
+	if (rc < 0) {
+		mp_queue_free(w->answers);
+		w->answers = NULL;
+		free(wa);
+		return rc;
+	}
+	/*
 	 * From the socket pair to the close of the worker's end, no other pool
 	 * may fork: a worker of another pool would keep a copy of this worker's
 	 * end, and we would never see end-of-file when this worker dies.
@@ -40,13 +57,14 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 	pthread_mutex_lock(&processes);
 	int sv[2] = { -1, -1 };
 	mp_process *p = NULL;
-	int rc = 0;
 	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		rc = -errno;
 	if (rc == 0) {
 		wa->fd = sv[1];
 		wa->parent_fd = sv[0];
 		wa->progress = w->progress;
+		wa->answers = w->answers;
+		wa->max_answer = pool->max_answer ? pool->max_answer : ANSWER_MAX;
 		wa->maxtasks = pool->maxtasksperchild;
 		strcpy(wa->initializer, pool->initializer);
 		wa->initarg_len = pool->initarg_len;
@@ -92,7 +110,9 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 		}
 		mp_process_free(p);
 		mp_conn_free(w->conn);
+		mp_queue_free(w->answers);
 		w->conn = NULL;
+		w->answers = NULL;
 		return rc;
 	}
 	w->process = p;
@@ -126,8 +146,10 @@ static int reap_worker(struct worker *w)
 	mp_process_free(w->process);
 	pthread_mutex_unlock(&processes);
 	mp_conn_free(w->conn);
+	mp_queue_free(w->answers);
 	w->process = NULL;
 	w->conn = NULL;
+	w->answers = NULL;
 	w->sentinel = -1;
 	return code;
 }
@@ -324,35 +346,9 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 	}
 }
 
-/*
- * Read worker @w's answers to its oldest chunk. Lock held (dropped while
- * callbacks run). An error (end-of-file, a message cut short) means the
- * worker is dying: its sentinel will say how, and fail the chunk.
- */
-static void collect(struct worker *w)
+/* Record @msg, worker @w's answers to its oldest chunk, in their job. Lock held (dropped while callbacks run). */
+static void answered(struct worker *w, const char *msg, size_t len)
 {
-	void *msg;
-	size_t len;
-	int rc = mp_conn_recv_bytes(w->conn, &msg, &len);
-	if (rc == MP_EEOF || rc == MP_EBADMSG || rc == -ECONNRESET) {
-		w->conn_done = true; /* it is dying: only the sentinel is left to hear */
-		return;
-	}
-	if (rc < 0) {
-		/*
-		 * An answer we cannot read (past the size cap, no memory for it):
-		 * the stream is out of step, and the worker may be stuck writing
-		 * the rest. Kill it; its chunk fails with the reason.
-		 */
-		char reason[96];
-		snprintf(reason, sizeof reason, "its answer could not be read: %s", mp_strerror(rc));
-		kill_worker(w, rc, reason);
-		return;
-	}
-	if (w->nheld == 0) {
-		free(msg); /* an answer nobody asked for: cannot happen with our workers */
-		return;
-	}
 	struct timespec began = w->since, now;
 	struct chunk c = let_go(w);
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -360,22 +356,49 @@ static void collect(struct worker *w)
 	w->tasks++;
 
 	const char *p = msg, *end = p + len;
-	size_t answered = 0;
-	while (answered < c.count && (size_t)(end - p) >= sizeof(struct answer_header)) {
+	size_t done = 0;
+	while (done < c.count && (size_t)(end - p) >= sizeof(struct answer_header)) {
 		struct answer_header h;
 		memcpy(&h, p, sizeof h);
 		p += sizeof h;
 		if (h.len > (size_t)(end - p))
 			break;
-		mp__result_answer(c.job, c.first + answered, h.status, p, h.len);
+		mp__result_answer(c.job, c.first + done, h.status, h.by_worker, p, h.len);
 		p += h.len;
-		answered++;
+		done++;
 	}
-	if (answered < c.count)
-		mp__result_fail_records(c.job, c.first + answered, c.count - answered, MP_EBADMSG,
+	if (done < c.count)
+		mp__result_fail_records(c.job, c.first + done, c.count - done, MP_EBADMSG,
 					"the worker's answer was cut short");
-	free(msg);
 	mp__result_finish_if_done(c.job);
+}
+
+/*
+ * Take every answer worker @w has put in its queue, a chunk's at a time,
+ * oldest first. Lock held (dropped while callbacks run).
+ */
+static void collect(struct worker *w)
+{
+	while (w->nheld > 0 && !w->conn_done) {
+		void *msg;
+		size_t len;
+		int rc = mp_queue_get(w->answers, &msg, &len, 0);
+		if (rc == MP_EEMPTY)
+			return;
+		if (rc < 0) {
+			/*
+			 * An answer we cannot read (no memory for it, or the queue's
+			 * memory written over by a wild task): kill the worker; its
+			 * chunk fails with the reason.
+			 */
+			char reason[96];
+			snprintf(reason, sizeof reason, "its answer could not be read: %s", mp_strerror(rc));
+			kill_worker(w, rc, reason);
+			return;
+		}
+		answered(w, msg, len);
+		free(msg);
+	}
 }
 
 /*
@@ -545,7 +568,7 @@ void *mp__pool_thread(void *arg)
 			struct worker *w = &pool->workers[i];
 			empty_slot |= !w->process;
 			queued |= w->nheld > 1;
-			fds[1 + 2 * i] = (struct pollfd){ .fd = w->process && !w->conn_done ? mp_conn_fileno(w->conn) : -1,
+			fds[1 + 2 * i] = (struct pollfd){ .fd = w->process && !w->conn_done ? mp_queue_fileno(w->answers) : -1,
 							  .events = POLLIN };
 			fds[2 + 2 * i] = (struct pollfd){ .fd = w->process ? w->sentinel : -1, .events = POLLIN };
 		}
@@ -575,15 +598,14 @@ void *mp__pool_thread(void *arg)
 		for (unsigned i = 0; i < pool->nworkers; i++) {
 			struct worker *w = &pool->workers[i];
 			/*
-			 * The socket before the sentinel: a worker that answers and then
+			 * Answers before the sentinel: a worker that answers and then
 			 * exits (it retires) has its answer read before it is buried.
 			 */
-			if (w->process && !w->conn_done && fds[1 + 2 * i].revents)
+			if (w->process && fds[1 + 2 * i].revents)
 				collect(w);
 			if (w->process && fds[2 + 2 * i].revents) {
-				/* What it sent before it died waits in its socket: its answers come first. */
-				while (w->nheld > 0 && !w->conn_done && mp_conn_poll(w->conn, 0) > 0)
-					collect(w);
+				/* Everything it put before it died is in its queue now. */
+				collect(w);
 				/*
 				 * One that died before answering anything (its initializer
 				 * failed?) is replaced 100 ms later, not at once: a worker
