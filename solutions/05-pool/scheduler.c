@@ -194,15 +194,26 @@ static struct chunk let_go(struct worker *w)
 	return c;
 }
 
+/* How long worker @w has been running its oldest chunk, in nanoseconds. */
+static long running_ns(const struct worker *w)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - w->since.tv_sec) * 1000000000L + (now.tv_nsec - w->since.tv_nsec);
+}
+
 /*
- * Whether worker @w may take one more chunk, of @bytes bytes, beside the
- * @more chunks of @more_bytes it is about to get. A worker about to retire
- * (it has been given its maxtasksperchild chunks) gets nothing more: it
- * exits, and its replacement takes the work. On a thread that submits
- * (@idle_only), only a worker with nothing to do gets a chunk.
+ * Whether worker @w may take chunk @c, beside the @more chunks of
+ * @more_bytes it is about to get. A worker about to retire (it has been
+ * given its maxtasksperchild chunks) gets nothing more: it exits, and its
+ * replacement takes the work. On a thread that submits (@idle_only), only a
+ * worker with nothing to do gets a chunk. A busy worker gets more only of
+ * the job it runs, while its chunks are quick (the last one was, and this
+ * one is so far): a call of another job, or a slow chunk, never keeps a
+ * chunk waiting behind it that an idle worker could have run.
  */
 static bool can_take(const struct mp_pool *pool, const struct worker *w, unsigned more, size_t more_bytes,
-		     size_t bytes, bool idle_only)
+		     const struct chunk *c, bool idle_only)
 {
 	unsigned held = w->nheld + more;
 	if (!w->process || w->conn_done)
@@ -211,7 +222,9 @@ static bool can_take(const struct mp_pool *pool, const struct worker *w, unsigne
 		return false;
 	if (held == 0)
 		return true; /* of any size: the worker is reading, so the send cannot block for long */
-	return !idle_only && w->quick && held < HELD_MAX && w->held_bytes + more_bytes + bytes <= HELD_BYTES_MAX;
+	if (idle_only || !w->quick || held >= HELD_MAX || w->held_bytes + more_bytes + chunk_bytes(c) > HELD_BYTES_MAX)
+		return false;
+	return w->nheld == 0 || (c->job == w->held[w->head].job && running_ns(w) < QUICK_CHUNK_NS);
 }
 
 /* The next chunk to hand out, left in place: one handed back by a dead worker first, else the oldest job's next. */
@@ -259,7 +272,7 @@ static unsigned gather(struct mp_pool *pool, const struct worker *w, struct chun
 	unsigned n = 0;
 	size_t bytes = 0;
 	struct chunk c;
-	while (next_chunk(pool, &c) && can_take(pool, w, n, bytes, chunk_bytes(&c), idle_only)) {
+	while (next_chunk(pool, &c) && can_take(pool, w, n, bytes, &c, idle_only)) {
 		if (n > 0) {
 			const struct chunk *first = &batch[0], *last = &batch[n - 1];
 			/* One message says: this task, these records, in chunks of first->count (the last may be shorter). */

@@ -1563,3 +1563,76 @@ MP_TEST(pool, map_async_returns_at_once_and_fills_the_array_by_the_time_it_is_re
 	mp_expect_status(mp_pool_map_async(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 0, NULL, NULL), -EINVAL);
 	mp_pool_free(pool);
 }
+
+/* Squares its int64, but the worker that gets record `doomed` kills itself there. */
+static int64_t doomed = -1;
+
+MP_TASK(square_or_die)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)len;
+	int64_t i;
+	memcpy(&i, in, sizeof i);
+	if (i == doomed)
+		raise(SIGKILL);
+	int64_t y = i * i;
+	return mp_task_return(out, &y, sizeof y);
+}
+
+MP_TEST(death, chunks_queued_behind_a_dead_workers_task_run_elsewhere, 3, "Keeping every worker busy")
+{
+	/*
+	 * Quick tasks, chunks of 1: each worker holds many chunks at once, the
+	 * one it runs and those waiting in its socket. Only the one it ran may
+	 * fail; the others never began and must be answered by another worker.
+	 */
+	enum { N = 6000 };
+	static int64_t in[N], out[N];
+	for (int round = 0; round < 3; round++) {
+		doomed = 1000 + 1500 * round; /* before the pool: its workers are forked with it */
+		mp_pool *pool = pool_of(2, NULL);
+		for (int i = 0; i < N; i++) {
+			in[i] = i;
+			out[i] = -1;
+		}
+		struct mp_map_failure f = { 0 };
+		int rc = mp_pool_map(pool, "square_or_die", in, N, sizeof in[0], out, sizeof out[0], 1, &f);
+		mp_expect_status(rc, MP_EWORKERDIED);
+		cr_assert(f.index == (size_t)doomed && strstr(f.message, "signal 9"), "round %d: record %lld killed its worker: it alone should fail, with SIGKILL; got record %zu, \"%s\"", round, (long long)doomed, f.index, f.message);
+		int wrong = 0, first_wrong = -1;
+		for (int i = 0; i < N; i++)
+			if (i != doomed && out[i] != (int64_t)i * i && wrong++ == 0)
+				first_wrong = i;
+		cr_assert(wrong == 0, "round %d: %d records besides %lld were not answered (the first: %d): the chunks a dead worker held but had not begun go to another worker", round, wrong, (long long)doomed, first_wrong);
+		cr_assert(out[doomed] == -1, "round %d: the record that killed its worker has no answer", round);
+		mp_pool_free(pool);
+	}
+}
+
+MP_TEST(pool, a_slow_call_keeps_no_other_waiting_behind_it, 2, "Keeping every worker busy")
+{
+	mp_pool *pool = pool_of(2, NULL);
+	/* Quick chunks first, so that both workers are ones the pool sends several chunks at once. */
+	enum { N = 2000 };
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	mp_expect_status(mp_pool_map(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+
+	double slow = 2 * PROMPT;
+	mp_result *s = submit(pool, "sleeper", &slow, sizeof slow, NULL);
+	enum { Q = 40 };
+	mp_result *q[Q];
+	double t0 = mp_test_now();
+	for (int64_t i = 0; i < Q; i++)
+		q[i] = submit(pool, "square", &i, sizeof i, NULL);
+	for (int i = 0; i < Q; i++) {
+		mp_expect_status(mp_result_wait(q[i], PROMPT), 0);
+		cr_assert(get_int64(q[i]) == (int64_t)i * i, "call %d: square(%d)", i, i);
+		mp_result_free(q[i]);
+	}
+	double took = mp_test_now() - t0;
+	cr_assert(!mp_result_ready(s) || took < slow, "the %d quick calls took %.3f s: they should not wait behind the slow call of %.1f s", Q, took, slow);
+	mp_expect_status(mp_result_get(s, MP_FOREVER, NULL, NULL), 0);
+	mp_result_free(s);
+	mp_pool_free(pool);
+}
