@@ -4,6 +4,8 @@
 
 #include <mp.h>
 
+#include "../01-process/deadline.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
@@ -45,16 +47,66 @@ struct mp_result {
 	struct mp_result *next_queued; /* link in pool->queue while records wait for a worker */
 };
 
-/* One worker process and what it holds. Owned by the pool's thread. */
+/* A chunk: the records [first, first + count) of one job, sent to a worker as one message. */
+struct chunk {
+	struct mp_result *job;
+	size_t first, count;
+};
+
+/*
+ * How many chunks a worker may hold at once: the one it runs, and the next
+ * ones, waiting in its socket so that it never sits idle between two. A
+ * worker holds more than one only while its chunks come back within
+ * QUICK_CHUNK_NS, and only HELD_BYTES_MAX bytes of records in all (but one
+ * chunk of any size): a slow chunk then keeps at most a few fast ones
+ * waiting, and what is sent fits in the socket's buffer, so a send to a
+ * busy worker never blocks.
+ */
+#define HELD_MAX 64
+#define HELD_BYTES_MAX (32 * 1024)
+#define QUICK_CHUNK_NS 100000 /* 0.1 ms */
+
+/* The largest answer message a worker puts, unless the pool's max_answer says otherwise: the queue's own cap. */
+#define ANSWER_MAX ((size_t)1 << 30)
+
+/*
+ * A thread of the pool that has just had news looks for more, for SPIN_NS,
+ * before it sleeps: a wake-up costs tens of microseconds on a virtual
+ * machine, more than a tiny task, and the next message is often that close.
+ */
+#define SPIN_NS 50000 /* 50 us */
+
+/* Start a moment of looking without sleeping, until @until (spin.c). */
+void mp__spin_start(struct timespec *until);
+/* Whether that moment lasts still. */
+bool mp__spinning(const struct timespec *until);
+
+/*
+ * Shared with one worker process (in memory both map): how many chunks it
+ * has begun. When a worker dies, this says whether it was running its first
+ * unanswered chunk (which then fails) or had not begun it yet (it goes to
+ * another worker). A cache line each, so that two workers never share one.
+ */
+struct progress {
+	uint64_t begun;
+	char pad[56];
+};
+
+/* One worker process and what it holds. Guarded by pool->lock. */
 struct worker {
 	mp_process *process;     /* NULL for an empty slot */
-	mp_conn *conn;           /* our end of the worker's socket pair */
+	mp_conn *conn;           /* our end of the worker's socket pair: chunks go to it there */
+	mp_queue *answers;       /* and their answers come back here, one message a chunk */
 	int sentinel;            /* readable when the worker ends */
-	struct mp_result *job;   /* the job of the chunk it runs; NULL when idle */
-	size_t first, count;     /* that chunk: records [first, first + count) */
+	struct chunk held[HELD_MAX]; /* a ring, oldest first: held[head] is the one it runs */
+	unsigned head, nheld;
+	size_t held_bytes;       /* the records' bytes of the chunks it holds */
 	unsigned tasks;          /* chunks it has answered, for maxtasksperchild */
-	bool conn_done;          /* its socket gave end-of-file or an error: only the sentinel is left */
-	struct timespec deadline; /* when its chunk runs past the time limit (if the pool has one) */
+	bool quick;              /* its last chunk came back within QUICK_CHUNK_NS */
+	struct timespec since;   /* when held[head] became the oldest: its time limit counts from there */
+	struct progress *progress; /* the chunks it has begun, as the worker tells it */
+	bool conn_done;          /* nothing more is sent to it or read from it: only the sentinel is left */
+	struct mp__deadline retry; /* an empty slot: when to start a worker in it again */
 	int kill_code;           /* 0, or why the pool killed it: what its chunk fails with */
 	char kill_reason[128];   /* and the sentence that says so */
 };
@@ -74,6 +126,8 @@ struct mp_pool {
 	bool started;                 /* the pool's thread has started its first workers */
 	struct mp_result *queue;      /* jobs with records waiting for a worker, oldest first */
 	struct mp_result *queue_tail;
+	struct chunk *returned;       /* chunks a dead worker held but had not begun: handed out first */
+	size_t nreturned;             /* (never more than the workers can hold: nworkers x HELD_MAX) */
 	size_t jobs;                  /* jobs not yet done */
 	int wake;                     /* eventfd: written when there is news for the pool's thread */
 
@@ -83,7 +137,8 @@ struct mp_pool {
 	pthread_mutex_t join_lock;    /* one thread at a time joins `thread` */
 	bool joined;                  /* the thread has been joined */
 	unsigned nworkers;
-	struct worker *workers;       /* nworkers slots; only the pool's thread touches them */
+	struct worker *workers;       /* nworkers slots */
+	struct progress *progress;    /* nworkers of them, in memory the workers share */
 	char initializer[MP_TASK_NAME_MAX + 1];
 	void *initarg;
 	size_t initarg_len;
@@ -95,10 +150,10 @@ struct mp_pool {
 };
 
 /*
- * The messages. Parent to worker: a chunk,
- *	u32 kind (RUN or STOP), u32 name length, u64 count, u64 record size, name, records
- * Worker to parent: the answers to the chunk, for each record in order
- *	i32 status (0, or the task's failure code), u64 length, bytes (the answer, or the message)
+ * The messages. Parent to worker: one or more chunks of one job,
+ *	u32 kind (RUN or STOP), u32 name length, u64 count, u64 record size, u64 chunk size, name, records
+ * Worker to parent, in its answer queue, a message for each chunk: its answers, for each record in order
+ *	i32 status (0, or the failure's code), u32 by_worker, u64 length, bytes (the answer, or the message)
  * Integers are in the host's byte order: both ends are the same program.
  */
 enum { MSG_RUN = 1, MSG_STOP = 2 };
@@ -106,13 +161,14 @@ enum { MSG_RUN = 1, MSG_STOP = 2 };
 struct run_header {
 	uint32_t kind;
 	uint32_t name_len;
-	uint64_t count;
-	uint64_t size;
+	uint64_t count;  /* records in the message */
+	uint64_t size;   /* bytes a record */
+	uint64_t chunk;  /* records a chunk: each is begun and answered on its own (the last may be shorter) */
 };
 
 struct answer_header {
-	int32_t status;
-	uint32_t pad;
+	int32_t status;     /* 0, or the failure's code */
+	uint32_t by_worker; /* 1: the worker made the failure (the code is the pool's: MP_ENOTASK, -EMSGSIZE); 0: the task did */
 	uint64_t len;
 };
 
@@ -123,8 +179,10 @@ struct mp_task_out {
 	char *message;  /* the failure's message, from malloc(); NULL for none */
 };
 
-/* Start the worker process of slot @w (pool.c). */
-int mp__pool_start_worker(struct mp_pool *pool, struct worker *w);
+/* The pool's thread (scheduler.c), started by mp_pool_new(). */
+void *mp__pool_thread(void *pool);
+/* Hand chunks to the workers that can take them (scheduler.c; lock held). */
+void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread);
 
 /* The worker's target (worker.c), registered under this name by mp_pool_new(). */
 #define MP__POOL_WORKER_TARGET "mp__pool_worker"
@@ -133,6 +191,9 @@ int mp__pool_worker_main(const void *arg, size_t len);
 /* What the worker process gets as its target's argument. */
 struct worker_arg {
 	int fd;                       /* its end of the socket pair */
+	struct progress *progress;    /* where it counts the chunks it begins (shared memory, same address after fork) */
+	mp_queue *answers;            /* where it puts its answers (the same) */
+	size_t max_answer;            /* the largest answer message the pool takes */
 	int parent_fd;                /* the parent's end, which the worker closes */
 	unsigned maxtasks;            /* 0: no limit */
 	char initializer[MP_TASK_NAME_MAX + 1];
@@ -144,8 +205,8 @@ struct mp_result *mp__result_new(struct mp_pool *pool, const char *task);
 /* Record the answers to records [first, first + count) of @job; may make it done. */
 void mp__result_fail_records(struct mp_result *job, size_t first, size_t count, int code,
 			     const char *message);
-/* One answer: the record @i's status and bytes. */
-void mp__result_answer(struct mp_result *job, size_t i, int status, const void *bytes, size_t len);
+/* One answer: the record @i's status (made by the worker, or by the task) and bytes. */
+void mp__result_answer(struct mp_result *job, size_t i, int status, bool by_worker, const void *bytes, size_t len);
 /* If every record of @job is answered: run its callbacks (drops the lock), mark it ready. */
 void mp__result_finish_if_done(struct mp_result *job);
 /* Drop one reference (the lock held). */
@@ -153,7 +214,7 @@ void mp__result_unref(struct mp_result *job);
 /* Wait until one of @jobs is ready, and return its index (the lock not held). */
 size_t mp__result_wait_any(struct mp_result **jobs, size_t n);
 
-/* Queue a job for the workers and wake the pool's thread (pool.c; lock held). */
+/* Queue a job for the workers, hand out what can be, and wake the pool's thread if it must act (pool.c; lock held). */
 int mp__pool_submit(struct mp_pool *pool, struct mp_result *job);
 
 #endif

@@ -75,11 +75,12 @@ void mp__result_fail_records(struct mp_result *job, size_t first, size_t count, 
 	job->pending -= count;
 }
 
-void mp__result_answer(struct mp_result *job, size_t i, int status, const void *bytes, size_t len)
+void mp__result_answer(struct mp_result *job, size_t i, int status, bool by_worker, const void *bytes, size_t len)
 {
 	job->pending--;
 	if (status != 0) {
-		record_failure(job, i, status == MP_ENOTASK ? MP_ENOTASK : MP_ETASKFAILED, bytes, len);
+		/* A task's own code is its business: the caller learns that the task failed, and its message. */
+		record_failure(job, i, by_worker ? status : MP_ETASKFAILED, bytes, len);
 	} else if (job->is_map) {
 		if (len == job->out_size) {
 			if (len)

@@ -1,4 +1,4 @@
-/* worker.c: the worker process: take a chunk, run the task on each record, send the answers back. */
+/* worker.c: the worker process: take chunks, run the task on each record, put each chunk's answers in the pool's queue. */
 #define _GNU_SOURCE
 #include "pool_internal.h"
 
@@ -50,44 +50,84 @@ static int answer_one(mp_task_fn fn, const char *name, const void *record, size_
 	return MP_ETODO;
 }
 
-/* One chunk: @msg is a struct run_header, the task's name, then the records. */
-static int run_chunk(mp_conn *conn, const char *msg, size_t len)
-{
-	struct run_header h;
-	memcpy(&h, msg, sizeof h);
-	char name[MP_TASK_NAME_MAX + 1];
-	if (h.name_len > MP_TASK_NAME_MAX || sizeof h + h.name_len + h.count * h.size != len)
-		return MP_EBADMSG;
-	memcpy(name, msg + sizeof h, h.name_len);
-	name[h.name_len] = '\0';
-	const char *records = msg + sizeof h + h.name_len;
+/* What the worker's loop works with. */
+struct me {
+	mp_conn *conn;                /* chunks come in here */
+	mp_queue *answers;            /* and their answers go out here */
+	size_t max_answer;            /* the pool reads no larger answer message */
+	uint64_t begun;               /* chunks begun */
+	volatile uint64_t *progress;  /* the pool's copy of begun, in memory we share */
+};
 
-	mp_task_fn fn = mp_task_find(name);
+/* Append one record's failure, made by the worker (not the task): the pool reports @code as it is. */
+static int append_failure(struct buffer *reply, int code, const char *why)
+{
+	struct answer_header a = { .status = code, .by_worker = 1, .len = strlen(why) };
+	int rc = append(reply, &a, sizeof a);
+	return rc == 0 ? append(reply, why, a.len) : rc;
+}
+
+/* Run the chunk of @count records at @records, and put its answers in one message. */
+static int run_chunk(struct me *me, mp_task_fn fn, const char *name, const char *records, size_t count,
+		     size_t size)
+{
 	struct buffer reply = { 0 };
 	int rc = 0;
-	for (uint64_t i = 0; i < h.count && rc == 0; i++) {
+	char why[MP_TASK_NAME_MAX + 96];
+	for (size_t i = 0; i < count && rc == 0; i++) {
 		if (fn) {
-			rc = answer_one(fn, name, records + i * h.size, h.size, &reply);
+			rc = answer_one(fn, name, records + i * size, size, &reply);
 		} else {
 			/* Only under spawn could a worker lack a task its parent has. */
-			char why[MP_TASK_NAME_MAX + 64];
-			int n = snprintf(why, sizeof why, "no task is registered as '%s' in the worker", name);
-			struct answer_header a = { .status = MP_ENOTASK, .len = (uint64_t)n };
-			rc = append(&reply, &a, sizeof a);
-			if (rc == 0)
-				rc = append(&reply, why, (size_t)n);
+			snprintf(why, sizeof why, "no task is registered as '%s' in the worker", name);
+			rc = append_failure(&reply, MP_ENOTASK, why);
 		}
 	}
+	if (rc == 0 && reply.len > me->max_answer) {
+		/* Too large for the pool to read: each record fails instead, and says why. */
+		snprintf(why, sizeof why, "its answers came to %zu bytes, past the pool's cap of %zu (max_answer)",
+			 reply.len, me->max_answer);
+		reply.len = 0;
+		for (size_t i = 0; i < count && rc == 0; i++)
+			rc = append_failure(&reply, -EMSGSIZE, why);
+	}
 	if (rc == 0)
-		rc = mp_conn_send_bytes(conn, reply.bytes, reply.len);
+		rc = mp_queue_put(me->answers, reply.bytes, reply.len, MP_FOREVER);
 	free(reply.bytes);
 	return rc;
 }
 
 /*
+ * A RUN message: @msg is a struct run_header, the task's name, then the
+ * records, in chunks. Each chunk is counted in me->progress (which the pool
+ * reads) as it begins, and answered as it ends: if we die, the pool knows
+ * which one was running, and has the answers to those before it.
+ */
+static int run_chunks(struct me *me, const char *msg, size_t len)
+{
+	struct run_header h;
+	memcpy(&h, msg, sizeof h);
+	char name[MP_TASK_NAME_MAX + 1];
+	if (h.name_len > MP_TASK_NAME_MAX || h.chunk == 0 || sizeof h + h.name_len + h.count * h.size != len)
+		return MP_EBADMSG;
+	memcpy(name, msg + sizeof h, h.name_len);
+	name[h.name_len] = '\0';
+	const char *records = msg + sizeof h + h.name_len;
+	mp_task_fn fn = mp_task_find(name);
+	int rc = 0;
+	for (uint64_t first = 0; first < h.count && rc == 0; first += h.chunk) {
+		__atomic_store_n(me->progress, ++me->begun, __ATOMIC_RELAXED);
+		size_t count = h.count - first < h.chunk ? h.count - first : h.chunk;
+		rc = run_chunk(me, fn, name, records + first * h.size, count, h.size);
+	}
+	return rc;
+}
+
+/*
  * The worker's target. It gets its end of the socket pair and the pool's
- * settings as bytes (struct worker_arg, then the initializer's argument), so
- * it needs nothing from the parent's memory but the task table.
+ * settings as bytes (struct worker_arg, then the initializer's argument),
+ * and finds its answer queue and progress counter where the pool made them:
+ * fork() keeps both at the same address.
  */
 int mp__pool_worker_main(const void *arg, size_t len)
 {
@@ -101,8 +141,8 @@ int mp__pool_worker_main(const void *arg, size_t len)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close(wa.parent_fd); /* the parent's end, copied by fork(): ours is wa.fd */
 
-	mp_conn *conn;
-	if (mp_conn_from_fd(&conn, wa.fd, true, true) < 0)
+	struct me me = { .answers = wa.answers, .max_answer = wa.max_answer, .progress = &wa.progress->begun };
+	if (mp_conn_from_fd(&me.conn, wa.fd, true, true) < 0)
 		return 2;
 	if (wa.initializer[0]) {
 		mp_task_out out = { 0 };
@@ -110,17 +150,19 @@ int mp__pool_worker_main(const void *arg, size_t len)
 		free(out.data);
 		free(out.message);
 		if (rc != 0) {
-			mp_conn_free(conn);
+			mp_conn_free(me.conn);
 			return 1; /* as Python's worker: it dies, and the pool starts another */
 		}
 	}
 
 	/* TODO: your code goes here.
 	 * Hint: loop: receive a message (mp_conn_recv_bytes); stop on an error
-	 * (end-of-file: the pool is gone) or on a MSG_STOP; else run_chunk()
-	 * it, free it, and stop after wa.maxtasks chunks when that is not 0.
-	 * Free the connection and return 0.
+	 * (end-of-file: the pool is gone) or on a MSG_STOP; else
+	 * run_chunks() it (which counts each chunk it begins in me.begun and
+	 * in the pool's copy), free it, and stop once you have begun
+	 * wa.maxtasks chunks when that is not 0. Free the connection and
+	 * return 0.
 	 * Lesson 05, "The worker's loop".
 	 */
-	mp_conn_free(conn); return 3;
+	mp_conn_free(me.conn); return 3;
 }

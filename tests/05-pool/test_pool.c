@@ -1636,3 +1636,46 @@ MP_TEST(pool, a_slow_call_keeps_no_other_waiting_behind_it, 2, "Keeping every wo
 	mp_result_free(s);
 	mp_pool_free(pool);
 }
+
+/* Records from `slow_from` on nap 50 ms and answer the worker's pid; those before are squared at once. */
+static int64_t slow_from = 1 << 30;
+
+MP_TASK(quick_then_slow)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)len;
+	int64_t i, y;
+	memcpy(&i, in, sizeof i);
+	if (i >= slow_from) {
+		nap(0.05);
+		y = getpid();
+	} else {
+		y = i * i;
+	}
+	return mp_task_return(out, &y, sizeof y);
+}
+
+MP_TEST(pool, a_worker_whose_chunks_turn_slow_hands_back_those_it_has_not_begun, 2, "Keeping every worker busy")
+{
+	/*
+	 * A map of quick records ending in slow ones: each worker was sent
+	 * many chunks while they were quick. Without a hand-back, the worker
+	 * that got the last of them would run every slow record while the
+	 * other one sat idle.
+	 */
+	enum { N = 4000, SLOW = 16 };
+	slow_from = N - SLOW; /* before the pool: its workers are forked with it */
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	mp_pool *pool = pool_of(2, NULL);
+	mp_expect_status(mp_pool_map(pool, "quick_then_slow", in, N, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+	mp_pool_free(pool);
+	for (int i = 0; i < N - SLOW; i++)
+		cr_assert(out[i] == (int64_t)i * i, "record %d should be %lld, is %lld", i, (long long)i * i, (long long)out[i]);
+	int64_t first = out[N - SLOW];
+	int by_first = 0;
+	for (int i = N - SLOW; i < N; i++)
+		by_first += out[i] == first;
+	int most = by_first > SLOW - by_first ? by_first : SLOW - by_first;
+	cr_assert(most <= SLOW / 2 + 3, "one worker ran %d of the %d slow records: a worker whose chunk was slow should hand back the chunks it had not begun, for the idle one", most, SLOW);
+}
