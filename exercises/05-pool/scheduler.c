@@ -380,9 +380,11 @@ static void answered(struct worker *w, const char *msg, size_t len)
 
 /*
  * Take every answer worker @w has put in its queue, a chunk's at a time,
- * oldest first. Lock held (dropped while callbacks run).
+ * oldest first. An empty message is a chunk it hands back unbegun (its
+ * chunks turned slow): another worker gets it. Lock held (dropped while
+ * callbacks run).
  */
-static void collect(struct worker *w)
+static void collect(struct mp_pool *pool, struct worker *w)
 {
 	while (w->nheld > 0 && !w->conn_done) {
 		void *msg;
@@ -401,7 +403,12 @@ static void collect(struct worker *w)
 			kill_worker(w, rc, reason);
 			return;
 		}
-		answered(w, msg, len);
+		if (len == 0) {
+			pool->returned[pool->nreturned++] = let_go(w);
+			w->quick = false;
+		} else {
+			answered(w, msg, len);
+		}
 		free(msg);
 	}
 }
@@ -586,10 +593,10 @@ void *mp__pool_thread(void *arg)
 			 * exits (it retires) has its answer read before it is buried.
 			 */
 			if (w->process && fds[1 + 2 * i].revents)
-				collect(w);
+				collect(pool, w);
 			if (w->process && fds[2 + 2 * i].revents) {
 				/* Everything it put before it died is in its queue now. */
-				collect(w);
+				collect(pool, w);
 				/*
 				 * One that died before answering anything (its initializer
 				 * failed?) is replaced 100 ms later, not at once: a worker

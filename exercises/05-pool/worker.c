@@ -101,7 +101,8 @@ static int run_chunk(struct me *me, mp_task_fn fn, const char *name, const char 
  * A RUN message: @msg is a struct run_header, the task's name, then the
  * records, in chunks. Each chunk is counted in me->progress (which the pool
  * reads) as it begins, and answered as it ends: if we die, the pool knows
- * which one was running, and has the answers to those before it.
+ * which one was running, and has the answers to those before it. After a
+ * slow chunk, the rest of the message goes back unbegun.
  */
 static int run_chunks(struct me *me, const char *msg, size_t len)
 {
@@ -115,10 +116,24 @@ static int run_chunks(struct me *me, const char *msg, size_t len)
 	const char *records = msg + sizeof h + h.name_len;
 	mp_task_fn fn = mp_task_find(name);
 	int rc = 0;
+	bool slow = false;
 	for (uint64_t first = 0; first < h.count && rc == 0; first += h.chunk) {
+		/*
+		 * The pool sent these while our chunks were quick. One that was
+		 * not: hand the rest back (an empty message each, "not begun"),
+		 * for a worker that may be idle while we run them one by one.
+		 */
+		if (slow) {
+			rc = mp_queue_put(me->answers, NULL, 0, MP_FOREVER);
+			continue;
+		}
 		__atomic_store_n(me->progress, ++me->begun, __ATOMIC_RELAXED);
 		size_t count = h.count - first < h.chunk ? h.count - first : h.chunk;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = run_chunk(me, fn, name, records + first * h.size, count, h.size);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		slow = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >= QUICK_CHUNK_NS;
 	}
 	return rc;
 }

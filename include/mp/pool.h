@@ -118,9 +118,9 @@ struct mp_pool_options {
 	 */
 	double task_timeout;
 	/**
-	 * The largest answer, in bytes, the pool reads from a worker (0: the
-	 * connection's default, 1 GiB; a map's chunk answers in one message). A
-	 * larger one fails its call with `-EMSGSIZE`, and the worker is replaced.
+	 * The largest answer, in bytes, the pool takes from a worker (0: 1 GiB;
+	 * a map's chunk answers in one message). A larger one fails its call
+	 * (each record of its chunk) with `-EMSGSIZE`; the worker goes on.
 	 */
 	size_t max_answer;
 };
