@@ -108,6 +108,7 @@ struct worker {
 	bool conn_done;          /* nothing more is sent to it or read from it: only the sentinel is left */
 	struct mp__deadline retry; /* an empty slot: when to start a worker in it again */
 	int kill_code;           /* 0, or why the pool killed it: what its chunk fails with */
+	unsigned kill_tasks;     /* the chunks it had answered then: the oldest one then is the one killed for */
 	char kill_reason[128];   /* and the sentence that says so */
 };
 

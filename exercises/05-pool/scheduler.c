@@ -129,6 +129,7 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 static void kill_worker(struct worker *w, int code, const char *reason)
 {
 	w->kill_code = code;
+	w->kill_tasks = w->tasks;
 	snprintf(w->kill_reason, sizeof w->kill_reason, "%s", reason);
 	w->conn_done = true; /* nothing it still sends is wanted */
 	pthread_mutex_lock(&processes);
@@ -170,7 +171,7 @@ static size_t chunk_bytes(const struct chunk *c)
 }
 
 /* The oldest chunk worker @w holds, and the one it runs. */
-static struct chunk *oldest(struct worker *w)
+static const struct chunk *oldest(const struct worker *w)
 {
 	return &w->held[w->head];
 }
@@ -224,7 +225,8 @@ static bool can_take(const struct mp_pool *pool, const struct worker *w, unsigne
 		return true; /* of any size: the worker is reading, so the send cannot block for long */
 	if (idle_only || !w->quick || held >= HELD_MAX || w->held_bytes + more_bytes + chunk_bytes(c) > HELD_BYTES_MAX)
 		return false;
-	return w->nheld == 0 || (c->job == w->held[w->head].job && running_ns(w) < QUICK_CHUNK_NS);
+	/* (An idle worker getting a batch: gather() keeps the batch to one job.) */
+	return w->nheld == 0 || (c->job == oldest(w)->job && running_ns(w) < QUICK_CHUNK_NS);
 }
 
 /* The next chunk to hand out, left in place: one handed back by a dead worker first, else the oldest job's next. */
@@ -386,7 +388,7 @@ static void answered(struct worker *w, const char *msg, size_t len)
  */
 static void collect(struct mp_pool *pool, struct worker *w)
 {
-	while (w->nheld > 0 && !w->conn_done) {
+	while (w->nheld > 0) {
 		void *msg;
 		size_t len;
 		int rc = mp_queue_get(w->answers, &msg, &len, 0);
@@ -420,12 +422,13 @@ static void collect(struct mp_pool *pool, struct worker *w)
 static void bury(struct mp_pool *pool, struct worker *w)
 {
 	/* TODO: your code goes here.
-	 * Hint: the loop has collected what the worker sent before it died
-	 * (it reads sockets before sentinels). Read w->progress->begun, then
+	 * Hint: the loop has taken what the worker put in its queue before
+	 * it died (collect() before bury()). Read w->progress->begun, then
 	 * reap_worker() for the exit code. The oldest chunk it still holds
 	 * fails if it was running it: it has begun more chunks than it
-	 * answered, or the pool killed it (w->kill_code), or it never answered
-	 * anything (it died starting up: its initializer failed, say). Fail
+	 * answered, or the pool killed it for that chunk (w->kill_code, and
+	 * no answer since: w->kill_tasks), or it never answered anything (it
+	 * died starting up: its initializer failed, say). Fail
 	 * those records with MP_EWORKERDIED and a message that says which
 	 * worker, which task and how it died ("killed by signal 9 (Killed)",
 	 * or "exited with status 3": strsignal() names a signal), or with

@@ -1679,3 +1679,61 @@ MP_TEST(pool, a_worker_whose_chunks_turn_slow_hands_back_those_it_has_not_begun,
 	int most = by_first > SLOW - by_first ? by_first : SLOW - by_first;
 	cr_assert(most <= SLOW / 2 + 3, "one worker ran %d of the %d slow records: a worker whose chunk was slow should hand back the chunks it had not begun, for the idle one", most, SLOW);
 }
+
+/*
+ * Kilobytes of this process's memory, its own and the shared memory it
+ * touched, from /proc/self/status: @what is "VmRSS" (resident now) or
+ * "VmHWM" (the most resident since the last reset_peak_memory()).
+ */
+static long resident_kib(const char *what)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	cr_assert(f, "cannot read /proc/self/status");
+	char line[256], format[32];
+	snprintf(format, sizeof format, "%s: %%ld kB", what);
+	long kib = -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, format, &kib) == 1)
+			break;
+	fclose(f);
+	cr_assert(kib >= 0, "no %s line in /proc/self/status", what);
+	return kib;
+}
+
+/* Make VmHWM start again from what is resident now (Linux 4.0 and later). */
+static void reset_peak_memory(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	cr_assert(f && fputs("5", f) >= 0 && fclose(f) == 0, "cannot reset the peak of resident memory through /proc/self/clear_refs");
+}
+
+MP_TEST(load, a_map_costs_memory_for_the_chunks_in_flight_not_for_its_input, 2, "Keeping every worker busy")
+{
+	/*
+	 * Two million records (16 MiB in, 16 MiB out), in chunks of 1: the pool
+	 * sends them from the caller's array and takes the answers through the
+	 * workers' queues, so what it holds at once is the chunks in flight, a
+	 * few hundred KiB, not a copy of the input or of the answers.
+	 */
+	size_t n = MP_TEST_TIMEOUT_SCALE > 1 ? 200000 : 2000000;
+	int64_t *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+	cr_assert(in && out);
+	for (size_t i = 0; i < n; i++) {
+		in[i] = (int64_t)i;
+		out[i] = -1;
+	}
+	mp_pool *pool = pool_of(2, NULL);
+	mp_expect_status(mp_pool_map(pool, "square", in, 1000, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+	long before = resident_kib("VmRSS");
+	reset_peak_memory();
+	mp_expect_status(mp_pool_map(pool, "square", in, n, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+	long grew = resident_kib("VmHWM") - before;
+	mp_pool_free(pool);
+	for (size_t i = 0; i < n; i++)
+		if (out[i] != (int64_t)i * (int64_t)i)
+			cr_assert_fail("record %zu should be %lld, is %lld", i, (long long)i * (long long)i, (long long)out[i]);
+	free(in);
+	free(out);
+	cr_assert(grew < 8 * 1024, "during a map of %zu records the caller's process grew by %ld KiB at its peak: the pool should hold only the chunks in flight (a few hundred KiB), not a copy of the %zu MiB of input, nor of the answers", n, grew, n * sizeof *in >> 20);
+	cr_log_info("a map of %zu records: the caller's process grew by %ld KiB at its peak", n, grew);
+}
