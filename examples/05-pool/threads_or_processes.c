@@ -34,7 +34,7 @@ static int64_t do_work(int64_t kind)
 	memset(buffer, (int)kind, BUFFER);
 	uint64_t x = (uint64_t)buffer[kind % BUFFER];
 	if (kind == 0) {
-		for (int i = 0; i < 400000; i++)
+		for (int i = 0; i < 1000000; i++)
 			x = x * 6364136223846793005u + 1442695040888963407u;
 	} else {
 		struct timespec ten_ms = { 0, 10000000 };
@@ -58,17 +58,21 @@ static double now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* The resident memory of process @pid in KiB (0 if it is gone). */
-static long rss_kib(long pid)
+/*
+ * The memory of process @pid in KiB (0 if it is gone): its proportional set size, where
+ * a page shared by k processes counts 1/k in each, so that the workers' copies of the
+ * program and of libc are not counted eight times over.
+ */
+static long pss_kib(long pid)
 {
 	char path[64], line[128];
-	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid);
 	FILE *f = fopen(path, "r");
 	long kib = 0;
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+		if (sscanf(line, "Pss: %ld", &kib) == 1)
 			break;
 	fclose(f);
 	return kib;
@@ -77,7 +81,7 @@ static long rss_kib(long pid)
 /* This process's resident memory, in MiB: where the threads live. */
 static double own_mib(void)
 {
-	return (double)rss_kib((long)getpid()) / 1024;
+	return (double)pss_kib((long)getpid()) / 1024;
 }
 
 /* Its children's, in MiB: the pool's workers. */
@@ -100,7 +104,7 @@ static double workers_mib(void)
 		stat[n] = '\0';
 		char *after = strrchr(stat, ')');
 		if (after && sscanf(after, ") %*c %ld", &ppid) == 1 && ppid == (long)getpid())
-			kib += rss_kib(pid);
+			kib += pss_kib(pid);
 	}
 	if (proc)
 		closedir(proc);
@@ -186,8 +190,8 @@ int main(void)
 	static struct threads t;
 	const char *kinds[] = { "CPU-bound (1 ms of arithmetic)", "sleep-bound (10 ms asleep)" };
 	double start = own_mib();
-	printf("%d threads against %d processes, on %d CPUs; memory resident in this process (the\n"
-	       "threads) and in its children (the workers)\n\n", THREADS, WORKERS, mp_cpu_count());
+	printf("%d threads against %d processes, on %d CPUs; memory (proportional set size) of this\n"
+	       "process (the threads) and of its children (the workers)\n\n", THREADS, WORKERS, mp_cpu_count());
 	printf("before either pool: %.1f MiB\n", start);
 
 	threads_start(&t);
