@@ -356,15 +356,17 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 /* Record @msg, worker @w's answers to its oldest chunk, in their job. Lock held (dropped while callbacks run). */
 static void answered(struct worker *w, const char *msg, size_t len)
 {
-	struct timespec began = w->since, now;
 	struct chunk c = let_go(w);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	w->quick = (now.tv_sec - began.tv_sec) * 1000000000L + (now.tv_nsec - began.tv_nsec) < QUICK_CHUNK_NS;
 	w->tasks++;
 
-	const char *p = msg, *end = p + len;
+	/* First the time the chunk took, by the worker's clock: not the round trip, which a busy machine stretches. */
+	uint64_t ran_ns = QUICK_CHUNK_NS;
+	if (len >= sizeof ran_ns)
+		memcpy(&ran_ns, msg, sizeof ran_ns);
+	w->quick = ran_ns < QUICK_CHUNK_NS;
+	const char *p = msg + sizeof ran_ns, *end = msg + len;
 	size_t done = 0;
-	while (done < c.count && (size_t)(end - p) >= sizeof(struct answer_header)) {
+	while (done < c.count && p <= end && (size_t)(end - p) >= sizeof(struct answer_header)) {
 		struct answer_header h;
 		memcpy(&h, p, sizeof h);
 		p += sizeof h;

@@ -67,13 +67,28 @@ static int append_failure(struct buffer *reply, int code, const char *why)
 	return rc == 0 ? append(reply, why, a.len) : rc;
 }
 
-/* Run the chunk of @count records at @records, and put its answers in one message. */
+/* Nanoseconds from @t0 to now. */
+static uint64_t ns_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000000000L + (t1.tv_nsec - t0->tv_nsec));
+}
+
+/*
+ * Run the chunk of @count records at @records, and put its answers in one
+ * message, after the time it took (*ran_ns too): the pool keeps a worker's
+ * socket stocked only while its chunks are quick.
+ */
 static int run_chunk(struct me *me, mp_task_fn fn, const char *name, const char *records, size_t count,
-		     size_t size)
+		     size_t size, uint64_t *ran_ns)
 {
 	struct buffer reply = { 0 };
-	int rc = 0;
+	uint64_t took = 0;
+	int rc = append(&reply, &took, sizeof took); /* the time goes here once it is known */
 	char why[MP_TASK_NAME_MAX + 96];
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < count && rc == 0; i++) {
 		if (fn) {
 			rc = answer_one(fn, name, records + i * size, size, &reply);
@@ -83,17 +98,21 @@ static int run_chunk(struct me *me, mp_task_fn fn, const char *name, const char 
 			rc = append_failure(&reply, MP_ENOTASK, why);
 		}
 	}
+	took = ns_since(&t0);
 	if (rc == 0 && reply.len > me->max_answer) {
 		/* Too large for the pool to read: each record fails instead, and says why. */
 		snprintf(why, sizeof why, "its answers came to %zu bytes, past the pool's cap of %zu (max_answer)",
 			 reply.len, me->max_answer);
-		reply.len = 0;
+		reply.len = sizeof took;
 		for (size_t i = 0; i < count && rc == 0; i++)
 			rc = append_failure(&reply, -EMSGSIZE, why);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		memcpy(reply.bytes, &took, sizeof took);
 		rc = mp_queue_put(me->answers, reply.bytes, reply.len, MP_FOREVER);
+	}
 	free(reply.bytes);
+	*ran_ns = took;
 	return rc;
 }
 
@@ -129,11 +148,9 @@ static int run_chunks(struct me *me, const char *msg, size_t len)
 		}
 		__atomic_store_n(me->progress, ++me->begun, __ATOMIC_RELAXED);
 		size_t count = h.count - first < h.chunk ? h.count - first : h.chunk;
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = run_chunk(me, fn, name, records + first * h.size, count, h.size);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		slow = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >= QUICK_CHUNK_NS;
+		uint64_t ran_ns = 0;
+		rc = run_chunk(me, fn, name, records + first * h.size, count, h.size, &ran_ns);
+		slow = ran_ns >= QUICK_CHUNK_NS;
 	}
 	return rc;
 }

@@ -56,8 +56,8 @@ struct chunk {
 /*
  * How many chunks a worker may hold at once: the one it runs, and the next
  * ones, waiting in its socket so that it never sits idle between two. A
- * worker holds more than one only while its chunks come back within
- * QUICK_CHUNK_NS, and only HELD_BYTES_MAX bytes of records in all (but one
+ * worker holds more than one only while its chunks run in less than
+ * QUICK_CHUNK_NS (by its own clock), and only HELD_BYTES_MAX bytes of records in all (but one
  * chunk of any size): a slow chunk then keeps at most a few fast ones
  * waiting, and what is sent fits in the socket's buffer, so a send to a
  * busy worker never blocks.
@@ -102,7 +102,7 @@ struct worker {
 	unsigned head, nheld;
 	size_t held_bytes;       /* the records' bytes of the chunks it holds */
 	unsigned tasks;          /* chunks it has answered, for maxtasksperchild */
-	bool quick;              /* its last chunk came back within QUICK_CHUNK_NS */
+	bool quick;              /* its last chunk ran in less than QUICK_CHUNK_NS */
 	struct timespec since;   /* when held[head] became the oldest: its time limit counts from there */
 	struct progress *progress; /* the chunks it has begun, as the worker tells it */
 	bool conn_done;          /* nothing more is sent to it or read from it: only the sentinel is left */
@@ -153,8 +153,10 @@ struct mp_pool {
 /*
  * The messages. Parent to worker: one or more chunks of one job,
  *	u32 kind (RUN or STOP), u32 name length, u64 count, u64 record size, u64 chunk size, name, records
- * Worker to parent, in its answer queue, a message for each chunk: its answers, for each record in order
+ * Worker to parent, in its answer queue, a message for each chunk: u64 the nanoseconds it took to run,
+ * then its answers, for each record in order
  *	i32 status (0, or the failure's code), u32 by_worker, u64 length, bytes (the answer, or the message)
+ * An empty message hands a chunk back unbegun.
  * Integers are in the host's byte order: both ends are the same program.
  */
 enum { MSG_RUN = 1, MSG_STOP = 2 };
