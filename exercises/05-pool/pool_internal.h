@@ -68,6 +68,8 @@ struct chunk {
 
 /* The largest answer message a worker puts, unless the pool's max_answer says otherwise: the queue's own cap. */
 #define ANSWER_MAX ((size_t)1 << 30)
+/* The largest max_answer may be: well within what one answer queue holds (4 GiB). */
+#define ANSWER_LIMIT ((size_t)3 << 30)
 
 /*
  * A thread of the pool that has just had news looks for more, for SPIN_NS,

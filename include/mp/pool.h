@@ -119,8 +119,9 @@ struct mp_pool_options {
 	double task_timeout;
 	/**
 	 * The largest answer, in bytes, the pool takes from a worker (0: 1 GiB;
-	 * a map's chunk answers in one message). A larger one fails its call
-	 * (each record of its chunk) with `-EMSGSIZE`; the worker goes on.
+	 * at most 3 GiB; a map's chunk answers in one message). A larger one
+	 * fails its call (each record of its chunk) with `-EMSGSIZE`; the
+	 * worker goes on.
 	 */
 	size_t max_answer;
 };
@@ -137,7 +138,7 @@ struct mp_pool_options {
  * @param options NULL for the defaults.
  * @return 0; `MP_EDAEMONIC` inside a worker (or any daemonic process);
  *         ::MP_ENOTASK for an unknown initializer; `-EINVAL` for a
- *         negative or NaN time limit; `-EAGAIN`, `-EMFILE`,
+ *         negative or NaN time limit, or a max_answer past 3 GiB; `-EAGAIN`, `-EMFILE`,
  *         `-ENOMEM` when the system refuses a process, a thread or a
  *         descriptor (then nothing is left behind); `-EINVAL`.
  */

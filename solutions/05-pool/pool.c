@@ -118,7 +118,8 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	if (options->initializer && (strlen(options->initializer) > MP_TASK_NAME_MAX ||
 				     !mp_task_find(options->initializer)))
 		return MP_ENOTASK;
-	if ((!options->initarg && options->initarg_len) || !(options->task_timeout >= 0))
+	if ((!options->initarg && options->initarg_len) || !(options->task_timeout >= 0) ||
+	    options->max_answer > ANSWER_LIMIT)
 		return -EINVAL;
 	if (nworkers == 0) {
 		int n = mp_cpu_count();

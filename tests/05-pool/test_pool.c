@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,7 +103,7 @@ MP_TASK(three_bytes)(const void *in, size_t len, mp_task_out *out)
 	return mp_task_return(out, "abc", 3);
 }
 
-enum death { BY_SIGKILL, BY_SEGFAULT, BY_ABORT, BY_EXIT };
+enum death { BY_SIGKILL, BY_SEGFAULT, BY_ABORT, BY_EXIT, BY_EXIT0 };
 
 /* Dies the way its int says. raise(SIGSEGV) stands for a bad pointer: valgrind would count a real one. */
 MP_TASK(die)(const void *in, size_t len, mp_task_out *out)
@@ -116,6 +117,7 @@ MP_TASK(die)(const void *in, size_t len, mp_task_out *out)
 	case BY_SEGFAULT: signal(SIGSEGV, SIG_DFL); raise(SIGSEGV); break;
 	case BY_ABORT: abort();
 	case BY_EXIT: _exit(3);
+	case BY_EXIT0: _exit(0);
 	}
 	return 0;
 }
@@ -547,6 +549,8 @@ MP_TEST(death, abort_fails_only_that_task, 2, "When a worker dies")
 MP_TEST(death, exit_inside_a_task_fails_only_that_task, 2, "When a worker dies")
 {
 	only_the_dead_workers_task_fails(BY_EXIT, "exited with status 3");
+	/* Status 0 is no signal either: an exit, however happy, in the middle of a task. */
+	only_the_dead_workers_task_fails(BY_EXIT0, "exited with status 0");
 }
 
 MP_TEST(death, worker_killed_from_outside_mid_task, 3, "When a worker dies")
@@ -621,11 +625,14 @@ MP_TEST(lifetime, terminate_with_tasks_in_flight_returns_promptly, 3, "Close, te
 		mp_expect_status(mp_pool_terminate(pool), 0);
 		double took = mp_test_now() - t0;
 		cr_assert(took < PROMPT, "terminate with tasks in flight should return promptly, took %.3f s", took);
+		int running = 0;
 		for (int i = 0; i < N; i++) {
 			mp_expect_status(mp_result_get(r[i], 0, NULL, NULL), MP_ETERMINATED);
 			cr_assert(strstr(mp_result_error(r[i]), "terminated"), "the error should say the pool was terminated, got \"%s\"", mp_result_error(r[i]));
+			running += strstr(mp_result_error(r[i]), "before the task finished") != NULL;
 			mp_result_free(r[i]);
 		}
+		cr_assert(running == 2, "the 2 calls running when the pool was terminated should say it was \"before the task finished\", the 6 queued \"before the task started\": %d said finished", running);
 		cr_assert(s.errors == N, "every call's error callback should have run, %d did", s.errors);
 		mp_result *late = NULL;
 		mp_expect_status(mp_pool_apply_async(pool, "square", NULL, 0, NULL, &late), MP_EPOOLCLOSED);
@@ -687,6 +694,7 @@ MP_TEST(lifetime, a_result_freed_early_still_runs_its_callback, 1, "Callbacks")
 static mp_pool *callback_pool;
 static int submitted_from_callback;
 static int terminate_from_callback;
+static int join_from_callback;
 
 static void resubmit(const void *data, size_t len, void *arg)
 {
@@ -696,6 +704,8 @@ static void resubmit(const void *data, size_t len, void *arg)
 	int64_t x = 7;
 	submitted_from_callback = mp_pool_apply_async(callback_pool, "square", &x, sizeof x, NULL, slot);
 	terminate_from_callback = mp_pool_terminate(callback_pool);
+	mp_pool_close(callback_pool);
+	join_from_callback = mp_pool_join(callback_pool); /* closed: join would wait for this very thread */
 }
 
 MP_TEST(lifetime, a_callback_may_submit_but_not_terminate, 1, "Callbacks")
@@ -708,7 +718,9 @@ MP_TEST(lifetime, a_callback_may_submit_but_not_terminate, 1, "Callbacks")
 	mp_expect_status(mp_result_wait(first, MP_FOREVER), 0);
 	mp_expect_status(submitted_from_callback, 0);
 	mp_expect_status(terminate_from_callback, -EDEADLK);
+	mp_expect_status(join_from_callback, -EDEADLK);
 	cr_assert(second && get_int64(second) == 49, "the call submitted from a callback should complete");
+	mp_expect_status(mp_result_wait(first, 0), 0); /* ready: a wait returns 0 at once */
 	mp_result_free(first);
 	mp_result_free(second);
 	mp_pool_free(callback_pool);
@@ -780,10 +792,12 @@ MP_TEST(load, ten_thousand_apply_async_at_once_complete, 3, "The pool's thread")
 MP_TEST(faults, a_pool_that_cannot_start_leaves_nothing_behind, 2, "The pool's thread")
 {
 	mp_pool *pool = NULL;
+	bool stdin_open = fcntl(0, F_GETFD) != -1;
 	/* The second worker's socket pair fails: the first worker must be stopped and reaped. */
 	mp_expect_status(mp_fault_inject("socketpair", 1, EMFILE), 0);
 	mp_expect_status(mp_pool_new(&pool, 2, NULL), -EMFILE);
 	mp_fault_clear();
+	cr_assert(!stdin_open || fcntl(0, F_GETFD) != -1, "a socket pair that could not be made closes nothing: descriptor 0 was closed");
 	cr_assert(pool == NULL, "a failed mp_pool_new() leaves *out alone");
 	mp_expect_status(mp_fault_inject("eventfd", 0, EMFILE), 0);
 	mp_expect_status(mp_pool_new(&pool, 2, NULL), -EMFILE);
@@ -1387,6 +1401,8 @@ static int consume(size_t index, int code, const void *answer, size_t len, const
 		return 0;
 	}
 	if (code != 0) {
+		if (answer || len)
+			s->wrong++; /* a failed record has no answer */
 		s->failures++;
 		snprintf(s->message, sizeof s->message, "%s", error);
 		return 0;
@@ -1522,10 +1538,13 @@ MP_TEST(lifetime, exit_with_a_pool_running_terminates_it, 2, "Close, terminate, 
 		cr_assert(!mp_test_pid_running(pids[i]), "worker %d should be gone once its program exited", (int)pids[i]);
 }
 
+static pthread_t map_done_thread;
+
 static void note_map_done(const void *data, size_t len, void *arg)
 {
 	(void)data;
 	(void)len;
+	map_done_thread = pthread_self();
 	__atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -1559,6 +1578,7 @@ MP_TEST(pool, map_async_returns_at_once_and_fills_the_array_by_the_time_it_is_re
 	mp_expect_status(mp_pool_map_async(pool, "square", NULL, 0, 8, NULL, 8, 0, &cb, &r), 0);
 	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), 0);
 	cr_assert(done == 2, "the empty map's callback should have run");
+	cr_assert(!pthread_equal(map_done_thread, pthread_self()), "the empty map's callback should run on the pool's thread, not on the caller's");
 	mp_result_free(r);
 	mp_expect_status(mp_pool_map_async(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 0, NULL, NULL), -EINVAL);
 	mp_pool_free(pool);
@@ -1736,4 +1756,164 @@ MP_TEST(load, a_map_costs_memory_for_the_chunks_in_flight_not_for_its_input, 2, 
 	free(out);
 	cr_assert(grew < 8 * 1024, "during a map of %zu records the caller's process grew by %ld KiB at its peak: the pool should hold only the chunks in flight (a few hundred KiB), not a copy of the %zu MiB of input, nor of the answers", n, grew, n * sizeof *in >> 20);
 	cr_log_info("a map of %zu records: the caller's process grew by %ld KiB at its peak", n, grew);
+}
+
+
+MP_TEST(limits, the_nearest_time_limit_is_watched_while_a_longer_one_runs, 2, "Time limits and size caps")
+{
+	/*
+	 * One worker runs a chunk of 10 naps (a limit of 10 x 0.2 s), the other
+	 * one nap of 5 s (a limit of 0.2 s): the second must be stopped at 0.2 s,
+	 * not when the first one's deadline comes.
+	 */
+	double limit = 0.2 * MP_TEST_TIMEOUT_SCALE;
+	struct mp_pool_options o = { .task_timeout = limit };
+	mp_pool *pool = pool_of(2, &o);
+	double naps[10];
+	for (int i = 0; i < 10; i++)
+		naps[i] = limit / 2;
+	static char out[10 * 5];
+	mp_result *map = NULL, *late = NULL;
+	mp_expect_status(mp_pool_map_async(pool, "sleeper", naps, 10, sizeof naps[0], out, 5, 10, NULL, &map), 0);
+	double five = 5, t0 = mp_test_now();
+	late = submit(pool, "sleeper", &five, sizeof five, NULL);
+	mp_expect_status(mp_result_get(late, MP_FOREVER, NULL, NULL), MP_ETIMEDOUT);
+	double took = mp_test_now() - t0;
+	cr_assert(took < limit + PROMPT, "a call with a limit of %.1f s should be stopped by then, not after %.3f s (when the other worker's longer limit ends)", limit, took);
+	mp_expect_status(mp_result_get(map, MP_FOREVER, NULL, NULL), 0);
+	mp_result_free(late);
+	mp_result_free(map);
+	mp_pool_free(pool);
+}
+
+MP_TEST(limits, a_time_limit_counts_from_when_a_chunk_begins, 2, "Time limits and size caps")
+{
+	/*
+	 * Quick chunks, many of them waiting in each worker's socket at once,
+	 * under a limit of 50 ms a chunk, in a map that runs much longer than
+	 * that: a chunk's time begins when its worker begins it, not when it was
+	 * sent, so none is stopped.
+	 */
+	struct mp_pool_options o = { .task_timeout = 0.05 * MP_TEST_TIMEOUT_SCALE };
+	mp_pool *pool = pool_of(2, &o);
+	size_t n = MP_TEST_TIMEOUT_SCALE > 1 ? 20000 : 400000;
+	int64_t *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+	cr_assert(in && out);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (int64_t)i;
+	double t0 = mp_test_now();
+	struct mp_map_failure f = { 0 };
+	int rc = mp_pool_map(pool, "square", in, n, sizeof in[0], out, sizeof out[0], 1, &f);
+	double took = mp_test_now() - t0;
+	cr_assert(rc == 0, "a map of quick records under a limit of 50 ms a record: record %zu failed with %s, \"%s\" (the map took %.3f s in all)", f.index, mp_err_name(rc), f.message, took);
+	for (size_t i = 0; i < n; i++)
+		if (out[i] != (int64_t)i * (int64_t)i)
+			cr_assert_fail("record %zu should be %lld", i, (long long)i * (long long)i);
+	free(in);
+	free(out);
+	mp_pool_free(pool);
+}
+
+/* For imap: three records that each ask `blob` for 2,000 bytes, and a consumer that keeps each record's code. */
+struct three_blobs {
+	int produced, taken, codes[3];
+};
+
+static int produce_2000(void *record, void *arg)
+{
+	struct three_blobs *t = arg;
+	if (t->produced == 3)
+		return 0;
+	size_t n = 2000;
+	memcpy(record, &n, sizeof n);
+	t->produced++;
+	return 1;
+}
+
+static int take_code(size_t index, int code, const void *answer, size_t len, const char *error, void *arg)
+{
+	(void)answer;
+	(void)len;
+	(void)error;
+	struct three_blobs *t = arg;
+	if (index < 3)
+		t->codes[index] = code;
+	t->taken++;
+	return 0;
+}
+
+MP_TEST(limits, the_cap_counts_a_chunks_whole_answer_and_fails_each_record, 2, "Time limits and size caps")
+{
+	/* The answer message of a call: 8 bytes of time, a 16-byte header, the bytes. */
+	enum { CAP = 4096, FITS = CAP - 8 - 16 };
+	struct mp_pool_options o = { .max_answer = ((size_t)3 << 30) + 1 };
+	mp_pool *pool = NULL;
+	mp_expect_status(mp_pool_new(&pool, 1, &o), -EINVAL); /* past 3 GiB: more than an answer queue is made to hold */
+	o.max_answer = CAP;
+	pool = pool_of(1, &o);
+	size_t size = FITS;
+	mp_result *r = submit(pool, "blob", &size, sizeof size, NULL);
+	const void *data;
+	size_t len;
+	mp_expect_status(mp_result_get(r, MP_FOREVER, &data, &len), 0);
+	cr_assert(len == FITS, "an answer that comes to exactly the cap (%d bytes) is taken: got %zu bytes", CAP, len);
+	mp_result_free(r);
+	size++;
+	r = submit(pool, "blob", &size, sizeof size, NULL);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, &data, &len), -EMSGSIZE);
+	mp_result_free(r);
+	/* A chunk of three records whose answers come to more than the cap together: each fails so. */
+	struct three_blobs t = { 0 };
+	mp_expect_status(mp_pool_imap(pool, "blob", sizeof(size_t), 2000, 3, true, produce_2000, take_code, &t), 0);
+	cr_assert(t.taken == 3, "imap hands over every record, failed or not: %d", t.taken);
+	for (int i = 0; i < 3; i++)
+		cr_assert(t.codes[i] == -EMSGSIZE, "record %d of the chunk whose answers are past the cap should fail with -EMSGSIZE, not %s", i, mp_err_name(t.codes[i]));
+	mp_pool_free(pool);
+}
+
+MP_TASK(a_task_whose_name_is_as_long_as_a_name_may_be_sixty_three_chars)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	initialized = 63;
+	return mp_task_return(out, "long", 4);
+}
+
+MP_TASK(g)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	(void)out;
+	initialized = 1;
+	return 0;
+}
+
+MP_TEST(options, names_of_any_allowed_length_serve_as_tasks_and_initializers, 1, "Tasks: functions with names, bytes in and out")
+{
+	const char *longest = "a_task_whose_name_is_as_long_as_a_name_may_be_sixty_three_chars";
+	cr_assert(strlen(longest) == MP_TASK_NAME_MAX);
+	/* The longest name, as a task and as an initializer. */
+	struct mp_pool_options o = { .initializer = longest };
+	mp_pool *pool = pool_of(1, &o);
+	void *out = NULL;
+	size_t len;
+	mp_expect_status(mp_pool_apply(pool, longest, NULL, 0, &out, &len), 0);
+	cr_assert(len == 4 && memcmp(out, "long", 4) == 0, "a task named with %d characters runs", MP_TASK_NAME_MAX);
+	free(out);
+	mp_expect_status(mp_pool_apply(pool, "recall", NULL, 0, &out, &len), 0);
+	cr_assert(*(int32_t *)out == 63, "its initializer (the same task) ran in the worker: it saw %d", *(int32_t *)out);
+	free(out);
+	mp_pool_free(pool);
+	/* The shortest: a name of one letter, as Python's documentation has `initializer=g`. */
+	o.initializer = "g";
+	pool = pool_of(1, &o);
+	mp_expect_status(mp_pool_apply(pool, "recall", NULL, 0, &out, &len), 0);
+	cr_assert(*(int32_t *)out == 1, "an initializer named \"g\" runs in each worker: the worker saw %d", *(int32_t *)out);
+	free(out);
+	mp_pool_free(pool);
+	/* And registering: 0 for a new name or the same function again, -EEXIST for another function. */
+	mp_expect_status(mp_task_register("g", mp_task_find("g")), 0);
+	mp_expect_status(mp_task_register("g", mp_task_find("square")), -EEXIST);
+	mp_expect_status(mp_task_register("a_name_registered_at_run_time", mp_task_find("square")), 0);
+	cr_assert(mp_task_find("a_name_registered_at_run_time") == mp_task_find("square"));
 }
