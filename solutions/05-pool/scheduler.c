@@ -648,8 +648,7 @@ void *mp__pool_thread(void *arg)
 				mp__deadline_start(&w->retry, RETRY_S);
 		}
 	}
-	pool->state = FINISHED;
-	pthread_cond_broadcast(&pool->changed);
+	pool->state = FINISHED; /* every job is done, and its waiters were woken as it was */
 	pthread_mutex_unlock(&pool->lock);
 	free(fds);
 	return NULL;
