@@ -8,11 +8,14 @@
 #include "../example.h"
 
 #include <stdint.h>
+#include <string.h>
 
 MP_TASK(f)(const void *in, size_t len, mp_task_out *out)
 {
 	(void)len;
-	int64_t x = *(const int64_t *)in, square = x * x;
+	int64_t x;
+	memcpy(&x, in, sizeof x); /* the bytes of a record: not always aligned for an int64_t */
+	int64_t square = x * x;
 	return mp_task_return(out, &square, sizeof square);
 }
 

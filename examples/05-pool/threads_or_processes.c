@@ -47,7 +47,9 @@ static int64_t do_work(int64_t kind)
 MP_TASK(work)(const void *in, size_t len, mp_task_out *out)
 {
 	(void)len;
-	int64_t y = do_work(*(const int64_t *)in);
+	int64_t kind;
+	memcpy(&kind, in, sizeof kind); /* a record in a message need not be aligned */
+	int64_t y = do_work(kind);
 	return mp_task_return(out, &y, sizeof y);
 }
 
