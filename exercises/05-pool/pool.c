@@ -161,6 +161,16 @@ size_t mp_pool_default_chunksize(const mp_pool *pool, size_t n)
 	return 0;
 }
 
+int mp_pool_stats(mp_pool *pool, struct mp_pool_stats *out)
+{
+	if (!pool || !out)
+		return -EINVAL;
+	pthread_mutex_lock(&pool->lock);
+	*out = pool->stats;
+	pthread_mutex_unlock(&pool->lock);
+	return 0;
+}
+
 int mp_pool_close(mp_pool *pool)
 {
 	if (!pool)

@@ -116,6 +116,7 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 		return rc;
 	}
 	w->process = p;
+	pool->stats.started++;
 	w->head = w->nheld = 0;
 	w->held_bytes = 0;
 	w->tasks = 0;
@@ -347,8 +348,11 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 				continue;
 			struct chunk batch[HELD_MAX];
 			unsigned n = gather(pool, w, batch, !on_pool_thread);
-			if (n > 0)
+			if (n > 0) {
 				give(w, batch, n);
+				pool->stats.chunks += n;
+				pool->stats.messages++;
+			}
 		}
 	}
 }
@@ -409,6 +413,7 @@ static void collect(struct mp_pool *pool, struct worker *w)
 		}
 		if (len == 0) {
 			pool->returned[pool->nreturned++] = let_go(w);
+			pool->stats.handed_back++;
 			w->quick = false;
 		} else {
 			answered(w, msg, len);

@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The pool's error codes (MP_ETASKFAILED, MP_EWORKERDIED, MP_ETERMINATED,
@@ -331,6 +332,21 @@ size_t mp_pool_default_chunksize(const mp_pool *pool, size_t n);
 
 /** How many workers the pool keeps running. */
 unsigned mp_pool_workers(const mp_pool *pool);
+
+/** What a pool has done since it was made: to see chunking and its costs at work. */
+struct mp_pool_stats {
+	uint64_t chunks;      /**< chunks sent to workers */
+	uint64_t messages;    /**< the messages that carried them (several chunks to one, for quick tasks) */
+	uint64_t handed_back; /**< chunks a worker handed back unbegun, once its chunks turned slow */
+	uint64_t returned;    /**< chunks a dead worker held but had not begun, sent again to another */
+	uint64_t started;     /**< worker processes started, replacements included */
+};
+
+/**
+ * Read @p pool's counts into @p out.
+ * @return 0; `-EINVAL` for a NULL argument.
+ */
+int mp_pool_stats(mp_pool *pool, struct mp_pool_stats *out);
 
 /**
  * Take no more work (Python's `close()`): what was submitted still runs, then

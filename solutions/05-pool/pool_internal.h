@@ -150,6 +150,7 @@ struct mp_pool {
 	struct mp_pool *next_pool;    /* link in the list of pools to terminate at exit */
 	double task_timeout;          /* seconds a record may run (0: no limit) */
 	size_t max_answer;            /* the largest answer message read from a worker (0: the default) */
+	struct mp_pool_stats stats;   /* what mp_pool_stats() reports */
 };
 
 /*

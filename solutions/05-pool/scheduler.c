@@ -116,6 +116,7 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 		return rc;
 	}
 	w->process = p;
+	pool->stats.started++;
 	w->head = w->nheld = 0;
 	w->held_bytes = 0;
 	w->tasks = 0;
@@ -355,8 +356,11 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 				continue;
 			struct chunk batch[HELD_MAX];
 			unsigned n = gather(pool, w, batch, !on_pool_thread);
-			if (n > 0)
+			if (n > 0) {
 				give(w, batch, n);
+				pool->stats.chunks += n;
+				pool->stats.messages++;
+			}
 		}
 	}
 }
@@ -417,6 +421,7 @@ static void collect(struct mp_pool *pool, struct worker *w)
 		}
 		if (len == 0) {
 			pool->returned[pool->nreturned++] = let_go(w);
+			pool->stats.handed_back++;
 			w->quick = false;
 		} else {
 			answered(w, msg, len);
@@ -467,8 +472,10 @@ static void bury(struct mp_pool *pool, struct worker *w)
 		mp__result_fail_records(c.job, c.first, c.count, fail, message);
 		mp__result_finish_if_done(c.job);
 	}
-	while (w->nheld > 0)
+	while (w->nheld > 0) {
 		pool->returned[pool->nreturned++] = let_go(w);
+		pool->stats.returned++;
+	}
 	/* END SOLUTION */
 }
 

@@ -1635,6 +1635,10 @@ MP_TEST(death, chunks_queued_behind_a_dead_workers_task_run_elsewhere, 3, "Keepi
 				first_wrong = i;
 		cr_assert(wrong == 0, "round %d: %d records besides %lld were not answered (the first: %d): the chunks a dead worker held but had not begun go to another worker", round, wrong, (long long)doomed, first_wrong);
 		cr_assert(out[doomed] == -1, "round %d: the record that killed its worker has no answer", round);
+		struct mp_pool_stats st;
+		mp_expect_status(mp_pool_stats(pool, &st), 0);
+		cr_assert(st.started == 3, "round %d: 2 workers and one replacement: %llu started", round, (unsigned long long)st.started);
+		cr_assert(st.chunks == N + st.returned + st.handed_back, "round %d: each chunk is sent once, and again for each time it came back: %llu sent, %llu returned by the dead worker, %llu handed back", round, (unsigned long long)st.chunks, (unsigned long long)st.returned, (unsigned long long)st.handed_back);
 		mp_pool_free(pool);
 	}
 }
@@ -1700,6 +1704,8 @@ MP_TEST(pool, a_worker_whose_chunks_turn_slow_hands_back_those_it_has_not_begun,
 		in[i] = i;
 	mp_pool *pool = pool_of(2, NULL);
 	mp_expect_status(mp_pool_map(pool, "quick_then_slow", in, N, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
 	mp_pool_free(pool);
 	for (int i = 0; i < N - SLOW; i++)
 		cr_assert(out[i] == (int64_t)i * i, "record %d should be %lld, is %lld", i, (long long)i * i, (long long)out[i]);
@@ -1709,6 +1715,7 @@ MP_TEST(pool, a_worker_whose_chunks_turn_slow_hands_back_those_it_has_not_begun,
 		by_first += out[i] == first;
 	int most = by_first > SLOW - by_first ? by_first : SLOW - by_first;
 	cr_assert(most <= SLOW / 2 + 3, "one worker ran %d of the %d slow records: a worker whose chunk was slow should hand back the chunks it had not begun, for the idle one", most, SLOW);
+	cr_assert(st.chunks == N + st.handed_back, "every chunk is sent once, and once more for each time it was handed back: %llu sent for %d records, %llu handed back", (unsigned long long)st.chunks, N, (unsigned long long)st.handed_back);
 }
 
 /*
@@ -1946,4 +1953,34 @@ MP_TEST(options, names_of_any_allowed_length_serve_as_tasks_and_initializers, 1,
 	mp_expect_status(mp_task_register("g", mp_task_find("square")), -EEXIST);
 	mp_expect_status(mp_task_register("a_name_registered_at_run_time", mp_task_find("square")), 0);
 	cr_assert(mp_task_find("a_name_registered_at_run_time") == mp_task_find("square"));
+}
+
+
+MP_TEST(pool, quick_chunks_go_many_to_a_message, 2, "Keeping every worker busy")
+{
+	/*
+	 * 20,000 records of a quick task in chunks of 1: each worker holds many
+	 * chunks, refilled in batches once it is down to half of them, so the
+	 * messages are far fewer than the chunks.
+	 */
+	if (RUNNING_ON_VALGRIND)
+		cr_skip_test("under valgrind no task is quick (0.1 ms): chunks go one to a message, as they should");
+	enum { N = 20000 };
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	mp_pool *pool = pool_of(2, NULL);
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_stats(NULL, &st), -EINVAL);
+	mp_expect_status(mp_pool_stats(pool, NULL), -EINVAL);
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	cr_assert(st.started == 2 && st.chunks == 0 && st.messages == 0, "a new pool of 2 has started 2 workers and sent nothing: %llu, %llu, %llu", (unsigned long long)st.started, (unsigned long long)st.chunks, (unsigned long long)st.messages);
+	mp_expect_status(mp_pool_map(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	mp_pool_free(pool);
+	for (int i = 0; i < N; i++)
+		cr_assert(out[i] == (int64_t)i * i, "record %d", i);
+	cr_assert(st.chunks == N, "%d chunks of 1 record should have been sent, not %llu", N, (unsigned long long)st.chunks);
+	cr_assert(st.messages <= N / 4, "%d quick chunks took %llu messages: a busy worker whose chunks are quick should get them many at a time", N, (unsigned long long)st.messages);
+	cr_log_info("%d chunks of 1 quick record in %llu messages", N, (unsigned long long)st.messages);
 }
