@@ -594,7 +594,7 @@ void *mp__pool_thread(void *arg)
 		mp__pool_dispatch(pool, true);
 		int timeout = expire(pool);
 
-		/* Watch the wake-up counter, and each worker's socket and sentinel. */
+		/* Watch the wake-up counter, and each worker's answer queue and sentinel. */
 		bool empty_slot = false, queued = false;
 		fds[0] = (struct pollfd){ .fd = pool->wake, .events = POLLIN };
 		for (unsigned i = 0; i < pool->nworkers; i++) {
