@@ -1963,8 +1963,8 @@ MP_TEST(pool, quick_chunks_go_many_to_a_message, 2, "Keeping every worker busy")
 	 * chunks, refilled in batches once it is down to half of them, so the
 	 * messages are far fewer than the chunks.
 	 */
-	if (RUNNING_ON_VALGRIND)
-		cr_skip_test("under valgrind no task is quick (0.1 ms): chunks go one to a message, as they should");
+	if (RUNNING_ON_VALGRIND || UNDER_ASAN)
+		cr_skip_test("under valgrind or AddressSanitizer tasks are not reliably quick (0.1 ms): chunks may rightly go fewer to a message");
 	enum { N = 20000 };
 	static int64_t in[N], out[N];
 	for (int i = 0; i < N; i++)
@@ -1980,7 +1980,7 @@ MP_TEST(pool, quick_chunks_go_many_to_a_message, 2, "Keeping every worker busy")
 	mp_pool_free(pool);
 	for (int i = 0; i < N; i++)
 		cr_assert(out[i] == (int64_t)i * i, "record %d", i);
-	cr_assert(st.chunks == N, "%d chunks of 1 record should have been sent, not %llu", N, (unsigned long long)st.chunks);
+	cr_assert(st.chunks == N + st.handed_back, "%d chunks of 1 record should have been sent, and one more for each handed back (%llu): not %llu", N, (unsigned long long)st.handed_back, (unsigned long long)st.chunks);
 	cr_assert(st.messages <= N / 4, "%d quick chunks took %llu messages: a busy worker whose chunks are quick should get them many at a time", N, (unsigned long long)st.messages);
 	cr_log_info("%d chunks of 1 quick record in %llu messages", N, (unsigned long long)st.messages);
 }
