@@ -18,7 +18,8 @@ The mutations are the bugs a learner makes by a slip of the hand:
           could tell (a declared array size, an index under sizeof, an enumerator's value)
   bool    true and false swapped
   return  a return value changed (0 becomes -1; anything else becomes 0)
-  call    a call statement deleted (but not free(), munmap(), a destructor named *_free()
+  call    a call statement deleted (but not free(), munmap(), a destructor named *_free(),
+          *_unref() or *_destroy() (glibc's pthread_mutex_destroy() frees nothing at all),
           or a VALGRIND_ client request: a leak of memory, or memory valgrind was told about,
           is what `make memcheck` finds, not the tests)
 
@@ -86,6 +87,7 @@ TOKEN = re.compile(r"==|!=|<=|>=|&&|\|\||\+\+|--|\+=|-=|->|<<|>>|[<>]|\b\d+\b|\b
 KEYWORDS = {"return", "if", "while", "for", "switch", "sizeof", "else", "do", "case", "goto", "break", "continue"}
 NOT_DELETED = {"free", "munmap"}
 NOT_DELETED_PREFIX = "VALGRIND_"
+NOT_DELETED_SUFFIXES = ("_free", "_unref", "_destroy")
 CALL_STMT = re.compile(r"^\s*(\(void\)\s*)?([A-Za-z_]\w*)\s*\(.*\)\s*;\s*$")
 RETURN = re.compile(r"^(\s*return\s+)(.+?)(\s*;\s*)$")
 
@@ -178,7 +180,7 @@ def mutants_of_line(path, no, line, code):
 
     c = CALL_STMT.match(line)
     if (c and c.group(2) not in KEYWORDS and c.group(2) not in NOT_DELETED
-            and not c.group(2).startswith(NOT_DELETED_PREFIX) and not c.group(2).endswith("_free")
+            and not c.group(2).startswith(NOT_DELETED_PREFIX) and not c.group(2).endswith(NOT_DELETED_SUFFIXES)
             and all(code[c.start(2):len(line.rstrip())])):
         depth = 0
         for ch in line:

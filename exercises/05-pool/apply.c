@@ -36,7 +36,7 @@ int mp_pool_apply_async(mp_pool *pool, const char *task, const void *in, size_t 
 	mp_result *job = mp__result_new(pool, task);
 	if (!job)
 		return -ENOMEM;
-	job->in_copy = malloc(len ? len : 1);
+	job->in_copy = mp__pool_malloc(len);
 	if (!job->in_copy) {
 		job->refs = 1;
 		mp__result_unref(job);
@@ -69,19 +69,16 @@ int mp_pool_apply(mp_pool *pool, const char *task, const void *in, size_t len,
 	int rc = mp_pool_apply_async(pool, task, in, len, NULL, &r);
 	if (rc < 0)
 		return rc;
-	const void *data;
-	size_t n;
-	rc = mp_result_get(r, MP_FOREVER, &data, &n);
-	const char *bytes = rc == 0 ? data : mp_result_error(r);
-	size_t count = rc == 0 ? n : strlen(bytes);
-	char *copy = malloc(count + 1);
-	if (copy) {
-		memcpy(copy, bytes, count);
-		copy[count] = '\0';
-		*out = copy;
-		*out_len = count;
-	} else if (rc == 0) {
-		rc = -ENOMEM;
+	rc = mp_result_get(r, MP_FOREVER, NULL, NULL);
+	/* The result's answer and its message have a NUL after them already: take them over. */
+	if (rc == 0) {
+		*out = r->data;
+		*out_len = r->len;
+		r->data = NULL;
+	} else if (r->error) {
+		*out = r->error;
+		*out_len = strlen(r->error);
+		r->error = NULL;
 	}
 	mp_result_free(r);
 	return rc;
@@ -147,10 +144,10 @@ static mp_result *imap_chunk(mp_pool *pool, const char *task, size_t in_size, si
 {
 	mp_result *job = mp__result_new(pool, task);
 	if (job) {
-		job->in_copy = malloc(chunksize * in_size > 0 ? chunksize * in_size : 1);
-		job->out_copy = malloc(chunksize * out_size > 0 ? chunksize * out_size : 1);
-		job->statuses = calloc(chunksize, sizeof *job->statuses);
-		job->messages = calloc(chunksize, sizeof *job->messages);
+		job->in_copy = mp__pool_malloc(chunksize * in_size);
+		job->out_copy = mp__pool_malloc(chunksize * out_size);
+		job->statuses = mp__pool_calloc(chunksize, sizeof *job->statuses);
+		job->messages = mp__pool_calloc(chunksize, sizeof *job->messages);
 	}
 	if (!job || !job->in_copy || !job->out_copy || !job->statuses || !job->messages) {
 		*rc = -ENOMEM;
@@ -201,12 +198,12 @@ int mp_pool_imap(mp_pool *pool, const char *task, size_t in_size, size_t out_siz
 	 * answers come back, and all the input that is ever in memory at once.
 	 */
 	size_t window = 2 * (size_t)pool->nworkers;
-	mp_result **inflight = calloc(window, sizeof *inflight);
+	mp_result **inflight = mp__pool_calloc(window, sizeof *inflight);
 	if (!inflight)
 		return -ENOMEM;
 	size_t count = 0, next_index = 0;
 	bool more = true;
-	while (rc == 0 && (more || count > 0)) {
+	while (more || count > 0) {
 		while (rc == 0 && more && count < window) {
 			mp_result *job = imap_chunk(pool, task, in_size, out_size, chunksize, next, arg, &more, &rc);
 			if (!job)

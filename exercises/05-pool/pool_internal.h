@@ -5,10 +5,27 @@
 #include <mp.h>
 
 #include "../01-process/deadline.h"
+#include "../01-process/fault.h"
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
+
+/*
+ * Every allocation of the pool goes through these: through the fault seam,
+ * so that a test can make each fail in turn (<mp/fault.h>: "malloc" and
+ * "calloc"), and never NULL for a size of 0, which malloc() may give.
+ */
+static inline void *mp__pool_malloc(size_t size)
+{
+	return mp__fault("malloc") ? NULL : malloc(size ? size : 1);
+}
+
+static inline void *mp__pool_calloc(size_t n, size_t size)
+{
+	return mp__fault("calloc") ? NULL : calloc(n ? n : 1, size);
+}
 
 /*
  * A job is one submission: one call for mp_pool_apply_async(), n records for
@@ -78,10 +95,12 @@ struct chunk {
  */
 #define SPIN_NS 50000 /* 50 us */
 
-/* Start a moment of looking without sleeping, until @until (spin.c). */
-void mp__spin_start(struct timespec *until);
+/* Nanoseconds from @t0 (CLOCK_MONOTONIC) to now (spin.c). */
+uint64_t mp__ns_since(const struct timespec *t0);
+/* Start a moment of looking without sleeping: from now (@since) for SPIN_NS. */
+void mp__spin_start(struct timespec *since);
 /* Whether that moment lasts still. */
-bool mp__spinning(const struct timespec *until);
+bool mp__spinning(const struct timespec *since);
 
 /*
  * Shared with one worker process (in memory both map): how many chunks it

@@ -3,7 +3,6 @@
 #include "pool_internal.h"
 
 #include "../01-process/deadline.h"
-#include "../01-process/fault.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -27,7 +26,7 @@ static unsigned workers_started; /* for the workers' names, under `processes` */
 static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 {
 	size_t len = sizeof(struct worker_arg) + pool->initarg_len;
-	struct worker_arg *wa = calloc(1, len);
+	struct worker_arg *wa = mp__pool_calloc(1, len);
 	if (!wa)
 		return -ENOMEM;
 	w->progress = &pool->progress[slot];
@@ -35,14 +34,14 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 	/*
 	 * The answers come back through a queue of stage 02, in memory both
 	 * processes map: the pool takes a worker's answers without a system
-	 * call each, and those put before a death survive it. Asked for its
-	 * descriptor now, so that a put into the empty queue rings it for us.
+	 * call each, and those put before a death survive it. (The pool's
+	 * loop asks for its descriptor before it first sleeps, so that a put
+	 * into the empty queue rings it.) It takes answers as large as the
+	 * pool allows: the worker keeps to max_answer itself.
 	 */
 	int rc = mp_queue_new(&w->answers, 0);
-	if (rc == 0 && pool->max_answer)
-		rc = mp_queue_set_max_message(w->answers, pool->max_answer);
-	if (rc == 0 && (rc = mp_queue_fileno(w->answers)) >= 0)
-		rc = 0;
+	if (rc == 0)
+		rc = mp_queue_set_max_message(w->answers, ANSWER_LIMIT);
 	if (rc < 0) {
 		mp_queue_free(w->answers);
 		w->answers = NULL;
@@ -93,10 +92,8 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 
 	if (rc == 0)
 		rc = mp_conn_from_fd(&w->conn, sv[0], true, true);
-	else if (sv[0] >= 0)
-		close(sv[0]);
-	if (rc == 0 && pool->max_answer)
-		rc = mp_conn_set_max_message(w->conn, pool->max_answer);
+	if (rc < 0 && !w->conn && sv[0] >= 0)
+		close(sv[0]); /* not a connection's yet: ours to close */
 	if (rc == 0) {
 		w->sentinel = mp_process_sentinel(p);
 		rc = w->sentinel < 0 ? w->sentinel : 0;
@@ -196,14 +193,6 @@ static struct chunk let_go(struct worker *w)
 	return c;
 }
 
-/* How long worker @w has been running its oldest chunk, in nanoseconds. */
-static long running_ns(const struct worker *w)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - w->since.tv_sec) * 1000000000L + (now.tv_nsec - w->since.tv_nsec);
-}
-
 /*
  * Whether worker @w may take chunk @c, beside the @more chunks of
  * @more_bytes it is about to get. A worker about to retire (it has been
@@ -227,7 +216,7 @@ static bool can_take(const struct mp_pool *pool, const struct worker *w, unsigne
 	if (idle_only || !w->quick || held >= HELD_MAX || w->held_bytes + more_bytes + chunk_bytes(c) > HELD_BYTES_MAX)
 		return false;
 	/* (An idle worker getting a batch: gather() keeps the batch to one job.) */
-	return w->nheld == 0 || (c->job == oldest(w)->job && running_ns(w) < QUICK_CHUNK_NS);
+	return w->nheld == 0 || (c->job == oldest(w)->job && mp__ns_since(&w->since) < QUICK_CHUNK_NS);
 }
 
 /* The next chunk to hand out, left in place: one handed back by a dead worker first, else the oldest job's next. */
@@ -297,7 +286,7 @@ static int send_chunks(struct worker *w, const struct chunk *batch, unsigned n)
 	size_t count = batch[n - 1].first + batch[n - 1].count - batch[0].first;
 	size_t name_len = strlen(job->task);
 	size_t len = sizeof(struct run_header) + name_len + count * job->in_size;
-	char *msg = malloc(len);
+	char *msg = mp__pool_malloc(len);
 	if (!msg)
 		return -ENOMEM;
 	struct run_header h = { .kind = MSG_RUN, .name_len = (uint32_t)name_len,
@@ -329,6 +318,19 @@ static void give(struct worker *w, const struct chunk *batch, unsigned n)
 	(void)w; (void)batch; (void)n; (void)send_chunks; (void)hold; return;
 }
 
+static void count_message(struct mp_pool_stats *st, const struct chunk *batch, unsigned n)
+{
+	st->chunks += n;
+	st->messages++;
+	if (n > st->most_chunks)
+		st->most_chunks = n;
+	size_t bytes = 0;
+	for (unsigned k = 0; n > 1 && k < n; k++)
+		bytes += chunk_bytes(&batch[k]);
+	if (bytes > st->most_batch_bytes)
+		st->most_batch_bytes = bytes;
+}
+
 void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 {
 	/* A map of no records is done as soon as its turn comes: on the pool's thread, for its callback. */
@@ -350,8 +352,7 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 			unsigned n = gather(pool, w, batch, !on_pool_thread);
 			if (n > 0) {
 				give(w, batch, n);
-				pool->stats.chunks += n;
-				pool->stats.messages++;
+				count_message(&pool->stats, batch, n);
 			}
 		}
 	}
@@ -512,14 +513,12 @@ static int expire(struct mp_pool *pool)
 {
 	if (pool->task_timeout <= 0)
 		return -1;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	double soonest = -1;
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct worker *w = &pool->workers[i];
 		if (!w->process || w->nheld == 0 || w->kill_code)
 			continue;
-		double ran = (double)(now.tv_sec - w->since.tv_sec) + (now.tv_nsec - w->since.tv_nsec) / 1e9;
+		double ran = (double)mp__ns_since(&w->since) / 1e9;
 		double left = pool->task_timeout * (double)oldest(w)->count - ran;
 		if (left <= 0) {
 			char reason[96];
@@ -536,9 +535,9 @@ void *mp__pool_thread(void *arg)
 {
 	struct mp_pool *pool = arg;
 	size_t nfds = 1 + 2 * (size_t)pool->nworkers;
-	struct pollfd *fds = calloc(nfds, sizeof *fds);
+	struct pollfd *fds = mp__pool_calloc(nfds, sizeof *fds);
 
-	struct timespec busy = { 0, 0 }; /* until when poll() looks without sleeping */
+	struct timespec news = { 0, 0 }; /* when poll() last had news: it looks without sleeping for SPIN_NS after */
 
 	pthread_mutex_lock(&pool->lock);
 	int rc = fds ? 0 : -ENOMEM;
@@ -584,14 +583,14 @@ void *mp__pool_thread(void *arg)
 		 * trip"). Not while workers have chunks queued: they are busy
 		 * for a while, and need the CPUs more than we do.
 		 */
-		if (timeout != 0 && !queued && mp__spinning(&busy))
+		if (timeout != 0 && !queued && mp__spinning(&news))
 			timeout = 0;
 		int n = poll(fds, nfds, timeout);
 		pthread_mutex_lock(&pool->lock);
 		if (n < 0)
 			continue; /* EINTR; nothing else can fail with these arguments */
 		if (n > 0)
-			mp__spin_start(&busy);
+			mp__spin_start(&news);
 		if (fds[0].revents) {
 			uint64_t count;
 			(void)!read(pool->wake, &count, sizeof count);

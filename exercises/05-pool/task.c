@@ -39,7 +39,7 @@ int mp_task_register(const char *name, mp_task_fn fn)
 	struct task *t = lookup(name);
 	if (t)
 		return t->fn == fn ? 0 : -EEXIST;
-	t = malloc(sizeof *t);
+	t = mp__pool_malloc(sizeof *t);
 	if (!t)
 		return -ENOMEM;
 	strcpy(t->name, name);
@@ -61,7 +61,7 @@ int mp_task_return(mp_task_out *out, const void *buf, size_t len)
 {
 	if (!out || (!buf && len > 0))
 		return -EINVAL;
-	void *copy = malloc(len ? len : 1);
+	void *copy = mp__pool_malloc(len);
 	if (!copy)
 		return -ENOMEM;
 	if (len)

@@ -21,7 +21,7 @@ static int append(struct buffer *b, const void *bytes, size_t len)
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap < b->len + len)
 			cap *= 2;
-		char *grown = realloc(b->bytes, cap);
+		char *grown = mp__fault("realloc") ? NULL : realloc(b->bytes, cap);
 		if (!grown)
 			return -ENOMEM;
 		b->bytes = grown;
@@ -67,14 +67,6 @@ static int append_failure(struct buffer *reply, int code, const char *why)
 	return rc == 0 ? append(reply, why, a.len) : rc;
 }
 
-/* Nanoseconds from @t0 to now. */
-static uint64_t ns_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000000000L + (t1.tv_nsec - t0->tv_nsec));
-}
-
 /*
  * Run the chunk of @count records at @records, and put its answers in one
  * message, after the time it took (*ran_ns too): the pool keeps a worker's
@@ -98,7 +90,7 @@ static int run_chunk(struct me *me, mp_task_fn fn, const char *name, const char 
 			rc = append_failure(&reply, MP_ENOTASK, why);
 		}
 	}
-	took = ns_since(&t0);
+	took = mp__ns_since(&t0);
 	if (rc == 0 && reply.len > me->max_answer) {
 		/* Too large for the pool to read: each record fails instead, and says why. */
 		snprintf(why, sizeof why, "its answers came to %zu bytes, past the pool's cap of %zu (max_answer)",

@@ -179,7 +179,8 @@ int mp_pool_apply_async(mp_pool *pool, const char *task, const void *in, size_t 
  * @param out receives, on success, the result's bytes from malloc() (with a
  *        NUL after them); when the call ran and failed (any code of
  *        mp_result_get()) its error message instead, a string from
- *        malloc(); NULL when it could not be submitted. Free it.
+ *        malloc(); NULL when it could not be submitted (or there was no
+ *        memory for the message). Free it.
  * @param out_len receives how many bytes @p out holds.
  * @return 0, or the codes of mp_pool_apply_async() and mp_result_get().
  */
@@ -337,6 +338,8 @@ unsigned mp_pool_workers(const mp_pool *pool);
 struct mp_pool_stats {
 	uint64_t chunks;      /**< chunks sent to workers */
 	uint64_t messages;    /**< the messages that carried them (several chunks to one, for quick tasks) */
+	uint64_t most_chunks; /**< the most chunks one message carried (at most 64: what a worker may hold) */
+	uint64_t most_batch_bytes; /**< the most bytes of records a message of several chunks carried (at most 32 KiB; one chunk alone may be of any size) */
 	uint64_t handed_back; /**< chunks a worker handed back unbegun, once its chunks turned slow */
 	uint64_t returned;    /**< chunks a dead worker held but had not begun, sent again to another */
 	uint64_t started;     /**< worker processes started, replacements included */

@@ -2,8 +2,6 @@
 #define _GNU_SOURCE /* eventfd(), pthread_sigmask() */
 #include "pool_internal.h"
 
-#include "../01-process/fault.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -33,13 +31,18 @@ static void terminate_pools_at_exit(void)
 			mp_pool_terminate(p);
 }
 
+static void register_exit_handler(void)
+{
+	/* atexit() fails only with no memory left; stage 01's handler then still kills the workers. */
+	(void)atexit(terminate_pools_at_exit);
+}
+
 /* Put @pool on the list, the first time with the exit handler (after stage 01's: it runs first). */
 static void remember_pool(struct mp_pool *pool)
 {
-	static bool registered;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, register_exit_handler);
 	pthread_mutex_lock(&pools_lock);
-	if (!registered)
-		registered = atexit(terminate_pools_at_exit) == 0;
 	pool->next_pool = pools;
 	pools = pool;
 	pthread_mutex_unlock(&pools_lock);
@@ -129,7 +132,7 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	}
 
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: allocate the pool and its nworkers slots (sentinels at -1),
+	 * Hint: allocate the pool and its nworkers slots,
 	 * room for the chunks dead workers hand back (nworkers x HELD_MAX),
 	 * the workers' progress counters in memory they will share
 	 * (mmap(MAP_SHARED | MAP_ANONYMOUS): a fork keeps it shared), a
@@ -142,7 +145,7 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	 * note the owner's pid and remember_pool() (for the exit handler).
 	 * Lesson 05, "The pool's thread".
 	 */
-	struct mp_pool *pool = calloc(1, sizeof *pool);
+	struct mp_pool *pool = mp__pool_calloc(1, sizeof *pool);
 	if (!pool)
 		return -ENOMEM;
 	pool->wake = -1;
@@ -157,21 +160,19 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&pool->changed, &attr);
 	pthread_condattr_destroy(&attr);
-	pool->workers = calloc(nworkers, sizeof *pool->workers);
-	pool->returned = calloc((size_t)nworkers * HELD_MAX, sizeof *pool->returned);
+	pool->workers = mp__pool_calloc(nworkers, sizeof *pool->workers);
+	pool->returned = mp__pool_calloc((size_t)nworkers * HELD_MAX, sizeof *pool->returned);
 	/* Shared, so that a worker's count of the chunks it began outlives it (see struct progress). */
-	void *shared = mmap(NULL, nworkers * sizeof *pool->progress, PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *shared = mp__fault("mmap") ? MAP_FAILED : mmap(NULL, nworkers * sizeof *pool->progress,
+							      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pool->progress = shared == MAP_FAILED ? NULL : shared;
 	if (options->initializer)
 		strcpy(pool->initializer, options->initializer);
 	pool->initarg_len = options->initarg_len;
-	pool->initarg = malloc(options->initarg_len ? options->initarg_len : 1);
+	pool->initarg = mp__pool_malloc(options->initarg_len);
 	rc = pool->workers && pool->returned && pool->progress && pool->initarg ? 0 : -ENOMEM;
 	if (rc == 0 && options->initarg_len)
 		memcpy(pool->initarg, options->initarg, options->initarg_len);
-	for (unsigned i = 0; rc == 0 && i < nworkers; i++)
-		pool->workers[i].sentinel = -1;
 	if (rc == 0) {
 		pool->wake = mp__fault("eventfd") ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (pool->wake < 0)

@@ -11,7 +11,7 @@
 
 struct mp_result *mp__result_new(struct mp_pool *pool, const char *task)
 {
-	struct mp_result *job = calloc(1, sizeof *job);
+	struct mp_result *job = mp__pool_calloc(1, sizeof *job);
 	if (!job)
 		return NULL;
 	job->pool = pool;
@@ -93,7 +93,7 @@ void mp__result_answer(struct mp_result *job, size_t i, int status, bool by_work
 		}
 	} else {
 		/* A NUL after the bytes, so that an answer that is text can be printed as it is. */
-		char *copy = malloc(len + 1);
+		char *copy = mp__pool_malloc(len + 1);
 		if (!copy) {
 			record_failure(job, i, -ENOMEM, "no memory for the answer", 24);
 			return;

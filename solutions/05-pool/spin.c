@@ -1,24 +1,24 @@
-/* spin.c: a moment of looking for news without sleeping, before a pool's thread or worker sleeps. */
+/* spin.c: the pool's clock, and a moment of looking for news without sleeping before a thread sleeps. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime() */
 #include "pool_internal.h"
 
 #include <sched.h>
 
-void mp__spin_start(struct timespec *until)
+uint64_t mp__ns_since(const struct timespec *t0)
 {
-	clock_gettime(CLOCK_MONOTONIC, until);
-	until->tv_nsec += SPIN_NS;
-	if (until->tv_nsec >= 1000000000L) {
-		until->tv_sec++;
-		until->tv_nsec -= 1000000000L;
-	}
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)((now.tv_sec - t0->tv_sec) * 1000000000L + (now.tv_nsec - t0->tv_nsec));
 }
 
-bool mp__spinning(const struct timespec *until)
+void mp__spin_start(struct timespec *since)
+{
+	clock_gettime(CLOCK_MONOTONIC, since);
+}
+
+bool mp__spinning(const struct timespec *since)
 {
 	/* Let a thread that waits for this CPU (one just woken, say) have it first. */
 	sched_yield();
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec < until->tv_sec || (now.tv_sec == until->tv_sec && now.tv_nsec < until->tv_nsec);
+	return mp__ns_since(since) < SPIN_NS;
 }

@@ -1503,6 +1503,14 @@ MP_TEST(imap, imap_hands_over_each_failure_and_stops_when_asked, 2, "imap: lazy 
 	mp_pool_free(pool);
 }
 
+/* At exit, the code a call in flight failed with, written to the descriptor in @arg. */
+static void report_code(int code, const char *message, void *arg)
+{
+	(void)message;
+	int32_t c = code;
+	(void)!write(*(int *)arg, &c, sizeof c);
+}
+
 MP_TEST(lifetime, exit_with_a_pool_running_terminates_it, 2, "Close, terminate, join")
 {
 	int fds[2];
@@ -1517,7 +1525,8 @@ MP_TEST(lifetime, exit_with_a_pool_running_terminates_it, 2, "Close, terminate, 
 			_exit(1);
 		double s = 20;
 		mp_result *r;
-		if (mp_pool_apply_async(pool, "sleeper", &s, sizeof s, NULL, &r) < 0)
+		struct mp_callbacks cb = { .on_error = report_code, .arg = &fds[1] };
+		if (mp_pool_apply_async(pool, "sleeper", &s, sizeof s, &cb, &r) < 0)
 			_exit(2);
 		mp_process *kids[8];
 		int32_t pids[8];
@@ -1526,7 +1535,6 @@ MP_TEST(lifetime, exit_with_a_pool_running_terminates_it, 2, "Close, terminate, 
 			pids[i] = mp_process_pid(kids[i]);
 		if (write(fds[1], &n, sizeof n) != sizeof n || write(fds[1], pids, sizeof pids[0] * (size_t)n) < 0)
 			_exit(4);
-		close(fds[1]);
 		nap(0.05);
 		/*
 		 * exit(), not _exit(), against the rule for children of a test: the
@@ -1540,6 +1548,10 @@ MP_TEST(lifetime, exit_with_a_pool_running_terminates_it, 2, "Close, terminate, 
 	int32_t pids[8];
 	cr_assert(mp_test_read(fds[0], &n, sizeof n, 5.0 * MP_TEST_TIMEOUT_SCALE) && n == 2, "the child's pool should have 2 workers, says %d", n);
 	cr_assert(mp_test_read(fds[0], pids, sizeof pids[0] * 2, 5.0 * MP_TEST_TIMEOUT_SCALE), "the child should report its workers");
+	/* exit() terminates the pool as mp_pool_terminate() would: the call in flight fails, and its callback says so. */
+	int32_t code = 0;
+	cr_assert(mp_test_read(fds[0], &code, sizeof code, 5.0 * MP_TEST_TIMEOUT_SCALE), "at exit, the call in flight should fail and its error callback run (the pool is terminated)");
+	mp_expect_status(code, MP_ETERMINATED);
 	close(fds[0]);
 	double t0 = mp_test_now();
 	int status = mp_test_wait_pid(child, 5.0 * MP_TEST_TIMEOUT_SCALE);
@@ -1983,4 +1995,251 @@ MP_TEST(pool, quick_chunks_go_many_to_a_message, 2, "Keeping every worker busy")
 	cr_assert(st.chunks == N + st.handed_back, "%d chunks of 1 record should have been sent, and one more for each handed back (%llu): not %llu", N, (unsigned long long)st.handed_back, (unsigned long long)st.chunks);
 	cr_assert(st.messages <= N / 4, "%d quick chunks took %llu messages: a busy worker whose chunks are quick should get them many at a time", N, (unsigned long long)st.messages);
 	cr_log_info("%d chunks of 1 quick record in %llu messages", N, (unsigned long long)st.messages);
+}
+
+/*
+ * Allocation failures. Every allocation of the pool goes through the fault
+ * seam, so each can be made to fail in turn (the n-th "calloc", the n-th
+ * "malloc"): what fails must say -ENOMEM, leave nothing behind (the checks
+ * after each test count descriptors and children), and leave a running pool
+ * usable.
+ */
+
+MP_TEST(faults, each_allocation_of_mp_pool_new_can_fail_and_leaves_nothing_behind, 2, "The pool's thread")
+{
+	static const char *const calls[] = { "calloc", "malloc", "mmap" };
+	char initarg[100] = "an argument the pool copies";
+	struct mp_pool_options o = { .initializer = "remember", .initarg = initarg, .initarg_len = sizeof initarg };
+	/* Stage 01 allocates its own records once, on first use: done here, so the faults below are the pool's. */
+	mp_pool_free(pool_of(1, NULL));
+	for (size_t c = 0; c < sizeof calls / sizeof calls[0]; c++) {
+		int failures = 0;
+		for (int skip = 0; skip < 64; skip++) {
+			mp_pool *pool = NULL;
+			mp_expect_status(mp_fault_inject(calls[c], skip, ENOMEM), 0);
+			int rc = mp_pool_new(&pool, 2, &o);
+			mp_fault_clear();
+			if (rc == 0) {
+				cr_assert(pool, "mp_pool_new() returned 0 but gave no pool");
+				mp_pool_free(pool);
+				break; /* every allocation mp_pool_new() makes has been failed once */
+			}
+			char what[64];
+			snprintf(what, sizeof what, "mp_pool_new() with %s number %d failing", calls[c], skip + 1);
+			mp_expect_status(rc, -ENOMEM);
+			cr_assert(pool == NULL, "%s: a failed mp_pool_new() leaves *out alone", what);
+			failures++;
+		}
+		cr_assert(failures > 0, "the first %s of mp_pool_new() failing should make it fail with -ENOMEM", calls[c]);
+		cr_log_info("mp_pool_new(): %d %s calls failed in turn", failures, calls[c]);
+	}
+}
+
+MP_TEST(faults, a_call_with_no_memory_fails_alone_and_the_pool_goes_on, 2, "How tasks and results flow")
+{
+	static const char *const calls[] = { "calloc", "malloc" };
+	mp_pool *pool = pool_of(1, NULL);
+	int64_t x = 7;
+	for (size_t c = 0; c < sizeof calls / sizeof calls[0]; c++) {
+		int failures = 0;
+		for (int skip = 0; skip < 6; skip++) {
+			/* Each round begins with a live, idle worker: a call that works. */
+			void *out = NULL;
+			size_t len = 0;
+			mp_expect_status(mp_pool_apply(pool, "square", &x, sizeof x, &out, &len), 0);
+			free(out);
+			/*
+			 * The n-th allocation on the call's way fails: the copy of its
+			 * argument, its result, the message to the worker, the reading
+			 * of the answer, the answer's copy; past them, none.
+			 */
+			mp_expect_status(mp_fault_inject(calls[c], skip, ENOMEM), 0);
+			int rc = mp_pool_apply(pool, "square", &x, sizeof x, &out, &len);
+			mp_fault_clear();
+			if (rc == 0) {
+				/* (An answer that could not be read at once is read when its worker, killed for it, has gone.) */
+				int64_t y = 0;
+				cr_assert(out && len == sizeof y, "a call that succeeds gives back its 8 bytes, not %zu", len);
+				memcpy(&y, out, sizeof y);
+				cr_assert(y == 49, "square(7) should be 49, got %lld", (long long)y);
+				free(out);
+				continue;
+			}
+			char what[64];
+			snprintf(what, sizeof what, "mp_pool_apply() with %s number %d failing", calls[c], skip + 1);
+			mp_expect_status(rc, -ENOMEM);
+			cr_assert(len == (out ? strlen(out) : 0), "%s: the length given is the message's", what);
+			free(out);
+			failures++;
+		}
+		cr_assert(failures > 0, "the first %s on a call's way failing should fail the call with -ENOMEM", calls[c]);
+		cr_log_info("mp_pool_apply(): %d %s calls failed in turn", failures, calls[c]);
+	}
+	mp_pool_free(pool);
+}
+
+MP_TEST(faults, imap_with_no_memory_fails_clearly_and_loses_no_record_silently, 2, "imap: lazy and ordered, or not")
+{
+	static const char *const calls[] = { "calloc", "malloc" };
+	mp_pool *pool = pool_of(2, NULL);
+	for (size_t c = 0; c < sizeof calls / sizeof calls[0]; c++) {
+		int failed_imaps = 0;
+		for (int skip = 0; skip < 12; skip++) {
+			struct stream s = stream_of(9);
+			mp_expect_status(mp_fault_inject(calls[c], skip, ENOMEM), 0);
+			int rc = mp_pool_imap(pool, "square", sizeof(int64_t), sizeof(int64_t), 2, true, produce, consume, &s);
+			mp_fault_clear();
+			char what[64];
+			snprintf(what, sizeof what, "imap with %s number %d failing", calls[c], skip + 1);
+			if (rc < 0) {
+				mp_expect_status(rc, -ENOMEM);
+				failed_imaps++;
+			}
+			cr_assert(s.wrong == 0, "%s: %d records were answered wrong or twice", what, s.wrong);
+			/* What was not lost to the failed imap was handed over, failed with -ENOMEM at worst. */
+			cr_assert(rc < 0 || s.taken == 9, "%s: imap returned 0 but handed over %lld records of 9", what, (long long)s.taken);
+			cr_assert(s.failures == 0 || strlen(s.message) > 0, "%s: a record that failed should say why", what);
+			free(s.seen);
+		}
+		cr_assert(failed_imaps > 0, "the first %s of an imap failing should make it return -ENOMEM", calls[c]);
+	}
+	mp_pool_free(pool);
+}
+
+MP_TEST(faults, a_worker_out_of_memory_for_its_answer_fails_that_call_and_is_replaced, 1, "When a worker dies")
+{
+	/* Armed before the pool starts, the fault is inherited by its worker: the first answer it builds fails. */
+	mp_expect_status(mp_fault_inject("realloc", 0, ENOMEM), 0);
+	mp_pool *pool = pool_of(1, NULL);
+	mp_fault_clear();
+	int64_t x = 5;
+	mp_result *r = submit(pool, "square", &x, sizeof x, NULL);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_EWORKERDIED);
+	cr_assert(strstr(mp_result_error(r), "square"), "the error names the task: \"%s\"", mp_result_error(r));
+	mp_result_free(r);
+	r = submit(pool, "square", &x, sizeof x, NULL);
+	cr_assert(get_int64(r) == 25, "the worker that replaces it answers");
+	mp_result_free(r);
+	mp_pool_free(pool);
+}
+
+MP_TEST(faults, registering_a_task_with_no_memory_fails_clearly, 1, "Tasks: functions with names, bytes in and out")
+{
+	mp_expect_status(mp_fault_inject("malloc", 0, ENOMEM), 0);
+	mp_expect_status(mp_task_register("registered_without_memory", square), -ENOMEM);
+	mp_fault_clear();
+	cr_assert(mp_task_find("registered_without_memory") == NULL, "a task that could not be registered is not found");
+	/* Registered once there is memory, it serves a pool made after. */
+	mp_expect_status(mp_task_register("registered_without_memory", square), 0);
+	mp_pool *pool = pool_of(1, NULL);
+	int64_t x = 6;
+	mp_result *r = submit(pool, "registered_without_memory", &x, sizeof x, NULL);
+	cr_assert(get_int64(r) == 36, "a task registered at run time runs in the workers of a pool made after");
+	mp_result_free(r);
+	mp_pool_free(pool);
+}
+
+/* A record of 4 KiB in, its first 8 bytes out. */
+MP_TASK(head_of_page)(const void *in, size_t len, mp_task_out *out)
+{
+	if (len < sizeof(int64_t))
+		return mp_task_fail(out, "head_of_page wants 8 bytes or more, got %zu", len);
+	return mp_task_return(out, in, sizeof(int64_t));
+}
+
+MP_TEST(pool, a_worker_holds_at_most_64_chunks_and_32_kib_of_records, 2, "Keeping every worker busy")
+{
+	/*
+	 * Quick chunks of 1 go many to a message, but a worker holds at most
+	 * HELD_MAX (64) chunks, and HELD_BYTES_MAX (32 KiB) of records in all
+	 * (but one chunk of any size): no message carries more. The bounds hold
+	 * however slow the machine; that chunks go several to a message at all
+	 * is checked only where tasks are quick (not under valgrind or ASan).
+	 */
+	enum { N = 20000, PAGES = 800, PAGE = 4096 };
+	bool quick = !RUNNING_ON_VALGRIND && !UNDER_ASAN;
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	mp_pool *pool = pool_of(2, NULL);
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_map(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	cr_assert(st.most_chunks <= 64, "a message carried %llu chunks: more than the 64 a worker may hold (HELD_MAX)", (unsigned long long)st.most_chunks);
+	cr_assert(st.messages * 64 >= st.chunks, "%llu chunks went in %llu messages: more than 64 a message", (unsigned long long)st.chunks, (unsigned long long)st.messages);
+	cr_assert(st.most_batch_bytes <= 64 * sizeof in[0], "a message of several chunks of 8 bytes carried %llu bytes of records", (unsigned long long)st.most_batch_bytes);
+	cr_assert(!quick || st.most_chunks > 32, "quick chunks of 1 should go more than 32 to a message at times (the most was %llu)", (unsigned long long)st.most_chunks);
+	uint64_t most_tiny = st.most_chunks;
+
+	char *pages = calloc(PAGES, PAGE);
+	cr_assert(pages);
+	for (int i = 0; i < PAGES; i++)
+		memcpy(pages + (size_t)i * PAGE, &(int64_t){ i }, sizeof(int64_t));
+	mp_pool_free(pool);
+	pool = pool_of(2, NULL);
+	mp_expect_status(mp_pool_map(pool, "head_of_page", pages, PAGES, PAGE, out, sizeof out[0], 1, NULL), 0);
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	free(pages);
+	mp_pool_free(pool);
+	for (int i = 0; i < PAGES; i++)
+		cr_assert(out[i] == i, "record %d of 4 KiB should give back its first 8 bytes, %d; gave %lld", i, i, (long long)out[i]);
+	cr_assert(st.most_batch_bytes <= 32 * 1024, "a message of several chunks carried %llu bytes of records: past the 32 KiB a worker may hold (HELD_BYTES_MAX)", (unsigned long long)st.most_batch_bytes);
+	cr_assert(st.most_chunks <= 8, "a message carried %llu chunks of 4 KiB: past the 32 KiB a worker may hold (HELD_BYTES_MAX)", (unsigned long long)st.most_chunks);
+	cr_assert(!quick || st.most_batch_bytes == 32 * 1024, "quick chunks of 4 KiB should fill a worker up to 32 KiB at times: the most a message carried was %llu bytes", (unsigned long long)st.most_batch_bytes);
+	cr_log_info("at most %llu chunks of 8 bytes in a message; of 4 KiB, at most %llu (%llu bytes); %llu chunks of 4 KiB in %llu messages",
+		    (unsigned long long)most_tiny, (unsigned long long)st.most_chunks, (unsigned long long)st.most_batch_bytes,
+		    (unsigned long long)st.chunks, (unsigned long long)st.messages);
+}
+
+MP_TEST(pool, a_call_with_one_callback_runs_only_that_one, 1, "Callbacks")
+{
+	/* Either callback may be NULL: a success with only an error callback runs none, and so on. */
+	mp_pool *pool = pool_of(1, NULL);
+	struct seen s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct mp_callbacks only_error = { .on_error = on_error, .arg = &s };
+	struct mp_callbacks only_success = { .on_success = on_success, .arg = &s };
+	int64_t ok = 4, bad = 3;
+	mp_result *r[4] = {
+		submit(pool, "picky", &ok, sizeof ok, &only_error),
+		submit(pool, "picky", &bad, sizeof bad, &only_success),
+		submit(pool, "picky", &ok, sizeof ok, &only_success),
+		submit(pool, "picky", &bad, sizeof bad, &only_error),
+	};
+	for (int i = 0; i < 4; i++) {
+		mp_result_wait(r[i], MP_FOREVER);
+		mp_result_free(r[i]);
+	}
+	cr_assert(s.successes == 1 && s.errors == 1, "each callback should run once, for the call that has it and ends its way: %d success and %d error callbacks ran", s.successes, s.errors);
+	cr_assert(s.sum == 16, "the success callback should see 4 squared, saw %lld", (long long)s.sum);
+	mp_pool_free(pool);
+}
+
+/* The name of the process it runs in. */
+MP_TASK(my_name)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	const char *name = mp_process_name(mp_current_process());
+	return mp_task_return(out, name, strlen(name));
+}
+
+MP_TEST(pool, workers_are_named_pool_worker_n_in_the_order_they_start, 1, "The pool's thread")
+{
+	/* As Python's ForkPoolWorker-1, -2, ...: numbered for the program, replacements included. */
+	struct mp_pool_options o = { .maxtasksperchild = 1 };
+	mp_pool *pool = pool_of(1, &o);
+	unsigned last = 0;
+	for (int i = 0; i < 3; i++) {
+		void *name = NULL;
+		size_t len = 0;
+		mp_expect_status(mp_pool_apply(pool, "my_name", NULL, 0, &name, &len), 0);
+		unsigned n = 0;
+		int end = 0;
+		cr_assert(sscanf(name, "PoolWorker-%u%n", &n, &end) == 1 && (size_t)end == len,
+			  "a worker should be named PoolWorker-N, not \"%s\"", (char *)name);
+		cr_assert(i == 0 || n == last + 1, "the worker that replaced PoolWorker-%u (which retired) should be PoolWorker-%u, not %s", last, last + 1, (char *)name);
+		last = n;
+		free(name);
+	}
+	mp_pool_free(pool);
 }
