@@ -184,8 +184,8 @@ int mp__pool_worker_main(const void *arg, size_t len)
 	 * (end-of-file: the pool is gone) or on a MSG_STOP; else
 	 * run_chunks() it (which counts each chunk it begins in me.begun and
 	 * in the pool's copy), free it, and stop once you have begun
-	 * wa.maxtasks chunks when that is not 0. Free the connection and
-	 * return 0.
+	 * wa.maxtasks chunks when that is not 0, or when run_chunks() fails.
+	 * Free the connection and return 0, or 2 if run_chunks() failed.
 	 * Lesson 05, "The worker's loop".
 	 */
 	mp_conn_free(me.conn); return 3;

@@ -131,7 +131,8 @@ struct mp_pool_options {
  * Start a pool of @p nworkers worker processes.
  * If the initializer fails in a worker, that worker exits with status 1 and
  * is replaced, as in Python; a call already handed to it fails with
- * ::MP_EWORKERDIED. A worker that dies before answering anything is replaced
+ * ::MP_EWORKERDIED. A worker that cannot answer a chunk (no memory for the
+ * answer) exits with status 2: that chunk fails the same way. A worker that dies before answering anything is replaced
  * 100 ms later, not at once, so a failing initializer cannot make the pool
  * fork in a tight loop.
  * @param out receives the pool; left untouched on failure.

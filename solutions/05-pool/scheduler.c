@@ -5,6 +5,7 @@
 #include "../01-process/deadline.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -188,8 +189,8 @@ static struct chunk let_go(struct worker *w)
 	struct chunk c = *oldest(w);
 	w->head = (w->head + 1) % HELD_MAX;
 	w->held_bytes -= chunk_bytes(&c);
-	if (--w->nheld > 0)
-		clock_gettime(CLOCK_MONOTONIC, &w->since);
+	w->nheld--;
+	clock_gettime(CLOCK_MONOTONIC, &w->since); /* the next one begins now (if there is one) */
 	return c;
 }
 
@@ -366,6 +367,16 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 	}
 }
 
+/* Copy @n bytes at *@p into @into and step past them, if as many are left before @end. */
+static bool take(const char **p, const char *end, void *into, size_t n)
+{
+	if ((size_t)(end - *p) < n)
+		return false;
+	memcpy(into, *p, n);
+	*p += n;
+	return true;
+}
+
 /* Record @msg, worker @w's answers to its oldest chunk, in their job. Lock held (dropped while callbacks run). */
 static void answered(struct worker *w, const char *msg, size_t len)
 {
@@ -373,18 +384,13 @@ static void answered(struct worker *w, const char *msg, size_t len)
 	w->tasks++;
 
 	/* First the time the chunk took, by the worker's clock: not the round trip, which a busy machine stretches. */
+	const char *p = msg, *end = msg + len;
 	uint64_t ran_ns = QUICK_CHUNK_NS;
-	if (len >= sizeof ran_ns)
-		memcpy(&ran_ns, msg, sizeof ran_ns);
+	take(&p, end, &ran_ns, sizeof ran_ns);
 	w->quick = ran_ns < QUICK_CHUNK_NS;
-	const char *p = msg + sizeof ran_ns, *end = msg + len;
 	size_t done = 0;
-	while (done < c.count && p <= end && (size_t)(end - p) >= sizeof(struct answer_header)) {
-		struct answer_header h;
-		memcpy(&h, p, sizeof h);
-		p += sizeof h;
-		if (h.len > (size_t)(end - p))
-			break;
+	struct answer_header h;
+	while (done < c.count && take(&p, end, &h, sizeof h) && h.len <= (size_t)(end - p)) {
 		mp__result_answer(c.job, c.first + done, h.status, h.by_worker, p, h.len);
 		p += h.len;
 		done++;
@@ -512,10 +518,7 @@ static void terminate_all(struct mp_pool *pool)
 		job->next_queued = NULL;
 		struct chunk rest = { job, job->next, job->n - job->next };
 		job->next = job->n;
-		if (rest.count > 0)
-			fail_terminated(&rest, "the pool was terminated before the task started");
-		else
-			mp__result_finish_if_done(job);
+		fail_terminated(&rest, "the pool was terminated before the task started"); /* (a map of none: finished) */
 	}
 	pool->queue_tail = NULL;
 }
@@ -545,7 +548,7 @@ static int expire(struct mp_pool *pool)
 {
 	if (pool->task_timeout <= 0)
 		return -1;
-	double soonest = -1;
+	double soonest = INFINITY;
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct worker *w = &pool->workers[i];
 		if (!w->process || w->nheld == 0 || w->kill_code)
@@ -556,11 +559,12 @@ static int expire(struct mp_pool *pool)
 			char reason[96];
 			snprintf(reason, sizeof reason, "it ran past the time limit of %g s", pool->task_timeout);
 			kill_worker(w, MP_ETIMEDOUT, reason);
-		} else if (soonest < 0 || left < soonest) {
-			soonest = left;
+		} else {
+			soonest = fmin(soonest, left);
 		}
 	}
-	return soonest < 0 ? -1 : (int)(soonest * 1000) + 1;
+	/* In milliseconds, rounded up: poll() then wakes just after the limit, never before it. */
+	return isinf(soonest) ? -1 : (int)ceil(soonest * 1000);
 }
 
 void *mp__pool_thread(void *arg)

@@ -206,11 +206,12 @@ int mp__pool_worker_main(const void *arg, size_t len)
 	 * (end-of-file: the pool is gone) or on a MSG_STOP; else
 	 * run_chunks() it (which counts each chunk it begins in me.begun and
 	 * in the pool's copy), free it, and stop once you have begun
-	 * wa.maxtasks chunks when that is not 0. Free the connection and
-	 * return 0.
+	 * wa.maxtasks chunks when that is not 0, or when run_chunks() fails.
+	 * Free the connection and return 0, or 2 if run_chunks() failed.
 	 * Lesson 05, "The worker's loop".
 	 */
-	for (;;) {
+	int rc = 0;
+	while (rc == 0) {
 		void *msg;
 		size_t n;
 		/* The next chunks are often on their way: look for them a moment before sleeping in the receive. */
@@ -219,18 +220,19 @@ int mp__pool_worker_main(const void *arg, size_t len)
 		while (mp_conn_poll(me.conn, 0) == 0 && mp__spinning(&since))
 			;
 		if (mp_conn_recv_bytes(me.conn, &msg, &n) < 0)
-			break;
+			break; /* end-of-file: the pool has gone */
 		struct run_header h = { 0 };
 		if (n >= sizeof h)
 			memcpy(&h, msg, sizeof h);
-		int rc = h.kind == MSG_RUN ? run_chunks(&me, msg, n) : MP_EEOF;
+		bool stop = h.kind != MSG_RUN;
+		if (!stop)
+			rc = run_chunks(&me, msg, n);
 		free(msg);
-		if (rc < 0)
-			break;
-		if (wa.maxtasks && me.begun >= wa.maxtasks)
-			break; /* retire: the pool starts a fresh worker in our place */
+		if (stop || (wa.maxtasks && me.begun >= wa.maxtasks))
+			break; /* told to, or retiring: the pool starts a fresh worker in our place */
 	}
 	mp_conn_free(me.conn);
-	return 0;
+	/* A chunk it could not run or answer (no memory for its answers, say): the chunk's error says "status 2". */
+	return rc < 0 ? 2 : 0;
 	/* END SOLUTION */
 }

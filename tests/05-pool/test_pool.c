@@ -2115,10 +2115,22 @@ MP_TEST(faults, a_worker_out_of_memory_for_its_answer_fails_that_call_and_is_rep
 	int64_t x = 5;
 	mp_result *r = submit(pool, "square", &x, sizeof x, NULL);
 	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_EWORKERDIED);
-	cr_assert(strstr(mp_result_error(r), "square"), "the error names the task: \"%s\"", mp_result_error(r));
+	cr_assert(strstr(mp_result_error(r), "square") && strstr(mp_result_error(r), "exited with status 2"),
+		  "the error names the task and the worker's status, 2: \"%s\"", mp_result_error(r));
 	mp_result_free(r);
 	r = submit(pool, "square", &x, sizeof x, NULL);
 	cr_assert(get_int64(r) == 25, "the worker that replaces it answers");
+	mp_result_free(r);
+	mp_pool_free(pool);
+
+	/* The second realloc: the room for an answer of 1,000 bytes (the first made room for the header). */
+	mp_expect_status(mp_fault_inject("realloc", 1, ENOMEM), 0);
+	pool = pool_of(1, NULL);
+	mp_fault_clear();
+	size_t n = 1000;
+	r = submit(pool, "blob", &n, sizeof n, NULL);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_EWORKERDIED);
+	cr_assert(strstr(mp_result_error(r), "exited with status 2"), "a worker with no room for a task's answer exits with status 2: \"%s\"", mp_result_error(r));
 	mp_result_free(r);
 	mp_pool_free(pool);
 }
@@ -2242,4 +2254,68 @@ MP_TEST(pool, workers_are_named_pool_worker_n_in_the_order_they_start, 1, "The p
 		free(name);
 	}
 	mp_pool_free(pool);
+}
+
+MP_TEST(options, a_retiring_worker_is_given_only_the_chunks_it_will_run, 1, "Tasks: functions with names, bytes in and out")
+{
+	/* Quick chunks go several to a worker, but never past its maxtasksperchild: none comes back unrun. */
+	struct mp_pool_options o = { .maxtasksperchild = 3 };
+	mp_pool *pool = pool_of(2, &o);
+	enum { N = 300 };
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	mp_expect_status(mp_pool_map(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 1, NULL), 0);
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	mp_pool_free(pool);
+	for (int i = 0; i < N; i++)
+		cr_assert(out[i] == (int64_t)i * i, "record %d", i);
+	cr_assert(st.returned == 0, "%llu chunks were given to a worker past its maxtasksperchild (3), and came back unrun when it retired", (unsigned long long)st.returned);
+	cr_assert(st.started >= N / 3, "%d chunks at 3 a worker need %d workers or more, not %llu: a worker ran more than its maxtasksperchild", N, N / 3, (unsigned long long)st.started);
+}
+
+/* Succeeds and gives back nothing. */
+MP_TASK(nothing_back)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	(void)out;
+	return 0;
+}
+
+MP_TEST(pool, a_task_may_give_back_no_bytes, 1, "Tasks: functions with names, bytes in and out")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	void *out = NULL;
+	size_t len = 99;
+	mp_expect_status(mp_pool_apply(pool, "nothing_back", NULL, 0, &out, &len), 0);
+	cr_assert(len == 0 && out, "an empty answer is 0 bytes (a NUL after them), got %zu bytes", len);
+	free(out);
+	/* A map whose records answer 0 bytes each, as out_size 0 says. */
+	char in[10] = { 0 };
+	mp_expect_status(mp_pool_map(pool, "nothing_back", in, 10, 1, NULL, 0, 5, NULL), 0);
+	mp_pool_free(pool);
+}
+
+MP_TEST(pool, slow_chunks_go_one_to_a_message, 1, "Keeping every worker busy")
+{
+	/*
+	 * A worker whose last chunk took 0.1 ms or more (by its own clock) gets
+	 * one chunk at a time: none waits in its socket while an idle worker
+	 * could run it, and none has to be handed back.
+	 */
+	enum { N = 30 };
+	double in[N];
+	char out[N][5];
+	for (int i = 0; i < N; i++)
+		in[i] = 0.005;
+	mp_pool *pool = pool_of(2, NULL);
+	mp_expect_status(mp_pool_map(pool, "sleeper", in, N, sizeof in[0], out, 5, 1, NULL), 0);
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	mp_pool_free(pool);
+	cr_assert(st.most_chunks == 1, "chunks of 5 ms went up to %llu to a message: a worker whose chunks are slow should get them one at a time", (unsigned long long)st.most_chunks);
+	cr_assert(st.handed_back == 0, "%llu slow chunks were handed back: none should have been sent to a worker busy with a slow one", (unsigned long long)st.handed_back);
+	cr_assert(st.chunks == N && st.messages == N, "%d chunks in %d messages, not %llu in %llu", N, N, (unsigned long long)st.chunks, (unsigned long long)st.messages);
 }
