@@ -15,9 +15,9 @@ static int check_task(const char *task)
 /* Queue @job; on failure free it (nobody else has seen it). */
 static int submit(mp_pool *pool, mp_result *job)
 {
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	int rc = mp__pool_submit(pool, job);
-	pthread_mutex_unlock(&pool->lock);
+	mp__unlock(&pool->lock);
 	if (rc < 0) {
 		job->refs = 1;
 		mp__result_unref(job);

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t pools_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
 /*
  * The pools not yet freed, under `pools_lock`. At exit they are terminated
@@ -22,10 +22,10 @@ static struct mp_pool *pools;
 
 static void terminate_pools_at_exit(void)
 {
-	pthread_mutex_lock(&pools_lock);
+	mp__lock(&pools_lock);
 	struct mp_pool *list = pools;
 	pools = NULL;
-	pthread_mutex_unlock(&pools_lock);
+	mp__unlock(&pools_lock);
 	for (struct mp_pool *p = list; p; p = p->next_pool)
 		if (p->owner == getpid()) /* a child made by fork() has copies, without their threads */
 			mp_pool_terminate(p);
@@ -42,21 +42,21 @@ static void remember_pool(struct mp_pool *pool)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, register_exit_handler);
-	pthread_mutex_lock(&pools_lock);
+	mp__lock(&pools_lock);
 	pool->next_pool = pools;
 	pools = pool;
-	pthread_mutex_unlock(&pools_lock);
+	mp__unlock(&pools_lock);
 }
 
 static void forget_pool(struct mp_pool *pool)
 {
-	pthread_mutex_lock(&pools_lock);
+	mp__lock(&pools_lock);
 	for (struct mp_pool **link = &pools; *link; link = &(*link)->next_pool)
 		if (*link == pool) {
 			*link = pool->next_pool;
 			break;
 		}
-	pthread_mutex_unlock(&pools_lock);
+	mp__unlock(&pools_lock);
 }
 
 /* Tell the pool's thread that something changed: a new job, close, terminate. */
@@ -135,9 +135,10 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	 * Hint: allocate the pool and its nworkers slots,
 	 * room for the chunks dead workers hand back (nworkers x HELD_MAX),
 	 * the workers' progress counters in memory they will share
-	 * (mmap(MAP_SHARED | MAP_ANONYMOUS): a fork keeps it shared), a
-	 * mutex, a condition on CLOCK_MONOTONIC (mp_result_wait() waits on it
-	 * with a deadline), the wake-up eventfd (through the fault seam:
+	 * (mmap(MAP_SHARED | MAP_ANONYMOUS): a fork keeps it shared), two
+	 * mutexes that check their owner (PTHREAD_MUTEX_ERRORCHECK: see
+	 * mp__lock()), a condition on CLOCK_MONOTONIC (mp_result_wait() waits
+	 * on it with a deadline), the wake-up eventfd (through the fault seam:
 	 * mp__fault("eventfd")), and copy the options. Start mp__pool_thread()
 	 * with every signal blocked (a signal meant for the caller must not
 	 * land there), wait until it says `started`, and hand back its
@@ -168,9 +169,9 @@ int mp_pool_stats(mp_pool *pool, struct mp_pool_stats *out)
 {
 	if (!pool || !out)
 		return -EINVAL;
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	*out = pool->stats;
-	pthread_mutex_unlock(&pool->lock);
+	mp__unlock(&pool->lock);
 	return 0;
 }
 
@@ -178,11 +179,11 @@ int mp_pool_close(mp_pool *pool)
 {
 	if (!pool)
 		return -EINVAL;
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	if (pool->state == RUNNING)
 		pool->state = CLOSED;
 	wake(pool);
-	pthread_mutex_unlock(&pool->lock);
+	mp__unlock(&pool->lock);
 	return 0;
 }
 
@@ -191,12 +192,12 @@ static int join_thread(mp_pool *pool)
 {
 	if (pthread_equal(pthread_self(), pool->thread))
 		return -EDEADLK; /* a callback: the thread would wait for itself */
-	pthread_mutex_lock(&pool->join_lock);
+	mp__lock(&pool->join_lock);
 	if (!pool->joined) {
 		pthread_join(pool->thread, NULL);
 		pool->joined = true;
 	}
-	pthread_mutex_unlock(&pool->join_lock);
+	mp__unlock(&pool->join_lock);
 	return 0;
 }
 
@@ -206,11 +207,11 @@ int mp_pool_terminate(mp_pool *pool)
 		return -EINVAL;
 	if (pthread_equal(pthread_self(), pool->thread))
 		return -EDEADLK;
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	if (pool->state == RUNNING || pool->state == CLOSED)
 		pool->state = TERMINATING;
 	wake(pool);
-	pthread_mutex_unlock(&pool->lock);
+	mp__unlock(&pool->lock);
 	return join_thread(pool);
 }
 
@@ -218,9 +219,9 @@ int mp_pool_join(mp_pool *pool)
 {
 	if (!pool)
 		return -EINVAL;
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	bool running = pool->state == RUNNING;
-	pthread_mutex_unlock(&pool->lock);
+	mp__unlock(&pool->lock);
 	return running ? MP_EPOOLRUNNING : join_thread(pool);
 }
 
@@ -232,9 +233,9 @@ void mp_pool_free(mp_pool *pool)
 		return; /* from a callback: freeing the pool under its own thread cannot be done */
 	forget_pool(pool);
 	/* Threads still inside mp_result_wait() on this pool's condition must leave it first. */
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	while (pool->waiters > 0)
-		pthread_cond_wait(&pool->changed, &pool->lock);
-	pthread_mutex_unlock(&pool->lock);
+		mp__wait(&pool->changed, &pool->lock, NULL);
+	mp__unlock(&pool->lock);
 	pool_destroy(pool);
 }

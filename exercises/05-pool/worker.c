@@ -138,6 +138,8 @@ static int run_chunks(struct me *me, const char *msg, size_t len)
 			rc = mp_queue_put(me->answers, NULL, 0, MP_FOREVER);
 			continue;
 		}
+		if (mp__fault("die:between-chunks"))
+			raise(SIGKILL); /* a test's instant: every chunk before answered, this one not begun */
 		__atomic_store_n(me->progress, ++me->begun, __ATOMIC_RELAXED);
 		size_t count = h.count - first < h.chunk ? h.count - first : h.chunk;
 		uint64_t ran_ns = 0;

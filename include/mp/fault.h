@@ -37,7 +37,9 @@
  * `"die:holding-guard"` do the same to whoever takes the guard of a
  * semaphore, an event or a barrier, and `"nap:before-sleep"` makes a waiter
  * on any of them, or on a condition, pause between letting the guard (or the
- * condition's lock) go and going to sleep.
+ * condition's lock) go and going to sleep. In stage 05, `"die:between-chunks"`
+ * kills a pool's worker after it has answered a chunk and before it begins
+ * the next (armed before the pool is made: the workers inherit it).
  *
  * @param call the system call's name; the string must stay valid while armed.
  * @param skip how many calls succeed before the one that fails (0: the next).

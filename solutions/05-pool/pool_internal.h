@@ -7,10 +7,39 @@
 #include "../01-process/deadline.h"
 #include "../01-process/fault.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+
+/*
+ * The pool's mutexes check who holds them (PTHREAD_MUTEX_ERRORCHECK), and
+ * every lock, unlock and wait goes through these, which stop the program at
+ * a misuse: a mutex taken twice by one thread, let go by a thread that does
+ * not hold it, a wait without it. Such a bug would otherwise corrupt the
+ * pool quietly, far from its cause.
+ */
+static inline void mp__lock(pthread_mutex_t *m)
+{
+	if (pthread_mutex_lock(m) != 0)
+		abort();
+}
+
+static inline void mp__unlock(pthread_mutex_t *m)
+{
+	if (pthread_mutex_unlock(m) != 0)
+		abort();
+}
+
+/* Wait on @c, with @m held, until @end (CLOCK_MONOTONIC) or for ever when NULL: 0, or ETIMEDOUT. */
+static inline int mp__wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *end)
+{
+	int rc = end ? pthread_cond_timedwait(c, m, end) : pthread_cond_wait(c, m);
+	if (rc != 0 && rc != ETIMEDOUT)
+		abort();
+	return rc;
+}
 
 /*
  * Every allocation of the pool goes through these: through the fault seam,

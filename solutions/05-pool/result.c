@@ -118,12 +118,12 @@ void mp__result_finish_if_done(struct mp_result *job)
 	 */
 	const struct mp_callbacks *cb = &job->callbacks;
 	if ((job->code == 0 && cb->on_success) || (job->code != 0 && cb->on_error)) {
-		pthread_mutex_unlock(&pool->lock);
+		mp__unlock(&pool->lock);
 		if (job->code == 0)
 			cb->on_success(job->data, job->len, cb->arg);
 		else
 			cb->on_error(job->code, job->error ? job->error : "", cb->arg);
-		pthread_mutex_lock(&pool->lock);
+		mp__lock(&pool->lock);
 	}
 	__atomic_store_n(&job->ready, true, __ATOMIC_RELEASE);
 	pool->jobs--;
@@ -142,24 +142,23 @@ int mp_result_wait(mp_result *r, double timeout)
 	if (__atomic_load_n(&r->ready, __ATOMIC_ACQUIRE))
 		return 0;
 	/* BEGIN SOLUTION stub: return MP_ETODO;
-	 * Hint: under pool->lock, wait on pool->changed until r->ready, with
-	 * pthread_cond_timedwait() and the deadline's `end` (the condition
+	 * Hint: under pool->lock (mp__lock()), wait on pool->changed until
+	 * r->ready, with mp__wait() and the deadline's `end` (the condition
 	 * runs on CLOCK_MONOTONIC) unless d.forever. Count yourself in
 	 * pool->waiters meanwhile, and broadcast when you leave: mp_pool_free()
 	 * waits for the waiters before it destroys the condition.
 	 * Lesson 05, "Results: waiting for an outcome".
 	 */
 	struct mp_pool *pool = r->pool;
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	pool->waiters++;
 	int rc = 0;
 	while (!r->ready && rc == 0)
-		rc = d.forever ? pthread_cond_wait(&pool->changed, &pool->lock)
-			       : pthread_cond_timedwait(&pool->changed, &pool->lock, &d.end);
+		rc = mp__wait(&pool->changed, &pool->lock, d.forever ? NULL : &d.end);
 	bool ready = r->ready;
 	pool->waiters--;
 	pthread_cond_broadcast(&pool->changed);
-	pthread_mutex_unlock(&pool->lock);
+	mp__unlock(&pool->lock);
 	return ready ? 0 : MP_ETIMEDOUT;
 	/* END SOLUTION */
 }
@@ -167,7 +166,7 @@ int mp_result_wait(mp_result *r, double timeout)
 size_t mp__result_wait_any(struct mp_result **jobs, size_t n)
 {
 	struct mp_pool *pool = jobs[0]->pool;
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	pool->waiters++;
 	size_t i;
 	for (;;) {
@@ -175,11 +174,11 @@ size_t mp__result_wait_any(struct mp_result **jobs, size_t n)
 			;
 		if (i < n)
 			break;
-		pthread_cond_wait(&pool->changed, &pool->lock);
+		mp__wait(&pool->changed, &pool->lock, NULL);
 	}
 	pool->waiters--;
 	pthread_cond_broadcast(&pool->changed);
-	pthread_mutex_unlock(&pool->lock);
+	mp__unlock(&pool->lock);
 	return i;
 }
 

@@ -19,7 +19,7 @@
  * threads: every call of it made by a pool takes this lock, so two pools
  * never start, kill or reap workers at once.
  */
-static pthread_mutex_t processes = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t processes = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
 static unsigned workers_started; /* for the workers' names, under `processes` */
 
@@ -30,8 +30,7 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 	struct worker_arg *wa = mp__pool_calloc(1, len);
 	if (!wa)
 		return -ENOMEM;
-	w->progress = &pool->progress[slot];
-	w->progress->begun = 0;
+	w->progress = &pool->progress[slot]; /* (the last worker's count, until this one begins its first chunk) */
 	/*
 	 * The answers come back through a queue of stage 02, in memory both
 	 * processes map: the pool takes a worker's answers without a system
@@ -54,7 +53,7 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 	 * may fork: a worker of another pool would keep a copy of this worker's
 	 * end, and we would never see end-of-file when this worker dies.
 	 */
-	pthread_mutex_lock(&processes);
+	mp__lock(&processes);
 	int sv[2] = { -1, -1 };
 	mp_process *p = NULL;
 	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -88,7 +87,7 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 	}
 	if (sv[1] >= 0)
 		close(sv[1]); /* the worker's end: it has its copy now */
-	pthread_mutex_unlock(&processes);
+	mp__unlock(&processes);
 	free(wa);
 
 	if (rc == 0)
@@ -101,10 +100,10 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 	}
 	if (rc < 0) {
 		if (mp_process_pid(p)) {
-			pthread_mutex_lock(&processes);
+			mp__lock(&processes);
 			mp_process_kill(p);
 			mp_process_join(p, MP_FOREVER);
-			pthread_mutex_unlock(&processes);
+			mp__unlock(&processes);
 		}
 		mp_process_free(p);
 		mp_conn_free(w->conn);
@@ -131,20 +130,20 @@ static void kill_worker(struct worker *w, int code, const char *reason)
 	w->kill_tasks = w->tasks;
 	snprintf(w->kill_reason, sizeof w->kill_reason, "%s", reason);
 	w->conn_done = true; /* nothing it still sends is wanted */
-	pthread_mutex_lock(&processes);
+	mp__lock(&processes);
 	mp_process_kill(w->process);
-	pthread_mutex_unlock(&processes);
+	mp__unlock(&processes);
 }
 
 /* Reap the worker of slot @w (it has ended, or is about to) and empty the slot. Returns its exit code. */
 static int reap_worker(struct worker *w)
 {
 	int code = 0;
-	pthread_mutex_lock(&processes);
+	mp__lock(&processes);
 	mp_process_join(w->process, MP_FOREVER);
 	mp_process_exitcode(w->process, &code);
 	mp_process_free(w->process);
-	pthread_mutex_unlock(&processes);
+	mp__unlock(&processes);
 	mp_conn_free(w->conn);
 	mp_queue_free(w->answers);
 	w->process = NULL;
@@ -500,9 +499,9 @@ static void terminate_all(struct mp_pool *pool)
 		struct worker *w = &pool->workers[i];
 		if (!w->process)
 			continue;
-		pthread_mutex_lock(&processes);
+		mp__lock(&processes);
 		mp_process_kill(w->process);
-		pthread_mutex_unlock(&processes);
+		mp__unlock(&processes);
 		reap_worker(w);
 		for (bool running = true; w->nheld > 0; running = false) {
 			struct chunk c = let_go(w);
@@ -575,7 +574,7 @@ void *mp__pool_thread(void *arg)
 
 	struct timespec news = { 0, 0 }; /* when poll() last had news: it looks without sleeping for SPIN_NS after */
 
-	pthread_mutex_lock(&pool->lock);
+	mp__lock(&pool->lock);
 	int rc = fds ? 0 : -ENOMEM;
 	for (unsigned i = 0; i < pool->nworkers && rc == 0; i++)
 		rc = start_worker(pool, &pool->workers[i], i);
@@ -608,7 +607,7 @@ void *mp__pool_thread(void *arg)
 							  .events = POLLIN };
 			fds[2 + 2 * i] = (struct pollfd){ .fd = w->process ? w->sentinel : -1, .events = POLLIN };
 		}
-		pthread_mutex_unlock(&pool->lock);
+		mp__unlock(&pool->lock);
 		/* An empty slot (a worker that could not start) is tried again after RETRY_S. */
 		if (empty_slot && (timeout < 0 || timeout > RETRY_S * 1000))
 			timeout = (int)(RETRY_S * 1000);
@@ -622,7 +621,7 @@ void *mp__pool_thread(void *arg)
 		if (timeout != 0 && !queued && mp__spinning(&news))
 			timeout = 0;
 		int n = poll(fds, nfds, timeout);
-		pthread_mutex_lock(&pool->lock);
+		mp__lock(&pool->lock);
 		if (n < 0)
 			continue; /* EINTR; nothing else can fail with these arguments */
 		if (n > 0)
@@ -659,7 +658,7 @@ void *mp__pool_thread(void *arg)
 		}
 	}
 	pool->state = FINISHED; /* every job is done, and its waiters were woken as it was */
-	pthread_mutex_unlock(&pool->lock);
+	mp__unlock(&pool->lock);
 	free(fds);
 	return NULL;
 }

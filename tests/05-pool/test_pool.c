@@ -2021,6 +2021,9 @@ MP_TEST(faults, each_allocation_of_mp_pool_new_can_fail_and_leaves_nothing_behin
 			mp_fault_clear();
 			if (rc == 0) {
 				cr_assert(pool, "mp_pool_new() returned 0 but gave no pool");
+				struct mp_pool_stats st;
+				mp_expect_status(mp_pool_stats(pool, &st), 0);
+				cr_assert(st.started == 2, "mp_pool_new() returned 0 with %llu of its 2 workers started (%s number %d failing)", (unsigned long long)st.started, calls[c], skip + 1);
 				mp_pool_free(pool);
 				break; /* every allocation mp_pool_new() makes has been failed once */
 			}
@@ -2318,4 +2321,48 @@ MP_TEST(pool, slow_chunks_go_one_to_a_message, 1, "Keeping every worker busy")
 	cr_assert(st.most_chunks == 1, "chunks of 5 ms went up to %llu to a message: a worker whose chunks are slow should get them one at a time", (unsigned long long)st.most_chunks);
 	cr_assert(st.handed_back == 0, "%llu slow chunks were handed back: none should have been sent to a worker busy with a slow one", (unsigned long long)st.handed_back);
 	cr_assert(st.chunks == N && st.messages == N, "%d chunks in %d messages, not %llu in %llu", N, N, (unsigned long long)st.chunks, (unsigned long long)st.messages);
+}
+
+MP_TEST(death, a_worker_killed_between_two_chunks_fails_neither, 2, "When a worker dies")
+{
+	/*
+	 * Killed (by the fault seam) after answering 5 chunks and before it
+	 * begins the 6th, with more queued behind: no chunk was running, so none
+	 * fails; every one it held goes to its replacement.
+	 */
+	mp_expect_status(mp_fault_inject("die:between-chunks", 5, EINTR), 0);
+	mp_pool *pool = pool_of(1, NULL);
+	mp_fault_clear(); /* the worker has its copy; its replacement will not */
+	enum { N = 200 };
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	struct mp_map_failure f = { 0 };
+	mp_expect_status(mp_pool_map(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 1, &f), 0);
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	mp_pool_free(pool);
+	for (int i = 0; i < N; i++)
+		cr_assert(out[i] == (int64_t)i * i, "record %d", i);
+	cr_assert(st.started >= 2, "the killed worker should have been replaced (%llu started)", (unsigned long long)st.started);
+	cr_assert(st.returned >= 1, "the chunk it had not begun should have gone to its replacement (%llu returned)", (unsigned long long)st.returned);
+}
+
+/* Fails with an empty message of its own. */
+MP_TASK(says_nothing)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	return mp_task_fail(out, "%s", "");
+}
+
+MP_TEST(pool, a_task_that_fails_with_an_empty_message_gives_that_message, 1, "How errors travel back")
+{
+	/* As Python's str(Exception("")): the caller gets what the task said, even nothing, not a message made up for it. */
+	mp_pool *pool = pool_of(1, NULL);
+	mp_result *r = submit(pool, "says_nothing", NULL, 0, NULL);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_ETASKFAILED);
+	cr_assert(strcmp(mp_result_error(r), "") == 0, "the task failed with \"\": the error should be that, not \"%s\"", mp_result_error(r));
+	mp_result_free(r);
+	mp_pool_free(pool);
 }
