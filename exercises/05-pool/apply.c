@@ -203,7 +203,7 @@ int mp_pool_imap(mp_pool *pool, const char *task, size_t in_size, size_t out_siz
 		return -ENOMEM;
 	size_t count = 0, next_index = 0;
 	bool more = true;
-	while (more || count > 0) {
+	for (;;) {
 		while (rc == 0 && more && count < window) {
 			mp_result *job = imap_chunk(pool, task, in_size, out_size, chunksize, next, arg, &more, &rc);
 			if (!job)

@@ -63,8 +63,8 @@ static void forget_pool(struct mp_pool *pool)
 static void wake(struct mp_pool *pool)
 {
 	uint64_t one = 1;
-	/* A full counter already wakes the thread: nothing to do when this fails. */
-	(void)!write(pool->wake, &one, sizeof one);
+	ssize_t written = write(pool->wake, &one, sizeof one);
+	(void)written; /* when this fails, the counter is full: it wakes the thread already */
 }
 
 int mp__pool_submit(struct mp_pool *pool, struct mp_result *job)

@@ -326,6 +326,7 @@ static void give(struct worker *w, const struct chunk *batch, unsigned n)
 	/* END SOLUTION */
 }
 
+/* Count, for mp_pool_stats(), a message of the @n chunks of @batch. */
 static void count_message(struct mp_pool_stats *st, const struct chunk *batch, unsigned n)
 {
 	st->chunks += n;
@@ -628,7 +629,8 @@ void *mp__pool_thread(void *arg)
 			mp__spin_start(&news);
 		if (fds[0].revents) {
 			uint64_t count;
-			(void)!read(pool->wake, &count, sizeof count);
+			ssize_t emptied = read(pool->wake, &count, sizeof count);
+			(void)emptied; /* the counter is zero now, or was already: either way there is nothing to do */
 		}
 		for (unsigned i = 0; i < pool->nworkers; i++) {
 			struct worker *w = &pool->workers[i];

@@ -1491,6 +1491,13 @@ MP_TEST(imap, imap_hands_over_each_failure_and_stops_when_asked, 2, "imap: lazy 
 	cr_assert(s.taken <= 50 && s.wrong == 0, "a producer that fails stops the imap: %lld taken", (long long)s.taken);
 	free(s.seen);
 
+	/* The same in the middle of a chunk (of 4): its error is what imap returns, and that chunk is dropped. */
+	s = stream_of(1000);
+	s.stop_at = 50;
+	mp_expect_status(mp_pool_imap(pool, "square", sizeof(int64_t), sizeof(int64_t), 4, true, produce, consume, &s), -EIO);
+	cr_assert(s.taken <= 48 && s.wrong == 0, "a producer that fails at record 50 stops the imap before the chunk it fails in: %lld taken", (long long)s.taken);
+	free(s.seen);
+
 	s = stream_of(1000);
 	s.refuse_at = 20;
 	mp_expect_status(mp_pool_imap(pool, "square", sizeof(int64_t), sizeof(int64_t), 1, false, produce, consume, &s), 7);
@@ -1499,6 +1506,8 @@ MP_TEST(imap, imap_hands_over_each_failure_and_stops_when_asked, 2, "imap: lazy 
 
 	mp_expect_status(mp_pool_imap(pool, "no such task", 8, 8, 1, true, produce, consume, &s), MP_ENOTASK);
 	mp_expect_status(mp_pool_imap(pool, "square", 8, 8, 1, true, NULL, consume, &s), -EINVAL);
+	mp_expect_status(mp_pool_imap(NULL, "square", 8, 8, 1, true, produce, consume, &s), -EINVAL);
+	mp_expect_status(mp_pool_imap(pool, NULL, 8, 8, 1, true, produce, consume, &s), -EINVAL);
 	mp_expect_status(mp_pool_imap(pool, "square", 8, 8, 1, true, produce, NULL, &s), -EINVAL);
 	mp_pool_free(pool);
 }
@@ -2078,6 +2087,14 @@ MP_TEST(faults, a_call_with_no_memory_fails_alone_and_the_pool_goes_on, 2, "How 
 		cr_assert(failures > 0, "the first %s on a call's way failing should fail the call with -ENOMEM", calls[c]);
 		cr_log_info("mp_pool_apply(): %d %s calls failed in turn", failures, calls[c]);
 	}
+	/* A map's result is the first allocation on its way. */
+	int64_t in[3] = { 1, 2, 3 }, got[3];
+	mp_result *r = NULL;
+	mp_expect_status(mp_fault_inject("calloc", 0, ENOMEM), 0);
+	int rc = mp_pool_map_async(pool, "square", in, 3, sizeof in[0], got, sizeof got[0], 1, NULL, &r);
+	mp_fault_clear();
+	mp_expect_status(rc, -ENOMEM);
+	cr_assert(r == NULL, "a map that could not be submitted leaves *result alone");
 	mp_pool_free(pool);
 }
 
