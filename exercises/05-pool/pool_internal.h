@@ -189,7 +189,8 @@ struct mp_pool {
 	bool joined;                  /* the thread has been joined */
 	unsigned nworkers;
 	struct worker *workers;       /* nworkers slots */
-	struct progress *progress;    /* nworkers of them, in memory the workers share */
+	struct progress *progress;    /* nworkers of them, in memory the workers share: */
+	mp_array *shared;             /* that memory, a shared array of stage 04 */
 	char initializer[MP_TASK_NAME_MAX + 1];
 	void *initarg;
 	size_t initarg_len;

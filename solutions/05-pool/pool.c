@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 static pthread_mutex_t pools_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
@@ -97,8 +96,7 @@ static void pool_destroy(struct mp_pool *pool)
 	pthread_cond_destroy(&pool->changed);
 	pthread_mutex_destroy(&pool->join_lock);
 	pthread_mutex_destroy(&pool->lock);
-	if (pool->progress)
-		munmap(pool->progress, pool->nworkers * sizeof *pool->progress);
+	mp_array_free(pool->shared);
 	free(pool->workers);
 	free(pool->returned);
 	free(pool->initarg);
@@ -135,7 +133,7 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	 * Hint: allocate the pool and its nworkers slots,
 	 * room for the chunks dead workers hand back (nworkers x HELD_MAX),
 	 * the workers' progress counters in memory they will share
-	 * (mmap(MAP_SHARED | MAP_ANONYMOUS): a fork keeps it shared), two
+	 * (stage 04's mp_array_new(): a fork keeps it shared), two
 	 * mutexes that check their owner (PTHREAD_MUTEX_ERRORCHECK: see
 	 * mp__lock()), a condition on CLOCK_MONOTONIC (mp_result_wait() waits
 	 * on it with a deadline), the wake-up eventfd (through the fault seam:
@@ -167,10 +165,9 @@ int mp_pool_new(mp_pool **out, unsigned nworkers, const struct mp_pool_options *
 	pthread_condattr_destroy(&attr);
 	pool->workers = mp__pool_calloc(nworkers, sizeof *pool->workers);
 	pool->returned = mp__pool_calloc((size_t)nworkers * HELD_MAX, sizeof *pool->returned);
-	/* Shared, so that a worker's count of the chunks it began outlives it (see struct progress). */
-	void *shared = mp__fault("mmap") ? MAP_FAILED : mmap(NULL, nworkers * sizeof *pool->progress,
-							      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pool->progress = shared == MAP_FAILED ? NULL : shared;
+	/* Shared (stage 04's Array), so that a worker's count of the chunks it began outlives it (see struct progress). */
+	if (mp_array_new(&pool->shared, sizeof *pool->progress, nworkers, false) == 0)
+		pool->progress = mp_array_data(pool->shared);
 	if (options->initializer)
 		strcpy(pool->initializer, options->initializer);
 	pool->initarg_len = options->initarg_len;

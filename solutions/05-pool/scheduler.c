@@ -265,13 +265,13 @@ static unsigned gather(struct mp_pool *pool, const struct worker *w, struct chun
 	size_t bytes = 0;
 	struct chunk c;
 	while (next_chunk(pool, &c) && can_take(pool, w, n, bytes, &c, idle_only)) {
-		if (n > 0) {
-			const struct chunk *first = &batch[0], *last = &batch[n - 1];
-			/* One message says: this task, these records, in chunks of first->count (the last may be shorter). */
-			if (c.job != first->job || c.first != last->first + last->count ||
-			    last->count < first->count || c.count > first->count)
-				break;
-		}
+		/*
+		 * One message says: this task, these records, in chunks of
+		 * batch[0].count. So the chunks must follow one another in one job:
+		 * then they are of one size, but the job's last, which ends a batch.
+		 */
+		if (n > 0 && (c.job != batch[0].job || c.first != batch[n - 1].first + batch[n - 1].count))
+			break;
 		take_chunk(pool, &c);
 		batch[n++] = c;
 		bytes += chunk_bytes(&c);
