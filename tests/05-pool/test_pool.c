@@ -2304,6 +2304,14 @@ MP_TASK(nothing_back)(const void *in, size_t len, mp_task_out *out)
 	return 0;
 }
 
+/* Gives back no bytes, through mp_task_return(). */
+MP_TASK(returns_no_bytes)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	return mp_task_return(out, NULL, 0);
+}
+
 MP_TEST(pool, a_task_may_give_back_no_bytes, 1, "Tasks: functions with names, bytes in and out")
 {
 	mp_pool *pool = pool_of(1, NULL);
@@ -2311,6 +2319,10 @@ MP_TEST(pool, a_task_may_give_back_no_bytes, 1, "Tasks: functions with names, by
 	size_t len = 99;
 	mp_expect_status(mp_pool_apply(pool, "nothing_back", NULL, 0, &out, &len), 0);
 	cr_assert(len == 0 && out, "an empty answer is 0 bytes (a NUL after them), got %zu bytes", len);
+	free(out);
+	len = 99;
+	mp_expect_status(mp_pool_apply(pool, "returns_no_bytes", NULL, 0, &out, &len), 0);
+	cr_assert(len == 0 && out, "mp_task_return(out, NULL, 0) gives back 0 bytes, got %zu", len);
 	free(out);
 	/* A map whose records answer 0 bytes each, as out_size 0 says. */
 	char in[10] = { 0 };
@@ -2380,6 +2392,70 @@ MP_TEST(pool, a_task_that_fails_with_an_empty_message_gives_that_message, 1, "Ho
 	mp_result *r = submit(pool, "says_nothing", NULL, 0, NULL);
 	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_ETASKFAILED);
 	cr_assert(strcmp(mp_result_error(r), "") == 0, "the task failed with \"\": the error should be that, not \"%s\"", mp_result_error(r));
+	mp_result_free(r);
+	mp_pool_free(pool);
+}
+
+MP_TEST(faults, a_worker_that_cannot_be_replaced_at_once_is_tried_again_a_moment_later, 1, "When a worker dies")
+{
+	/*
+	 * The worker retires after one call; the fork of its replacement fails
+	 * (the fault seam). The slot is tried again 0.1 s later, with nothing
+	 * else to wake the pool's thread, and the next call runs then.
+	 */
+	struct mp_pool_options o = { .maxtasksperchild = 1 };
+	mp_pool *pool = pool_of(1, &o);
+	mp_expect_status(mp_fault_inject("fork", 0, EAGAIN), 0);
+	int64_t x = 3;
+	mp_result *r = submit(pool, "square", &x, sizeof x, NULL);
+	cr_assert(get_int64(r) == 9, "square(3)");
+	mp_result_free(r);
+	double t0 = mp_test_now();
+	r = submit(pool, "square", &x, sizeof x, NULL);
+	mp_expect_status(mp_result_wait(r, 5 * PROMPT), 0);
+	double took = mp_test_now() - t0;
+	mp_fault_clear();
+	cr_assert(get_int64(r) == 9, "the call after a failed start runs in the worker started at the second try");
+	mp_result_free(r);
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	mp_pool_free(pool);
+	cr_assert(st.started >= 2, "a replacement should have started at the second try (%llu started)", (unsigned long long)st.started);
+	cr_log_info("the call waited %.3f s for the second try", took);
+}
+
+MP_TEST(lifetime, terminate_fails_the_chunks_a_dead_worker_left_unbegun, 1, "Close, terminate, join")
+{
+	/*
+	 * The only worker dies between two chunks (the fault seam) and its
+	 * replacement cannot start (fork fails): the chunks it held wait in the
+	 * pool, unbegun. Terminate then fails them as never started.
+	 */
+	mp_expect_status(mp_fault_inject("die:between-chunks", 5, EINTR), 0);
+	mp_pool *pool = pool_of(1, NULL);
+	mp_fault_clear();
+	mp_expect_status(mp_fault_inject("fork", 0, EAGAIN), 0);
+	enum { N = 200 };
+	static int64_t in[N], out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	mp_result *r = NULL;
+	mp_expect_status(mp_pool_map_async(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 1, NULL, &r), 0);
+	struct mp_pool_stats st = { 0 };
+	double t0 = mp_test_now();
+	while (st.returned == 0 && mp_test_now() - t0 < 5 * PROMPT) {
+		mp_expect_status(mp_pool_stats(pool, &st), 0);
+		nap(0.001);
+	}
+	cr_assert(st.returned > 0, "the chunks the dead worker held should have come back to the pool");
+	mp_expect_status(mp_pool_terminate(pool), 0);
+	mp_fault_clear();
+	mp_expect_status(mp_result_get(r, 0, NULL, NULL), MP_ETERMINATED);
+	/* (Unless the slot's second try, 0.1 s after the death, came first: then a worker was running one.) */
+	cr_assert(st.started > 1 || RUNNING_ON_VALGRIND || strstr(mp_result_error(r), "before the task started"),
+		  "no worker ran the records left: they fail as never started, not \"%s\"", mp_result_error(r));
+	for (int i = 0; i < 5; i++)
+		cr_assert(out[i] == (int64_t)i * i, "record %d was answered before the worker died", i);
 	mp_result_free(r);
 	mp_pool_free(pool);
 }
