@@ -19,7 +19,8 @@ The mutations are the bugs a learner makes by a slip of the hand:
   bool    true and false swapped
   return  a return value changed (0 becomes -1; anything else becomes 0)
   call    a call statement deleted (but not free(), munmap(), a destructor named *_free(),
-          *_unref() or *_destroy() (glibc's pthread_mutex_destroy() frees nothing at all),
+          *_unref() or *_destroy(), or va_end() (glibc's pthread_mutex_destroy() and gcc's
+          va_end() on x86-64 free nothing at all),
           or a VALGRIND_ client request: a leak of memory, or memory valgrind was told about,
           is what `make memcheck` finds, not the tests)
 
@@ -85,7 +86,7 @@ LOGIC = {"&&": ["||"], "||": ["&&"]}
 ARITH = {"++": ["--"], "--": ["++"], "+=": ["-="], "-=": ["+="]}
 TOKEN = re.compile(r"==|!=|<=|>=|&&|\|\||\+\+|--|\+=|-=|->|<<|>>|[<>]|\b\d+\b|\btrue\b|\bfalse\b|!(?!=)|[-+](?=[ \w(])")
 KEYWORDS = {"return", "if", "while", "for", "switch", "sizeof", "else", "do", "case", "goto", "break", "continue"}
-NOT_DELETED = {"free", "munmap"}
+NOT_DELETED = {"free", "munmap", "va_end"}
 NOT_DELETED_PREFIX = "VALGRIND_"
 NOT_DELETED_SUFFIXES = ("_free", "_unref", "_destroy")
 CALL_STMT = re.compile(r"^\s*(\(void\)\s*)?([A-Za-z_]\w*)\s*\(.*\)\s*;\s*$")

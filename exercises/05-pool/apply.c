@@ -18,10 +18,8 @@ static int submit(mp_pool *pool, mp_result *job)
 	mp__lock(&pool->lock);
 	int rc = mp__pool_submit(pool, job);
 	mp__unlock(&pool->lock);
-	if (rc < 0) {
-		job->refs = 1;
-		mp__result_unref(job);
-	}
+	if (rc < 0)
+		mp__result_destroy(job);
 	return rc;
 }
 
@@ -38,8 +36,7 @@ int mp_pool_apply_async(mp_pool *pool, const char *task, const void *in, size_t 
 		return -ENOMEM;
 	job->in_copy = mp__pool_malloc(len);
 	if (!job->in_copy) {
-		job->refs = 1;
-		mp__result_unref(job);
+		mp__result_destroy(job);
 		return -ENOMEM;
 	}
 	if (len)
@@ -176,10 +173,8 @@ static mp_result *imap_chunk(mp_pool *pool, const char *task, size_t in_size, si
 	job->pending = k;
 	return job;
 fail:
-	if (job) {
-		job->refs = 1;
-		mp__result_unref(job);
-	}
+	if (job)
+		mp__result_destroy(job);
 	return NULL;
 }
 

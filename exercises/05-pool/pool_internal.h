@@ -266,6 +266,8 @@ void mp__result_answer(struct mp_result *job, size_t i, int status, bool by_work
 void mp__result_finish_if_done(struct mp_result *job);
 /* Drop one reference (the lock held). */
 void mp__result_unref(struct mp_result *job);
+/* Free @job: its last reference is gone, or it was never submitted (nobody else has seen it). */
+void mp__result_destroy(struct mp_result *job);
 /* Wait until one of @jobs is ready, and return its index (the lock not held). */
 size_t mp__result_wait_any(struct mp_result **jobs, size_t n);
 

@@ -17,6 +17,8 @@ struct buffer {
 
 static int append(struct buffer *b, const void *bytes, size_t len)
 {
+	if (len == 0)
+		return 0; /* (bytes may then be NULL, which memcpy() must not get) */
 	if (b->len + len > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap < b->len + len)

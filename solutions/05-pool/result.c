@@ -20,7 +20,7 @@ struct mp_result *mp__result_new(struct mp_pool *pool, const char *task)
 	return job;
 }
 
-static void destroy(struct mp_result *job)
+void mp__result_destroy(struct mp_result *job)
 {
 	if (job->messages)
 		for (size_t i = 0; i < job->n; i++)
@@ -42,7 +42,7 @@ static void destroy(struct mp_result *job)
 void mp__result_unref(struct mp_result *job)
 {
 	if (__atomic_sub_fetch(&job->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		destroy(job);
+		mp__result_destroy(job);
 }
 
 /*

@@ -17,6 +17,8 @@ struct buffer {
 
 static int append(struct buffer *b, const void *bytes, size_t len)
 {
+	if (len == 0)
+		return 0; /* (bytes may then be NULL, which memcpy() must not get) */
 	if (b->len + len > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap < b->len + len)
@@ -64,7 +66,7 @@ static int answer_one(mp_task_fn fn, const char *name, const void *record, size_
 	}
 	struct answer_header h = { .status = status, .len = len };
 	int rc = append(reply, &h, sizeof h);
-	if (rc == 0 && len > 0)
+	if (rc == 0)
 		rc = append(reply, bytes, len);
 	free(out.data);
 	free(out.message);
