@@ -26,7 +26,12 @@ The mutations are the bugs a learner makes by a slip of the hand:
 
 Every mutant is one change on one line, outside comments, strings,
 preprocessor lines and _Static_assert (checked when compiling: a mutant there
-either fails to compile or changes nothing the program does). With more candidates than --max, a sample of --max is drawn
+either fails to compile or changes nothing the program does). A line whose
+comment says "speed only" gets no mutants either: it decides how fast the code
+goes, never what it does (how long a thread looks for news before it sleeps,
+say), so its mutants are `make bench`'s to find, not the tests'. The summary
+counts the mutants so left out, and the report names their lines: keep such
+lines few, and each one's every mutant truly unobservable but by a clock. With more candidates than --max, a sample of --max is drawn
 with --seed, so a run can be repeated exactly. The report, with the diff of
 every survivor, is build/mutate/NN/report.txt; --rerun tests again only the
 survivors of the last run (after new tests were written, say).
@@ -197,15 +202,20 @@ def mutants_of_line(path, no, line, code):
     return list(unique.values())
 
 
+SPEED_ONLY = re.compile(r"/[*/][^\n]*\bspeed only\b")
+
+
 def mutants_of_file(path):
+    """The file's mutants, and those left out on lines marked "speed only"."""
     with open(os.path.join(ROOT, path)) as f:
         text = f.read()
     mask = code_mask(text)
-    out, offset = [], 0
+    out, speed_only, offset = [], [], 0
     for no, line in enumerate(text.splitlines(keepends=True), 1):
-        out += mutants_of_line(path, no, line, mask[offset:offset + len(line)])
+        mutants = mutants_of_line(path, no, line, mask[offset:offset + len(line)])
+        (speed_only if SPEED_ONLY.search(line) else out).extend(mutants)
         offset += len(line)
-    return out
+    return out, speed_only
 
 
 # ---- building and running -----------------------------------------------------------------------
@@ -278,7 +288,11 @@ def main():
 
     sources = sorted(f"solutions/{stage}/{f}" for f in os.listdir(os.path.join(ROOT, "solutions", stage))
                      if f.endswith(".c") and (not args.file or f in args.file))
-    candidates = [m for path in sources for m in mutants_of_file(path)]
+    candidates, speed_only = [], []
+    for path in sources:
+        made, left_out = mutants_of_file(path)
+        candidates += made
+        speed_only += left_out
     survivors_file = os.path.join(work, "survivors.json")
     if args.rerun:
         with open(survivors_file) as f:
@@ -342,7 +356,10 @@ def main():
     sample = f"{len(chosen)} of {len(candidates)} candidates" + (f", seed {args.seed}" if not args.rerun else ", survivors of the last run")
     summary = (f"{stage}: {len(killed)} killed, {len(survived)} survived, {len(broken)} did not compile "
                f"({sample}): {score:.1f}% of the mutants that compile are killed")
-    report = [summary, ""]
+    lines = sorted({(m.path, m.line_no) for m in speed_only})
+    left_out = (f"{len(speed_only)} mutants on {len(lines)} lines marked \"speed only\" were not made: "
+                + ", ".join(f"{os.path.basename(p)}:{n}" for p, n in lines)) if lines else ""
+    report = [summary] + ([left_out] if left_out else []) + [""]
     for m in survived:
         report += [f"survivor: {m.path}:{m.line_no} ({m.kind})", m.diff()]
     with open(os.path.join(work, "report.txt"), "w") as f:
@@ -353,6 +370,8 @@ def main():
     for m in survived:
         print(f"survivor: {m.path}:{m.line_no} ({m.kind})\n{m.diff()}")
     print(summary)
+    if left_out:
+        print(left_out)
     print(f"report: {os.path.relpath(os.path.join(work, 'report.txt'), ROOT)}")
 
 

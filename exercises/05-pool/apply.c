@@ -217,12 +217,13 @@ int mp_pool_imap(mp_pool *pool, const char *task, size_t in_size, size_t out_siz
 		mp_result_wait(job, MP_FOREVER);
 		for (size_t k = 0; k < job->n && rc == 0; k++) {
 			int code = job->statuses[k];
-			rc = take(job->first_index + k, code, code ? NULL : job->out + k * out_size,
-				  code ? 0 : out_size, code ? job->messages[k] : "", arg);
+			const char *why = code && job->messages[k] ? job->messages[k] : ""; /* (NULL: no memory was left for it) */
+			rc = take(job->first_index + k, code, code ? NULL : job->out + k * out_size, code ? 0 : out_size,
+				  why, arg);
 		}
 		mp_result_free(job);
-		memmove(&inflight[i], &inflight[i + 1], (count - i - 1) * sizeof *inflight);
 		count--;
+		memmove(&inflight[i], &inflight[i + 1], (count - i) * sizeof *inflight);
 	}
 	/* Stopped early: the chunks still out finish on their own; their handles go now. */
 	for (size_t i = 0; i < count; i++)

@@ -84,8 +84,10 @@ int mp__pool_submit(struct mp_pool *pool, struct mp_result *job)
 	 * a time limit.
 	 */
 	mp__pool_dispatch(pool, false);
-	if (pool->queue || pool->task_timeout > 0)
+	if (pool->queue || pool->task_timeout > 0) {
 		wake(pool);
+		pool->stats.wakes++;
+	}
 	return 0;
 }
 

@@ -23,6 +23,45 @@ static pthread_mutex_t processes = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
 static unsigned workers_started; /* for the workers' names, under `processes` */
 
+/*
+ * Fork worker @w with its settings @wa (@len bytes), into *@p, and make
+ * its socket pair: our end becomes w->conn. Under `processes`: from the
+ * socket pair to the close of the worker's end no other pool may fork, or a
+ * worker of another pool would keep a copy of this worker's end, and we
+ * would never see end-of-file when this worker dies.
+ */
+static int fork_worker(struct worker *w, struct worker_arg *wa, size_t len, mp_process **p)
+{
+	int sv[2];
+	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	int rc = mp_conn_from_fd(&w->conn, sv[0], true, true);
+	if (rc < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return rc;
+	}
+	wa->fd = sv[1];
+	wa->parent_fd = sv[0];
+	rc = mp_process_new(p, MP__POOL_WORKER_TARGET, wa, len);
+	if (rc == 0) {
+		/* Daemonic: a task may not start processes, and the workers are ours to stop. */
+		mp_process_set_daemon(*p, true);
+		/*
+		 * SIGKILL, not SIGTERM, when we die: a task may catch SIGTERM. The
+		 * "parent" this watches is the thread that forks, this pool's thread,
+		 * which lives exactly as long as the workers should.
+		 */
+		mp_process_set_parent_death_signal(*p, SIGKILL);
+		char name[32];
+		snprintf(name, sizeof name, "PoolWorker-%u", ++workers_started);
+		mp_process_set_name(*p, name);
+		rc = mp_process_start(*p); /* (when it fails, no child is left running) */
+	}
+	close(sv[1]); /* the worker's end: it has its copy now */
+	return rc;
+}
+
 /* Start the worker process of slot @w (number @slot). */
 static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 {
@@ -31,80 +70,33 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 	if (!wa)
 		return -ENOMEM;
 	w->progress = &pool->progress[slot]; /* (the last worker's count, until this one begins its first chunk) */
+	wa->progress = w->progress;
+	wa->max_answer = pool->max_answer ? pool->max_answer : ANSWER_MAX;
+	wa->maxtasks = pool->maxtasksperchild;
+	strcpy(wa->initializer, pool->initializer);
+	wa->initarg_len = pool->initarg_len;
+	if (pool->initarg_len)
+		memcpy(wa + 1, pool->initarg, pool->initarg_len);
 	/*
 	 * The answers come back through a queue of stage 02, in memory both
 	 * processes map: the pool takes a worker's answers without a system
 	 * call each, and those put before a death survive it. (The pool's
 	 * loop asks for its descriptor before it first sleeps, so that a put
-	 * into the empty queue rings it.) It takes answers as large as the
-	 * pool allows: the worker keeps to max_answer itself.
+	 * into the empty queue rings it.) Its cap is max_answer: the worker's
+	 * copy of the handle then refuses to put a larger answer.
 	 */
 	int rc = mp_queue_new(&w->answers, 0);
 	if (rc == 0)
-		rc = mp_queue_set_max_message(w->answers, ANSWER_LIMIT);
-	if (rc < 0) {
-		mp_queue_free(w->answers);
-		w->answers = NULL;
-		free(wa);
-		return rc;
-	}
-	/*
-	 * From the socket pair to the close of the worker's end, no other pool
-	 * may fork: a worker of another pool would keep a copy of this worker's
-	 * end, and we would never see end-of-file when this worker dies.
-	 */
-	mp__lock(&processes);
-	int sv[2] = { -1, -1 };
+		rc = mp_queue_set_max_message(w->answers, wa->max_answer);
+	wa->answers = w->answers;
 	mp_process *p = NULL;
-	if (mp__fault("socketpair") || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		rc = -errno;
 	if (rc == 0) {
-		wa->fd = sv[1];
-		wa->parent_fd = sv[0];
-		wa->progress = w->progress;
-		wa->answers = w->answers;
-		wa->max_answer = pool->max_answer ? pool->max_answer : ANSWER_MAX;
-		wa->maxtasks = pool->maxtasksperchild;
-		strcpy(wa->initializer, pool->initializer);
-		wa->initarg_len = pool->initarg_len;
-		if (pool->initarg_len)
-			memcpy(wa + 1, pool->initarg, pool->initarg_len);
-		rc = mp_process_new(&p, MP__POOL_WORKER_TARGET, wa, len);
+		mp__lock(&processes);
+		rc = fork_worker(w, wa, len, &p);
+		mp__unlock(&processes);
 	}
-	if (rc == 0) {
-		/* Daemonic: a task may not start processes, and the workers are ours to stop. */
-		mp_process_set_daemon(p, true);
-		/*
-		 * SIGKILL, not SIGTERM, when we die: a task may catch SIGTERM. The
-		 * "parent" this watches is the thread that forks, this pool's thread,
-		 * which lives exactly as long as the workers should.
-		 */
-		mp_process_set_parent_death_signal(p, SIGKILL);
-		char name[32];
-		snprintf(name, sizeof name, "PoolWorker-%u", ++workers_started);
-		mp_process_set_name(p, name);
-		rc = mp_process_start(p);
-	}
-	if (sv[1] >= 0)
-		close(sv[1]); /* the worker's end: it has its copy now */
-	mp__unlock(&processes);
 	free(wa);
-
-	if (rc == 0)
-		rc = mp_conn_from_fd(&w->conn, sv[0], true, true);
-	if (rc < 0 && !w->conn && sv[0] >= 0)
-		close(sv[0]); /* not a connection's yet: ours to close */
-	if (rc == 0) {
-		w->sentinel = mp_process_sentinel(p);
-		rc = w->sentinel < 0 ? w->sentinel : 0;
-	}
 	if (rc < 0) {
-		if (mp_process_pid(p)) {
-			mp__lock(&processes);
-			mp_process_kill(p);
-			mp_process_join(p, MP_FOREVER);
-			mp__unlock(&processes);
-		}
 		mp_process_free(p);
 		mp_conn_free(w->conn);
 		mp_queue_free(w->answers);
@@ -113,6 +105,7 @@ static int start_worker(struct mp_pool *pool, struct worker *w, unsigned slot)
 		return rc;
 	}
 	w->process = p;
+	w->sentinel = mp_process_sentinel(p); /* (a started child always has one) */
 	pool->stats.started++;
 	w->head = w->nheld = 0;
 	w->held_bytes = 0;
@@ -149,7 +142,6 @@ static int reap_worker(struct worker *w)
 	w->process = NULL;
 	w->conn = NULL;
 	w->answers = NULL;
-	w->sentinel = -1;
 	return code;
 }
 
@@ -215,8 +207,9 @@ static bool can_take(const struct mp_pool *pool, const struct worker *w, unsigne
 		return true; /* of any size: the worker is reading, so the send cannot block for long */
 	if (idle_only || !w->quick || held >= HELD_MAX || w->held_bytes + more_bytes + chunk_bytes(c) > HELD_BYTES_MAX)
 		return false;
-	/* (An idle worker getting a batch: gather() keeps the batch to one job.) */
-	return w->nheld == 0 || (c->job == oldest(w)->job && mp__ns_since(&w->since) < QUICK_CHUNK_NS);
+	if (w->nheld == 0)
+		return true; /* an idle worker getting a batch: gather() keeps the batch to one job */
+	return c->job == oldest(w)->job && mp__ns_since(&w->since) < QUICK_CHUNK_NS;
 }
 
 /* The next chunk to hand out, left in place: one handed back by a dead worker first, else the oldest job's next. */
@@ -332,6 +325,22 @@ static void count_message(struct mp_pool_stats *st, const struct chunk *batch, u
 		st->most_batch_bytes = bytes;
 }
 
+/* Hand chunks to the workers that hold some already (@busy) or to those that hold none. */
+static void hand_out(struct mp_pool *pool, bool busy, bool on_pool_thread)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct worker *w = &pool->workers[i];
+		if ((w->nheld > 0) != busy)
+			continue;
+		struct chunk batch[HELD_MAX];
+		unsigned n = gather(pool, w, batch, !on_pool_thread);
+		if (n > 0) {
+			give(w, batch, n);
+			count_message(&pool->stats, batch, n);
+		}
+	}
+}
+
 void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 {
 	/* A map of no records is done as soon as its turn comes: on the pool's thread, for its callback. */
@@ -344,19 +353,8 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 		mp__result_finish_if_done(job);
 	}
 	/* Idle workers first, then the others, so that no worker waits while another gets more. */
-	for (int busy = 0; busy < 2; busy++) {
-		for (unsigned i = 0; i < pool->nworkers; i++) {
-			struct worker *w = &pool->workers[i];
-			if ((w->nheld > 0) != busy)
-				continue;
-			struct chunk batch[HELD_MAX];
-			unsigned n = gather(pool, w, batch, !on_pool_thread);
-			if (n > 0) {
-				give(w, batch, n);
-				count_message(&pool->stats, batch, n);
-			}
-		}
-	}
+	hand_out(pool, false, on_pool_thread);
+	hand_out(pool, true, on_pool_thread);
 }
 
 /* Copy @n bytes at *@p into @into and step past them, if as many are left before @end. */
@@ -571,7 +569,7 @@ void *mp__pool_thread(void *arg)
 		for (unsigned i = 0; i < pool->nworkers; i++) {
 			struct worker *w = &pool->workers[i];
 			empty_slot |= !w->process;
-			queued |= w->nheld > 1;
+			queued |= w->nheld > 1; /* speed only */
 			fds[1 + 2 * i] = (struct pollfd){ .fd = w->process && !w->conn_done ? mp_queue_fileno(w->answers) : -1,
 							  .events = POLLIN };
 			fds[2 + 2 * i] = (struct pollfd){ .fd = w->process ? w->sentinel : -1, .events = POLLIN };
@@ -587,14 +585,14 @@ void *mp__pool_thread(void *arg)
 		 * trip"). Not while workers have chunks queued: they are busy
 		 * for a while, and need the CPUs more than we do.
 		 */
-		if (timeout != 0 && !queued && mp__spinning(&news))
-			timeout = 0;
+		if (timeout != 0 && !queued && mp__spinning(&news)) /* speed only */
+			timeout = 0;                                 /* speed only */
 		int n = poll(fds, nfds, timeout);
 		mp__lock(&pool->lock);
 		if (n < 0)
 			continue; /* EINTR; nothing else can fail with these arguments */
-		if (n > 0)
-			mp__spin_start(&news);
+		if (n > 0)                     /* speed only */
+			mp__spin_start(&news); /* speed only */
 		if (fds[0].revents) {
 			uint64_t count;
 			ssize_t emptied = read(pool->wake, &count, sizeof count);

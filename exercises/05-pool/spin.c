@@ -19,6 +19,6 @@ void mp__spin_start(struct timespec *since)
 bool mp__spinning(const struct timespec *since)
 {
 	/* Let a thread that waits for this CPU (one just woken, say) have it first. */
-	sched_yield();
-	return mp__ns_since(since) < SPIN_NS;
+	sched_yield(); /* speed only */
+	return mp__ns_since(since) < SPIN_NS; /* speed only: it says how long a thread looks, never what it finds */
 }

@@ -56,7 +56,7 @@ static int answer_one(mp_task_fn fn, const char *name, const void *record, size_
 struct me {
 	mp_conn *conn;                /* chunks come in here */
 	mp_queue *answers;            /* and their answers go out here */
-	size_t max_answer;            /* the pool reads no larger answer message */
+	size_t max_answer;            /* the largest answer message our queue takes (for the message that says so) */
 	uint64_t begun;               /* chunks begun */
 	volatile uint64_t *progress;  /* the pool's copy of begun, in memory we share */
 };
@@ -67,6 +67,13 @@ static int append_failure(struct buffer *reply, int code, const char *why)
 	struct answer_header a = { .status = code, .by_worker = 1, .len = strlen(why) };
 	int rc = append(reply, &a, sizeof a);
 	return rc == 0 ? append(reply, why, a.len) : rc;
+}
+
+/* Put @reply, a chunk's answers, in the pool's queue, after the time the chunk took. */
+static int put_answers(struct me *me, struct buffer *reply, uint64_t took)
+{
+	memcpy(reply->bytes, &took, sizeof took);
+	return mp_queue_put(me->answers, reply->bytes, reply->len, MP_FOREVER);
 }
 
 /*
@@ -93,17 +100,18 @@ static int run_chunk(struct me *me, mp_task_fn fn, const char *name, const char 
 		}
 	}
 	took = mp__ns_since(&t0);
-	if (rc == 0 && reply.len > me->max_answer) {
-		/* Too large for the pool to read: each record fails instead, and says why. */
+	if (rc == 0)
+		rc = put_answers(me, &reply, took);
+	if (rc == -EMSGSIZE) {
+		/* Past the queue's cap, which is the pool's max_answer: each record fails instead, and says why. */
 		snprintf(why, sizeof why, "its answers came to %zu bytes, past the pool's cap of %zu (max_answer)",
 			 reply.len, me->max_answer);
 		reply.len = sizeof took;
+		rc = 0;
 		for (size_t i = 0; i < count && rc == 0; i++)
 			rc = append_failure(&reply, -EMSGSIZE, why);
-	}
-	if (rc == 0) {
-		memcpy(reply.bytes, &took, sizeof took);
-		rc = mp_queue_put(me->answers, reply.bytes, reply.len, MP_FOREVER);
+		if (rc == 0)
+			rc = put_answers(me, &reply, took);
 	}
 	free(reply.bytes);
 	*ran_ns = took;

@@ -344,6 +344,7 @@ struct mp_pool_stats {
 	uint64_t handed_back; /**< chunks a worker handed back unbegun, once its chunks turned slow */
 	uint64_t returned;    /**< chunks a dead worker held but had not begun, sent again to another */
 	uint64_t started;     /**< worker processes started, replacements included */
+	uint64_t wakes;       /**< submissions that woke the pool's thread: those an idle worker could not take at once from the submitting thread, and all of them under a time limit */
 };
 
 /**

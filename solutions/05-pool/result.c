@@ -45,22 +45,33 @@ void mp__result_unref(struct mp_result *job)
 		mp__result_destroy(job);
 }
 
+/* @len bytes of @text with a NUL after them, from malloc() (through the fault seam); NULL without memory. */
+static char *copy_text(const char *text, size_t len)
+{
+	char *copy = mp__pool_malloc(len + 1);
+	if (copy) {
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
 /*
  * Keep the failure of the record of lowest index: the one Python's map would
  * raise. imap keeps every record's, since it hands each one to the caller.
+ * Without memory for a message, the code is kept and the message is NULL.
  */
 static void record_failure(struct mp_result *job, size_t i, int code, const char *message, size_t len)
 {
 	if (job->statuses) {
 		job->statuses[i] = code;
 		free(job->messages[i]);
-		job->messages[i] = strndup(message ? message : "", message ? len : 0);
+		job->messages[i] = copy_text(message, len);
 	}
 	if (job->code != 0 && job->failed_index <= i)
 		return;
-	char *copy = strndup(message ? message : "", message ? len : 0);
 	free(job->error);
-	job->error = copy;
+	job->error = copy_text(message, len);
 	job->code = code;
 	job->failed_index = i;
 }
@@ -71,7 +82,7 @@ void mp__result_fail_records(struct mp_result *job, size_t first, size_t count, 
 	if (count == 0)
 		return;
 	for (size_t i = first; i < first + (job->statuses ? count : 1); i++)
-		record_failure(job, i, code, message, message ? strlen(message) : 0);
+		record_failure(job, i, code, message, strlen(message));
 	job->pending -= count;
 }
 
@@ -93,13 +104,12 @@ void mp__result_answer(struct mp_result *job, size_t i, int status, bool by_work
 		}
 	} else {
 		/* A NUL after the bytes, so that an answer that is text can be printed as it is. */
-		char *copy = mp__pool_malloc(len + 1);
+		char *copy = copy_text(bytes, len);
 		if (!copy) {
-			record_failure(job, i, -ENOMEM, "no memory for the answer", 24);
+			const char *why = "no memory for the answer";
+			record_failure(job, i, -ENOMEM, why, strlen(why));
 			return;
 		}
-		memcpy(copy, bytes, len);
-		copy[len] = '\0';
 		free(job->data);
 		job->data = copy;
 		job->len = len;
@@ -131,6 +141,14 @@ void mp__result_finish_if_done(struct mp_result *job)
 	mp__result_unref(job);
 }
 
+/* A thread that waited on @pool leaves (the lock held, then dropped): mp_pool_free() may wait for the last to go. */
+static void leave_wait(struct mp_pool *pool)
+{
+	pool->waiters--;
+	pthread_cond_broadcast(&pool->changed);
+	mp__unlock(&pool->lock);
+}
+
 int mp_result_wait(mp_result *r, double timeout)
 {
 	if (!r)
@@ -145,8 +163,9 @@ int mp_result_wait(mp_result *r, double timeout)
 	 * Hint: under pool->lock (mp__lock()), wait on pool->changed until
 	 * r->ready, with mp__wait() and the deadline's `end` (the condition
 	 * runs on CLOCK_MONOTONIC) unless d.forever. Count yourself in
-	 * pool->waiters meanwhile, and broadcast when you leave: mp_pool_free()
-	 * waits for the waiters before it destroys the condition.
+	 * pool->waiters meanwhile, and go with leave_wait(), which says so to
+	 * mp_pool_free(): it waits for the waiters before it destroys the
+	 * condition.
 	 * Lesson 05, "Results: waiting for an outcome".
 	 */
 	struct mp_pool *pool = r->pool;
@@ -156,9 +175,7 @@ int mp_result_wait(mp_result *r, double timeout)
 	while (!r->ready && rc == 0)
 		rc = mp__wait(&pool->changed, &pool->lock, d.forever ? NULL : &d.end);
 	bool ready = r->ready;
-	pool->waiters--;
-	pthread_cond_broadcast(&pool->changed);
-	mp__unlock(&pool->lock);
+	leave_wait(pool);
 	return ready ? 0 : MP_ETIMEDOUT;
 	/* END SOLUTION */
 }
@@ -176,9 +193,7 @@ size_t mp__result_wait_any(struct mp_result **jobs, size_t n)
 			break;
 		mp__wait(&pool->changed, &pool->lock, NULL);
 	}
-	pool->waiters--;
-	pthread_cond_broadcast(&pool->changed);
-	mp__unlock(&pool->lock);
+	leave_wait(pool);
 	return i;
 }
 

@@ -2358,6 +2358,46 @@ MP_TEST(pool, slow_chunks_go_one_to_a_message, 1, "Keeping every worker busy")
 	cr_assert(st.chunks == N && st.messages == N, "%d chunks in %d messages, not %llu in %llu", N, N, (unsigned long long)st.chunks, (unsigned long long)st.messages);
 }
 
+MP_TEST(pool, an_idle_worker_takes_a_call_without_waking_the_pools_thread, 1, "Keeping every worker busy")
+{
+	/*
+	 * A call that an idle worker can take goes to it from the submitting
+	 * thread itself: the pool's thread, asleep in poll(), is woken only for
+	 * what it alone does (the rest of a map, a time limit to watch).
+	 */
+	mp_pool *pool = pool_of(1, NULL);
+	int64_t x = 3;
+	for (int i = 0; i < 5; i++) {
+		void *out = NULL;
+		size_t len = 0;
+		mp_expect_status(mp_pool_apply(pool, "square", &x, sizeof x, &out, &len), 0);
+		free(out);
+	}
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	cr_assert(st.wakes == 0, "5 calls, one after the other, each to an idle worker, woke the pool's thread %llu times, not 0: "
+		  "the submitting thread should send such a call itself (mp__pool_submit() in pool.c)", (unsigned long long)st.wakes);
+	int64_t in[4] = { 1, 2, 3, 4 }, got[4];
+	mp_expect_status(mp_pool_map(pool, "square", in, 4, sizeof in[0], got, sizeof got[0], 1, NULL), 0);
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	cr_assert(st.wakes == 1, "a map of 4 chunks on 1 idle worker should wake the pool's thread once, for the 3 chunks the worker "
+		  "could not take at once: it woke it %llu times", (unsigned long long)st.wakes);
+	mp_pool_free(pool);
+
+	struct mp_pool_options o = { .task_timeout = 10 };
+	pool = pool_of(1, &o);
+	for (int i = 0; i < 3; i++) {
+		void *out = NULL;
+		size_t len = 0;
+		mp_expect_status(mp_pool_apply(pool, "square", &x, sizeof x, &out, &len), 0);
+		free(out);
+	}
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	mp_pool_free(pool);
+	cr_assert(st.wakes == 3, "under a time limit only the pool's thread watches the clock: each of 3 calls should wake it, not %llu",
+		  (unsigned long long)st.wakes);
+}
+
 MP_TEST(death, a_worker_killed_between_two_chunks_fails_neither, 2, "When a worker dies")
 {
 	/*
@@ -2475,5 +2515,9 @@ MP_TEST(pool, a_map_of_no_records_or_of_empty_records_needs_no_arrays, 1, "Chunk
 	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), 0);
 	mp_result_free(r);
 	mp_expect_status(mp_pool_map(pool, "nothing_back", NULL, 3, 0, NULL, 0, 1, NULL), 0);
+	/* And a map of one record is a map like any other (only one of none has nothing to wait for). */
+	int64_t one = 9, got = 0;
+	mp_expect_status(mp_pool_map(pool, "square", &one, 1, sizeof one, &got, sizeof got, 0, NULL), 0);
+	cr_assert(got == 81, "a map of the one record 9 should give 81, not %lld (mp_pool_map() in apply.c)", (long long)got);
 	mp_pool_free(pool);
 }
