@@ -114,8 +114,6 @@ int mp_pool_map_async(mp_pool *pool, const char *task, const void *in, size_t n,
 int mp_pool_map(mp_pool *pool, const char *task, const void *in, size_t n, size_t in_size,
 		void *out, size_t out_size, size_t chunksize, struct mp_map_failure *failure)
 {
-	if (n == 0 && pool && task && check_task(task) == 0)
-		return 0; /* nothing to wait for */
 	mp_result *job;
 	int rc = mp_pool_map_async(pool, task, in, n, in_size, out, out_size, chunksize, NULL, &job);
 	if (rc < 0)

@@ -2515,9 +2515,13 @@ MP_TEST(pool, a_map_of_no_records_or_of_empty_records_needs_no_arrays, 1, "Chunk
 	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), 0);
 	mp_result_free(r);
 	mp_expect_status(mp_pool_map(pool, "nothing_back", NULL, 3, 0, NULL, 0, 1, NULL), 0);
-	/* And a map of one record is a map like any other (only one of none has nothing to wait for). */
+	/* And a map of one record, or of none, is a map like any other. */
 	int64_t one = 9, got = 0;
 	mp_expect_status(mp_pool_map(pool, "square", &one, 1, sizeof one, &got, sizeof got, 0, NULL), 0);
 	cr_assert(got == 81, "a map of the one record 9 should give 81, not %lld (mp_pool_map() in apply.c)", (long long)got);
+	mp_expect_status(mp_pool_map(pool, "square", NULL, 0, sizeof one, NULL, sizeof got, 0, NULL), 0);
+	mp_expect_status(mp_pool_map(pool, "no_such_task", NULL, 0, sizeof one, NULL, sizeof got, 0, NULL), MP_ENOTASK);
+	mp_pool_close(pool);
+	mp_expect_status(mp_pool_map(pool, "square", NULL, 0, sizeof one, NULL, sizeof got, 0, NULL), MP_EPOOLCLOSED);
 	mp_pool_free(pool);
 }
