@@ -9,7 +9,8 @@
 #include <string.h>
 
 /*
- * The input is a pickle, as a peer would send it. For each one:
+ * The input is a pickle, as a peer would send it. Each is decoded twice,
+ * refusing objects and describing them (describe_objects), and each time:
  *
  *	- a failure is one of the codes pickle.h promises, with *out left
  *	  alone and a message that names where it stopped;
@@ -92,10 +93,11 @@ static bool has_nan(const mp_value *v)
 	return false;
 }
 
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+/* Decode @data, refusing objects or describing them (@describe), and check what came of it. */
+static void decode_and_check(const unsigned char *data, size_t size, bool describe)
 {
 	/* Small enough that a memo bomb stays fast, large enough for everything a seed holds. */
-	mp_pickle_limits limits = { .max_values = 1 << 16, .max_bytes = size + (1 << 20) };
+	mp_pickle_limits limits = { .max_values = 1 << 16, .max_bytes = size + (1 << 20), .describe_objects = describe };
 	mp_value *v = NULL;
 	mp_pickle_error err = { .code = 1, .opcode = -2 };
 
@@ -111,7 +113,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		CHECK(err.opcode == (err.offset < size ? data[err.offset] : -1), "err.opcode %d does not match offset %zu",
 		      err.opcode, err.offset);
 		CHECK(err.message[0] != '\0' && memchr(err.message, '\0', sizeof err.message), "no message");
-		return 0;
+		return;
 	}
 	CHECK(rc == 0 && v != NULL, "mp_pickle_loads returned %d and value %p", rc, (void *)v);
 	CHECK(err.code == 1 && err.opcode == -2, "err written on success");
@@ -124,7 +126,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	CHECK(rc == 0, "a decoded value does not encode: %s", mp_err_name(rc));
 
 	mp_value *again = NULL;
-	mp_pickle_limits roomy = { .max_values = 1 << 24, .max_bytes = (size_t)1 << 34 };
+	mp_pickle_limits roomy = { .max_values = 1 << 24, .max_bytes = (size_t)1 << 34, .describe_objects = describe };
 	rc = mp_pickle_loads(bytes, len, &again, &roomy, &err);
 	CHECK(rc == 0, "our own pickle of %.100s does not decode: %s", repr, err.message);
 	char *repr2 = NULL;
@@ -143,5 +145,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	free(bytes);
 	free(repr);
 	mp_value_free(v);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	decode_and_check(data, size, false);
+	decode_and_check(data, size, true); /* objects described: still nothing but values */
 	return 0;
 }

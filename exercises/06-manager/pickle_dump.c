@@ -144,11 +144,42 @@ static void write_int(struct writer *w, int64_t i)
 	w->failed = true;
 }
 
+static int write_value(struct writer *w, const mp_value *v, unsigned depth);
+
+/*
+ * An object (value.h's description of one) as CPython's pickler writes one:
+ * the module and the name, STACK_GLOBAL; then, for a call, the arguments and
+ * REDUCE, or NEWOBJ for __new__; then the state, if any, and BUILD. Each
+ * object made is memoized, as CPython memoizes it.
+ */
+static int write_object(struct writer *w, const mp_value *v, unsigned depth)
+{
+	const mp_value *module = v->seq.items[0], *name = v->seq.items[1];
+	const mp_value *args = v->seq.items[2], *state = v->seq.items[3];
+	int rc = write_value(w, module, depth + 1);
+	if (rc == 0)
+		rc = write_value(w, name, depth + 1);
+	write_op(w, OP_STACK_GLOBAL);
+	write_op(w, OP_MEMOIZE);
+	if (rc < 0 || v->form == MP_OBJECT_NAME)
+		return rc;
+	rc = write_value(w, args, depth + 1);
+	write_op(w, v->form == MP_OBJECT_NEW ? OP_NEWOBJ : OP_REDUCE);
+	write_op(w, OP_MEMOIZE);
+	if (rc == 0 && state->kind != MP_VALUE_NONE) {
+		rc = write_value(w, state, depth + 1);
+		write_op(w, OP_BUILD);
+	}
+	return rc;
+}
+
 static int write_value(struct writer *w, const mp_value *v, unsigned depth)
 {
 	if (depth > MAX_DEPTH)
 		return -E2BIG;
 	opcode_boundary(w);
+	if (v->kind == MP_VALUE_OBJECT)
+		return write_object(w, v, depth);
 	int rc = 0;
 	/* TODO: your code goes here.
 	 * Hint: a switch on v->kind. None and bools are one opcode; ints go to

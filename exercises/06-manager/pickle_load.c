@@ -248,7 +248,7 @@ static void weigh(const mp_value *v, size_t *values, size_t *bytes)
 	(*values)++;
 	if (v->kind == MP_VALUE_STR || v->kind == MP_VALUE_BYTES)
 		*bytes += v->s.len;
-	else if (v->kind == MP_VALUE_TUPLE || v->kind == MP_VALUE_LIST)
+	else if (v->kind == MP_VALUE_TUPLE || v->kind == MP_VALUE_LIST || v->kind == MP_VALUE_OBJECT)
 		for (size_t k = 0; k < v->seq.len; k++)
 			weigh(v->seq.items[k], values, bytes);
 	else if (v->kind == MP_VALUE_DICT)
@@ -392,9 +392,142 @@ static int push_long(struct decoder *d, uint64_t len)
 	return rc < 0 ? rc : push(d, mp_value_int(i));
 }
 
+/*
+ * Objects, described (limits.describe_objects): a name is two strings, a call
+ * is a name and a tuple, and nothing is ever looked up. What an opcode takes
+ * off the stack the memo may still point at: a name that a call consumed is
+ * kept aside (dropped), like a dict's displaced values, until the end.
+ */
+
+/* Keep @v, off the stack, alive until the decode ends: the memo may point at it. */
+static int keep_aside(struct decoder *d, mp_value *v)
+{
+	if (d->ndropped == d->dropped_cap) {
+		size_t cap = d->dropped_cap ? 2 * d->dropped_cap : 8;
+		mp_value **p = realloc(d->dropped, cap * sizeof *p);
+		if (!p) {
+			mp_value_free(v); /* the decode fails here: the memo will not be read again */
+			return fail(d, -ENOMEM, "out of memory");
+		}
+		d->dropped = p;
+		d->dropped_cap = cap;
+	}
+	d->dropped[d->ndropped++] = v;
+	return 0;
+}
+
+/* One line of GLOBAL's argument, "module\nname\n", as a str. */
+static int take_line(struct decoder *d, mp_value **out)
+{
+	const unsigned char *nl = memchr(d->pos, '\n', (size_t)(d->end - d->pos));
+	if (!nl)
+		return fail(d, MP_EBADMSG, "a name without the end of its line");
+	size_t len = (size_t)(nl - d->pos);
+	if (len > d->limits.max_bytes - d->bytes_made)
+		return fail(d, -E2BIG, "more than %zu bytes of text: over the limit", d->limits.max_bytes);
+	if (!mp__utf8_valid(d->pos, len))
+		return fail(d, MP_EBADMSG, "the name is not UTF-8");
+	d->bytes_made += len;
+	*out = mp_value_strn((const char *)d->pos, len);
+	d->pos = nl + 1;
+	return *out ? 0 : fail(d, -ENOMEM, "out of memory");
+}
+
+/* A name of @module and @name (str values, taken): the object of GLOBAL and STACK_GLOBAL. */
+static int push_name(struct decoder *d, mp_value *module, mp_value *name)
+{
+	for (int k = 0; k < 2; k++) {
+		const mp_value *s = k ? name : module;
+		if (s->kind != MP_VALUE_STR || s->s.len == 0 || memchr(s->s.data, '\0', s->s.len)) {
+			mp_value_free(module);
+			mp_value_free(name);
+			return fail(d, MP_EBADMSG, "names a class with a %s, not a str of text",
+				    s->kind == MP_VALUE_STR ? "str empty or holding NUL" : mp_value_kind_name(s->kind));
+		}
+	}
+	/* The strs become the name's own items (the memo may point at them), under the kind of an object. */
+	mp_value *items[4] = { module, name, mp_value_none(), mp_value_none() };
+	mp_value *v = mp_value_tuple_from(items, 4);
+	if (v) {
+		v->kind = MP_VALUE_OBJECT;
+		v->form = MP_OBJECT_NAME;
+	}
+	return push(d, v);
+}
+
+/* REDUCE and NEWOBJ: a name and a tuple of arguments on the stack, made into a call of that name. */
+static int push_call(struct decoder *d, mp_object_form form)
+{
+	mp_value *name = d->stack[d->n - 2], *args = d->stack[d->n - 1];
+	if (name->kind != MP_VALUE_OBJECT || name->form != MP_OBJECT_NAME)
+		return fail(d, -ENOTSUP, "calls a %s: only a class or function named by GLOBAL is described",
+			    mp_value_kind_name(name->kind));
+	if (args->kind != MP_VALUE_TUPLE)
+		return fail(d, MP_EBADMSG, "its arguments are a %s, not a tuple", mp_value_kind_name(args->kind));
+	const mp_value *m = name->seq.items[0], *n = name->seq.items[1];
+	if (m->s.len + n->s.len > d->limits.max_bytes - d->bytes_made)
+		return fail(d, -E2BIG, "more than %zu bytes of text: over the limit", d->limits.max_bytes);
+	d->bytes_made += m->s.len + n->s.len;
+	d->n -= 2;
+	mp_value *call = mp_value_object(form, m->s.data, n->s.data, args, NULL); /* takes args */
+	int rc = keep_aside(d, name);
+	if (rc < 0) {
+		mp_value_free(call);
+		return rc;
+	}
+	return (rc = push(d, call)) < 0 ? rc : check_height(d, call);
+}
+
+/* BUILD: the state on top of the stack given to the call below it. */
+static int set_state(struct decoder *d)
+{
+	mp_value *call = d->stack[d->n - 2], *state = d->stack[d->n - 1];
+	if (call->kind != MP_VALUE_OBJECT || call->form == MP_OBJECT_NAME)
+		return fail(d, -ENOTSUP, "gives a state to a %s: only to an object a call made",
+			    call->kind == MP_VALUE_OBJECT ? "class or function" : mp_value_kind_name(call->kind));
+	if (call->seq.items[3]->kind != MP_VALUE_NONE)
+		return fail(d, -ENOTSUP, "gives a state to an object that has one already");
+	int rc = modify(d, call);
+	if (rc < 0)
+		return rc;
+	mp_value_free(call->seq.items[3]); /* the None made with the call: never on the stack, so never in the memo */
+	call->seq.items[3] = state;
+	d->n--;
+	if (state->height + 1 > call->height)
+		call->height = state->height + 1;
+	return check_height(d, call);
+}
+
+static int describe(struct decoder *d, int op)
+{
+	mp_value *module = NULL, *name = NULL;
+	int rc;
+	switch (op) {
+	case OP_GLOBAL:
+		if ((rc = take_line(d, &module)) == 0 && (rc = take_line(d, &name)) < 0)
+			mp_value_free(module);
+		return rc < 0 ? rc : push_name(d, module, name);
+	case OP_STACK_GLOBAL:
+		if ((rc = need(d, 2)) < 0)
+			return rc;
+		module = d->stack[d->n - 2];
+		name = d->stack[d->n - 1];
+		d->n -= 2;
+		return push_name(d, module, name);
+	case OP_REDUCE:
+	case OP_NEWOBJ:
+		return (rc = need(d, 2)) < 0 ? rc : push_call(d, op == OP_NEWOBJ ? MP_OBJECT_NEW : MP_OBJECT_CALL);
+	default: /* OP_BUILD */
+		return (rc = need(d, 2)) < 0 ? rc : set_state(d);
+	}
+}
+
 /* A refused opcode: what it is, and for GLOBAL the name it would have imported. */
 static int refuse(struct decoder *d, int op)
 {
+	bool described = op == OP_GLOBAL || op == OP_STACK_GLOBAL || op == OP_REDUCE || op == OP_NEWOBJ || op == OP_BUILD;
+	if (d->limits.describe_objects && described)
+		return describe(d, op);
 	switch (mp__pickle_op_class(op)) {
 	case OPC_CODE:
 		if (op == OP_GLOBAL) {

@@ -9,7 +9,9 @@
  * that names a class or a function, or calls one (`GLOBAL`, `STACK_GLOBAL`,
  * `REDUCE`, `NEWOBJ`, `NEWOBJ_EX`, `BUILD`, `INST`, `OBJ`, `EXT1`, `EXT2`,
  * `EXT4`, `PERSID`, `BINPERSID`) is refused with `-EPERM`: such a pickle is
- * a program, and this decoder has no way to run one. Data it does not carry
+ * a program, and this decoder has no way to run one. Asked to
+ * (mp_pickle_limits::describe_objects), it describes the common forms of
+ * them instead, as inert values, and still runs nothing. Data it does not carry
  * (sets, bytearrays, out-of-band buffers, the text opcodes of protocol 0, the
  * stack moves POP, DUP and POP_MARK, a list or dict that holds itself) is
  * refused with `-ENOTSUP`. Either way, the error names the opcode and where
@@ -20,7 +22,8 @@
  * work, so a small input cannot make the decoder allocate much more than its
  * own size.
  *
- * The encoder writes what CPython's `pickle.dumps(value, protocol=4)` writes,
+ * The encoder writes what CPython's `pickle.dumps(value, protocol=4)` writes
+ * (an ::MP_VALUE_OBJECT as CPython writes the object it describes),
  * byte for byte for values that hold no object twice (CPython writes a
  * repeated object once, then refers to it: a C value tree has no such
  * sharing).
@@ -32,12 +35,23 @@
 
 #include <stddef.h>
 
-/** What one decode may spend. A field of 0 takes its default. */
+/** What one decode may spend, and take. A field of 0 (or false) takes its default. */
 typedef struct mp_pickle_limits {
 	size_t max_depth;  /**< containers inside containers, and open MARKs (default 200) */
 	size_t max_memo;   /**< memo indices allowed: 0 to max_memo - 1 (default 1 << 20) */
 	size_t max_values; /**< values made, copies from the memo included (default 1 << 20) */
 	size_t max_bytes;  /**< bytes of str and bytes made, copies included (default: the input's length + 64 MiB) */
+	/**
+	 * Describe, instead of refusing, what names a class or calls one, as the
+	 * ::MP_VALUE_OBJECT values of value.h: GLOBAL and STACK_GLOBAL give a
+	 * name, REDUCE and NEWOBJ on a name give a call, BUILD gives a call its
+	 * state. Nothing is looked up or run, so the result is as safe as any
+	 * other value; only a program that trusts a name's meaning may act on
+	 * it (a manager's client reads an `#ERROR` reply's exception so). The
+	 * other code opcodes are still refused, and so is a call of anything but
+	 * a name, or a state given to anything but a call (`-ENOTSUP`).
+	 */
+	bool describe_objects;
 } mp_pickle_limits;
 
 /** Why a decode failed, for a person to read. */

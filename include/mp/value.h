@@ -1,7 +1,8 @@
 /**
  * @file value.h
  * @brief Python's data in C: none, bool, int, float, str, bytes, tuple, list
- *        and dict, the values a manager keeps and a pickle carries.
+ *        and dict, the values a manager keeps and a pickle carries; and the
+ *        description of an object a pickle names (an exception, say).
  *
  * A value is an opaque, heap-allocated tree: each container owns its items,
  * and mp_value_free() frees a value with everything in it. A value is never
@@ -41,10 +42,41 @@ typedef enum mp_value_kind {
 	MP_VALUE_TUPLE, /**< a `tuple`: items fixed when it is made */
 	MP_VALUE_LIST,  /**< a `list`: items appended one by one */
 	MP_VALUE_DICT,  /**< a `dict`: key-value pairs in the order they were first set */
+	MP_VALUE_OBJECT, /**< what a pickle makes by naming a class or calling one: only described (mp_value_object()) */
 } mp_value_kind;
+
+/** How a pickle makes an ::MP_VALUE_OBJECT. */
+typedef enum mp_object_form {
+	MP_OBJECT_NAME, /**< the class or function itself, by its name (GLOBAL, STACK_GLOBAL) */
+	MP_OBJECT_CALL, /**< `module.name(*args)` (REDUCE): how an exception travels */
+	MP_OBJECT_NEW,  /**< `module.name.__new__(module.name, *args)` (NEWOBJ): how most instances travel */
+} mp_object_form;
 
 /** @return `None`, or NULL if memory ran out. */
 mp_value *mp_value_none(void);
+
+/**
+ * The description of an object as a pickle makes it: `module.name`, called
+ * with @p args, then given @p state (Python's `__setstate__`, or an update
+ * of its `__dict__`: pickle's BUILD). Nothing here looks a name up or runs
+ * anything: the value is as inert as a tuple, and stands for the object only
+ * where a program agrees on what the name means (a manager's `#ERROR` reply
+ * carries `builtins.KeyError('missing')` so). mp_value_item() reads it back:
+ * item 0 is the module and item 1 the name (both str), item 2 the arguments
+ * (a tuple; None for ::MP_OBJECT_NAME), item 3 the state (None for none).
+ * @param form how it is made.
+ * @param module where the name lives, as "builtins"; copied.
+ * @param name the class or function, as "KeyError"; copied.
+ * @param args a tuple, taken; NULL for ::MP_OBJECT_NAME.
+ * @param state taken; NULL for none (also the only choice for ::MP_OBJECT_NAME).
+ * @return the object, or NULL: no memory, a name that is empty or not UTF-8,
+ *         @p args missing or not a tuple, or given with ::MP_OBJECT_NAME.
+ */
+mp_value *mp_value_object(mp_object_form form, const char *module, const char *name, mp_value *args,
+			  mp_value *state);
+
+/** @param v an ::MP_VALUE_OBJECT. @return how it is made; ::MP_OBJECT_NAME for NULL or another kind. */
+mp_object_form mp_value_object_form(const mp_value *v);
 
 /** @param b the truth value. @return `True` or `False`, or NULL if memory ran out. */
 mp_value *mp_value_bool(bool b);
@@ -144,7 +176,7 @@ mp_value *mp_value_copy(const mp_value *v);
 /** @param v a value, not NULL. @return its kind. */
 mp_value_kind mp_value_kind_of(const mp_value *v);
 
-/** @param kind a kind. @return its Python name ("NoneType", "bool", "int", ... "dict"); "?" for no kind. */
+/** @param kind a kind. @return its Python name ("NoneType", "bool", "int", ... "dict"), "object", or "?" for no kind. */
 const char *mp_value_kind_name(mp_value_kind kind);
 
 /** @param v a value. @return its truth for a bool; false for NULL or any other kind. */
@@ -166,15 +198,16 @@ double mp_value_as_float(const mp_value *v);
 const char *mp_value_data(const mp_value *v, size_t *len);
 
 /**
- * How many: items of a tuple or list, pairs of a dict, bytes of a str or bytes.
+ * How many: items of a tuple or list, pairs of a dict, bytes of a str or
+ * bytes; 4 for an object (see mp_value_object()).
  * @param v a value.
  * @return the count; 0 for NULL or any other kind.
  */
 size_t mp_value_len(const mp_value *v);
 
 /**
- * An item of a tuple or list, still owned by it.
- * @param v a tuple or list.
+ * An item of a tuple, a list or an object (see mp_value_object()), still owned by it.
+ * @param v a tuple, list or object.
  * @param i the index, from 0.
  * @return the item; NULL if @p v is of another kind or @p i is out of range.
  */
@@ -203,7 +236,7 @@ const mp_value *mp_value_dict_get(const mp_value *dict, const mp_value *key);
 /**
  * Python's `a == b`: numbers (bool, int, float) compare by value, a tuple
  * never equals a list, dicts compare without regard to order, NaN equals
- * nothing.
+ * nothing; two objects are equal when made alike from equal items.
  * @param a a value, or NULL.
  * @param b a value, or NULL.
  * @return whether they are equal (two NULLs are; NULL and a value are not).
@@ -212,7 +245,7 @@ bool mp_value_equal(const mp_value *a, const mp_value *b);
 
 /**
  * Whether @p v can be a dict key, as in Python: lists and dicts cannot, nor a
- * tuple holding one.
+ * tuple holding one; nor an object, whose hash only Python could tell.
  * @param v a value.
  * @return true or false (false for NULL).
  */
@@ -220,7 +253,10 @@ bool mp_value_hashable(const mp_value *v);
 
 /**
  * Python's `repr(v)`: `None`, `True`, `-3`, `0.1`, `1e+16`, `'a'`,
- * `"it's"`, `b'ab'`, `(1,)`, `[1, 2]`, `{'a': 1}`.
+ * `"it's"`, `b'ab'`, `(1,)`, `[1, 2]`, `{'a': 1}`; an object as the code
+ * that would make it: `builtins.KeyError('k')`, `mod.Token.__new__()`, with
+ * `.__setstate__(state)` after it when it has a state, and `builtins.list`
+ * alone for a name.
  *
  * Strings are escaped as Python escapes them for ASCII and for the control
  * characters U+0080 to U+00A0 and U+00AD; other non-ASCII characters are

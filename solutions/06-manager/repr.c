@@ -155,6 +155,40 @@ static void put_text(struct out *o, const mp_value *v)
 	put(o, &quote, 1);
 }
 
+static void put_value(struct out *o, const mp_value *v);
+
+/* The items of @t, a tuple, between parentheses as in a call: (1, 2), and (1) for one. */
+static void put_arguments(struct out *o, const mp_value *t)
+{
+	puts_(o, "(");
+	for (size_t k = 0; k < t->seq.len; k++) {
+		if (k)
+			puts_(o, ", ");
+		put_value(o, t->seq.items[k]);
+	}
+	puts_(o, ")");
+}
+
+/* An object as the code that would make it: module.name(args), module.name.__new__(args), then its state. */
+static void put_object(struct out *o, const mp_value *v)
+{
+	const mp_value *module = v->seq.items[0], *name = v->seq.items[1];
+	const mp_value *args = v->seq.items[2], *state = v->seq.items[3];
+	put(o, module->s.data, module->s.len);
+	puts_(o, ".");
+	put(o, name->s.data, name->s.len);
+	if (v->form == MP_OBJECT_NAME)
+		return;
+	if (v->form == MP_OBJECT_NEW)
+		puts_(o, ".__new__");
+	put_arguments(o, args);
+	if (state->kind != MP_VALUE_NONE) {
+		puts_(o, ".__setstate__(");
+		put_value(o, state);
+		puts_(o, ")");
+	}
+}
+
 static void put_value(struct out *o, const mp_value *v)
 {
 	switch (v->kind) {
@@ -196,6 +230,9 @@ static void put_value(struct out *o, const mp_value *v)
 			put_value(o, v->map.values[k]);
 		}
 		puts_(o, "}");
+		break;
+	case MP_VALUE_OBJECT:
+		put_object(o, v);
 		break;
 	}
 }

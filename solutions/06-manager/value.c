@@ -149,6 +149,33 @@ mp_value *mp_value_tuple_from(mp_value **items, size_t n)
 	return t;
 }
 
+/* An object is kept as a tuple of its four items would be, under a kind of its own. */
+mp_value *mp_value_object(mp_object_form form, const char *module, const char *name, mp_value *args,
+			  mp_value *state)
+{
+	bool named = form == MP_OBJECT_NAME;
+	bool known = named || form == MP_OBJECT_CALL || form == MP_OBJECT_NEW;
+	if (!known || !module || !name || !*module || !*name ||
+	    (named ? args || state : !args || args->kind != MP_VALUE_TUPLE)) {
+		mp_value_free(args);
+		mp_value_free(state);
+		return NULL;
+	}
+	mp_value *items[4] = { mp_value_str(module), mp_value_str(name), named ? mp_value_none() : args,
+			       state ? state : mp_value_none() };
+	mp_value *v = mp_value_tuple_from(items, 4); /* takes them, even on failure */
+	if (v) {
+		v->kind = MP_VALUE_OBJECT;
+		v->form = form;
+	}
+	return v;
+}
+
+mp_object_form mp_value_object_form(const mp_value *v)
+{
+	return v && v->kind == MP_VALUE_OBJECT ? v->form : MP_OBJECT_NAME;
+}
+
 /* The variadic constructors: collect the arguments, then build as from an array. */
 static mp_value *of_args(mp_value_kind kind, size_t n, va_list ap)
 {
@@ -384,6 +411,7 @@ void mp_value_free(mp_value *v)
 		break;
 	case MP_VALUE_TUPLE:
 	case MP_VALUE_LIST:
+	case MP_VALUE_OBJECT:
 		for (size_t k = 0; k < v->seq.len; k++)
 			mp_value_free(v->seq.items[k]);
 		free(v->seq.items);
@@ -415,7 +443,10 @@ mp_value *mp_value_copy(const mp_value *v)
 		return new_text(v->kind, v->s.data, v->s.len);
 	case MP_VALUE_TUPLE:
 	case MP_VALUE_LIST:
+	case MP_VALUE_OBJECT:
 		c = mp__value_new(v->kind);
+		if (c)
+			c->form = v->form;
 		if (c && v->seq.len) {
 			c->seq.items = malloc(v->seq.len * sizeof *c->seq.items);
 			if (!c->seq.items) {
@@ -460,7 +491,8 @@ mp_value_kind mp_value_kind_of(const mp_value *v)
 
 const char *mp_value_kind_name(mp_value_kind kind)
 {
-	static const char *const names[] = { "NoneType", "bool", "int", "float", "str", "bytes", "tuple", "list", "dict" };
+	static const char *const names[] = { "NoneType", "bool", "int", "float", "str", "bytes", "tuple", "list", "dict",
+					     "object" };
 	return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
 
@@ -501,6 +533,7 @@ size_t mp_value_len(const mp_value *v)
 		return v->s.len;
 	case MP_VALUE_TUPLE:
 	case MP_VALUE_LIST:
+	case MP_VALUE_OBJECT:
 		return v->seq.len;
 	case MP_VALUE_DICT:
 		return v->map.len;
@@ -511,7 +544,8 @@ size_t mp_value_len(const mp_value *v)
 
 const mp_value *mp_value_item(const mp_value *v, size_t i)
 {
-	if (!v || (v->kind != MP_VALUE_TUPLE && v->kind != MP_VALUE_LIST) || i >= v->seq.len)
+	if (!v || (v->kind != MP_VALUE_TUPLE && v->kind != MP_VALUE_LIST && v->kind != MP_VALUE_OBJECT) ||
+	    i >= v->seq.len)
 		return NULL;
 	return v->seq.items[i];
 }
@@ -564,7 +598,8 @@ bool mp_value_equal(const mp_value *a, const mp_value *b)
 		return a->s.len == b->s.len && memcmp(a->s.data, b->s.data, a->s.len) == 0;
 	case MP_VALUE_TUPLE:
 	case MP_VALUE_LIST:
-		if (a->seq.len != b->seq.len)
+	case MP_VALUE_OBJECT:
+		if (a->seq.len != b->seq.len || a->form != b->form)
 			return false;
 		for (size_t k = 0; k < a->seq.len; k++)
 			if (!mp_value_equal(a->seq.items[k], b->seq.items[k]))
@@ -582,7 +617,7 @@ bool mp_value_equal(const mp_value *a, const mp_value *b)
 
 bool mp_value_hashable(const mp_value *v)
 {
-	if (!v || v->kind == MP_VALUE_LIST || v->kind == MP_VALUE_DICT)
+	if (!v || v->kind == MP_VALUE_LIST || v->kind == MP_VALUE_DICT || v->kind == MP_VALUE_OBJECT)
 		return false;
 	if (v->kind == MP_VALUE_TUPLE)
 		for (size_t k = 0; k < v->seq.len; k++)

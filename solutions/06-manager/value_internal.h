@@ -12,6 +12,7 @@ struct mp_value {
 	mp_value_kind kind;
 	uint32_t height; /* 0 for anything but a container; 1 + its tallest item's for one */
 	bool copied;     /* the pickle decoder handed out a copy of it (pickle_load.c) */
+	mp_object_form form; /* an object's: its items are module, name, args, state (seq below) */
 	union {
 		bool b;    /* bool */
 		int64_t i; /* int */
@@ -23,7 +24,7 @@ struct mp_value {
 		struct {
 			mp_value **items;
 			size_t len, cap; /* a tuple's cap is its len */
-		} seq; /* tuple and list */
+		} seq; /* tuple, list and object */
 		struct {
 			mp_value **keys, **values; /* pairs in insertion order */
 			uint64_t *hashes;          /* of each key */
