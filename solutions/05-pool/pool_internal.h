@@ -268,6 +268,8 @@ void mp__result_finish_if_done(struct mp_result *job);
 void mp__result_unref(struct mp_result *job);
 /* Free @job: its last reference is gone, or it was never submitted (nobody else has seen it). */
 void mp__result_destroy(struct mp_result *job);
+/* How many jobs this process has made and not yet freed: the tests' check that no handle leaks. */
+size_t mp__pool_results_alive(void);
 /* Wait until one of @jobs is ready, and return its index (the lock not held). */
 size_t mp__result_wait_any(struct mp_result **jobs, size_t n);
 

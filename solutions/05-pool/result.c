@@ -9,11 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Jobs made and not yet freed, in this process: after each test, none may be left (mp__pool_results_alive()). */
+static size_t alive;
+
+size_t mp__pool_results_alive(void)
+{
+	return __atomic_load_n(&alive, __ATOMIC_RELAXED);
+}
+
 struct mp_result *mp__result_new(struct mp_pool *pool, const char *task)
 {
 	struct mp_result *job = mp__pool_calloc(1, sizeof *job);
 	if (!job)
 		return NULL;
+	__atomic_add_fetch(&alive, 1, __ATOMIC_RELAXED);
 	job->pool = pool;
 	job->refs = 2; /* the caller's handle, and the pool's until the job is done */
 	strcpy(job->task, task);
@@ -32,6 +41,7 @@ void mp__result_destroy(struct mp_result *job)
 	free(job->data);
 	free(job->error);
 	free(job);
+	__atomic_sub_fetch(&alive, 1, __ATOMIC_RELAXED);
 }
 
 /*

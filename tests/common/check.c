@@ -135,6 +135,9 @@ void mp_test_teardown(void)
 		;
 }
 
+/* Stage 05's count of pool results not yet freed; NULL where the stage is not linked. */
+size_t mp__pool_results_alive(void) __attribute__((weak));
+
 void mp_test_check_clean(void)
 {
 	pid_t pids[64];
@@ -165,6 +168,13 @@ void mp_test_check_clean(void)
 			cr_assert_fail("the shared memory block %s was left behind: unlink what you create "
 				       "(lesson 04, section \"Named shared memory, and who may remove it\")", path);
 		}
+	}
+
+	if (mp__pool_results_alive) {
+		size_t left = mp__pool_results_alive();
+		cr_assert(left == 0, "%zu pool result%s (mp_result) left alive after the test: every handle must be freed "
+			  "(mp_result_free()), and every job the pool made for itself (imap's) when it is done with it "
+			  "(lesson 05, section \"Results: waiting for an outcome\")", left, left == 1 ? "" : "s");
 	}
 
 	bool open_after[MAX_FDS];
