@@ -26,5 +26,6 @@
 #include "mp/pool.h"
 #include "mp/value.h"
 #include "mp/pickle.h"
+#include "mp/manager.h"
 
 #endif

@@ -42,6 +42,7 @@ static const struct {
 	{ MP_EPOOLCLOSED, "MP_EPOOLCLOSED", "the pool is closed or terminated: it takes no new work" },
 	{ MP_EPOOLRUNNING, "MP_EPOOLRUNNING", "the pool still takes work: close or terminate it first" },
 	{ MP_ENOTASK, "MP_ENOTASK", "no task is registered under that name" },
+	{ MP_EREMOTE, "MP_EREMOTE", "the manager's object raised an exception, or its server refused the call" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -44,6 +44,7 @@ enum mp_error {
 	MP_EPOOLCLOSED,          /**< Pool: closed or terminated, it takes no new work. */
 	MP_EPOOLRUNNING,         /**< Pool: it still takes work; close or terminate it first. */
 	MP_ENOTASK,              /**< Pool: no task is registered under that name. */
+	MP_EREMOTE,              /**< Manager: the shared object raised an exception, or the server refused the call. */
 };
 
 /**

@@ -55,29 +55,6 @@ typedef enum mp_object_form {
 /** @return `None`, or NULL if memory ran out. */
 mp_value *mp_value_none(void);
 
-/**
- * The description of an object as a pickle makes it: `module.name`, called
- * with @p args, then given @p state (Python's `__setstate__`, or an update
- * of its `__dict__`: pickle's BUILD). Nothing here looks a name up or runs
- * anything: the value is as inert as a tuple, and stands for the object only
- * where a program agrees on what the name means (a manager's `#ERROR` reply
- * carries `builtins.KeyError('missing')` so). mp_value_item() reads it back:
- * item 0 is the module and item 1 the name (both str), item 2 the arguments
- * (a tuple; None for ::MP_OBJECT_NAME), item 3 the state (None for none).
- * @param form how it is made.
- * @param module where the name lives, as "builtins"; copied.
- * @param name the class or function, as "KeyError"; copied.
- * @param args a tuple, taken; NULL for ::MP_OBJECT_NAME.
- * @param state taken; NULL for none (also the only choice for ::MP_OBJECT_NAME).
- * @return the object, or NULL: no memory, a name that is empty or not UTF-8,
- *         @p args missing or not a tuple, or given with ::MP_OBJECT_NAME.
- */
-mp_value *mp_value_object(mp_object_form form, const char *module, const char *name, mp_value *args,
-			  mp_value *state);
-
-/** @param v an ::MP_VALUE_OBJECT. @return how it is made; ::MP_OBJECT_NAME for NULL or another kind. */
-mp_object_form mp_value_object_form(const mp_value *v);
-
 /** @param b the truth value. @return `True` or `False`, or NULL if memory ran out. */
 mp_value *mp_value_bool(bool b);
 
@@ -162,6 +139,57 @@ int mp_value_list_append(mp_value *list, mp_value *item);
  *         is unchanged and both @p key and @p value have been freed.
  */
 int mp_value_dict_set(mp_value *dict, mp_value *key, mp_value *value);
+
+/**
+ * Insert @p item before index @p i of a list, or at its end when @p i is
+ * past it (Python's `list.insert()`); takes @p item.
+ * @return 0; `-EINVAL` if @p list is not a list (or is @p item); `-ENOMEM`, also for a NULL @p item.
+ */
+int mp_value_list_insert(mp_value *list, size_t i, mp_value *item);
+
+/**
+ * Replace item @p i of a list (Python's `l[i] = x`), freeing the one there; takes @p item.
+ * @return 0; `-EINVAL` if @p list is not a list (or is @p item) or @p i is out of range; `-ENOMEM` for a NULL @p item.
+ */
+int mp_value_list_set(mp_value *list, size_t i, mp_value *item);
+
+/**
+ * Remove item @p i of a list (Python's `l.pop(i)`); the others keep their order.
+ * @return the item, now the caller's; NULL if @p list is not a list or @p i is out of range.
+ */
+mp_value *mp_value_list_take(mp_value *list, size_t i);
+
+/**
+ * Remove the pair of @p key from a dict (Python's `d.pop(k)`); the others keep their order.
+ * @param dict a dict.
+ * @param key the key to look for (not taken).
+ * @return the value, now the caller's (the dict's key is freed); NULL if @p dict is not a dict
+ *         or has no such key.
+ */
+mp_value *mp_value_dict_take(mp_value *dict, const mp_value *key);
+
+/**
+ * The description of an object as a pickle makes it: `module.name`, called
+ * with @p args, then given @p state (Python's `__setstate__`, or an update
+ * of its `__dict__`: pickle's BUILD). Nothing here looks a name up or runs
+ * anything: the value is as inert as a tuple, and stands for the object only
+ * where a program agrees on what the name means (a manager's `#ERROR` reply
+ * carries `builtins.KeyError('missing')` so). mp_value_item() reads it back:
+ * item 0 is the module and item 1 the name (both str), item 2 the arguments
+ * (a tuple; None for ::MP_OBJECT_NAME), item 3 the state (None for none).
+ * @param form how it is made.
+ * @param module where the name lives, as "builtins"; copied.
+ * @param name the class or function, as "KeyError"; copied.
+ * @param args a tuple, taken; NULL for ::MP_OBJECT_NAME.
+ * @param state taken; NULL for none (also the only choice for ::MP_OBJECT_NAME).
+ * @return the object, or NULL: no memory, a name that is empty or not UTF-8,
+ *         @p args missing or not a tuple, or given with ::MP_OBJECT_NAME.
+ */
+mp_value *mp_value_object(mp_object_form form, const char *module, const char *name, mp_value *args,
+			  mp_value *state);
+
+/** @param v an ::MP_VALUE_OBJECT. @return how it is made; ::MP_OBJECT_NAME for NULL or another kind. */
+mp_object_form mp_value_object_form(const mp_value *v);
 
 /** Free @p v and everything in it. Accepts NULL. */
 void mp_value_free(mp_value *v);

@@ -125,6 +125,21 @@ static void cover(mp_value *v, const mp_value *item)
 		v->height = item->height + 1;
 }
 
+/* A container's height again, from its items: after one is taken out, it may be lower. */
+static void measure(mp_value *v)
+{
+	v->height = 0;
+	if (v->kind == MP_VALUE_DICT) {
+		for (size_t k = 0; k < v->map.len; k++) {
+			cover(v, v->map.keys[k]);
+			cover(v, v->map.values[k]);
+		}
+	} else {
+		for (size_t k = 0; k < v->seq.len; k++)
+			cover(v, v->seq.items[k]);
+	}
+}
+
 mp_value *mp_value_tuple_from(mp_value **items, size_t n)
 {
 	mp_value *t = mp__value_new(MP_VALUE_TUPLE);
@@ -244,6 +259,42 @@ static int grow(void **array, size_t *cap, size_t size)
 	*array = p;
 	*cap = want;
 	return 0;
+}
+
+int mp_value_list_insert(mp_value *list, size_t i, mp_value *item)
+{
+	int rc = mp_value_list_append(list, item);
+	if (rc < 0)
+		return rc;
+	size_t at = i < list->seq.len - 1 ? i : list->seq.len - 1;
+	memmove(&list->seq.items[at + 1], &list->seq.items[at], (list->seq.len - 1 - at) * sizeof *list->seq.items);
+	list->seq.items[at] = item;
+	return 0;
+}
+
+int mp_value_list_set(mp_value *list, size_t i, mp_value *item)
+{
+	int rc = !list || list->kind != MP_VALUE_LIST || i >= list->seq.len || list == item ? -EINVAL : item ? 0 : -ENOMEM;
+	if (rc < 0) {
+		if (item != list)
+			mp_value_free(item);
+		return rc;
+	}
+	mp_value_free(list->seq.items[i]);
+	list->seq.items[i] = item;
+	measure(list);
+	return 0;
+}
+
+mp_value *mp_value_list_take(mp_value *list, size_t i)
+{
+	if (!list || list->kind != MP_VALUE_LIST || i >= list->seq.len)
+		return NULL;
+	mp_value *item = list->seq.items[i];
+	memmove(&list->seq.items[i], &list->seq.items[i + 1], (list->seq.len - i - 1) * sizeof *list->seq.items);
+	list->seq.len--;
+	measure(list);
+	return item;
 }
 
 int mp_value_list_append(mp_value *list, mp_value *item)
@@ -389,6 +440,28 @@ int mp__value_dict_put(mp_value *dict, mp_value *key, mp_value *value, mp_value 
 	}
 	cover(dict, value);
 	return 0;
+}
+
+mp_value *mp_value_dict_take(mp_value *dict, const mp_value *key)
+{
+	if (!dict || dict->kind != MP_VALUE_DICT || !key || !mp_value_hashable(key) || dict->map.len == 0)
+		return NULL;
+	size_t s = find_slot(dict, key, mp__value_hash(key));
+	if (!dict->map.slots[s])
+		return NULL;
+	size_t at = dict->map.slots[s] - 1, after = dict->map.len - at - 1;
+	mp_value *value = dict->map.values[at];
+	mp_value_free(dict->map.keys[at]);
+	/* The pairs after it move up one, keeping their order; the table is then filled again. */
+	memmove(&dict->map.keys[at], &dict->map.keys[at + 1], after * sizeof *dict->map.keys);
+	memmove(&dict->map.values[at], &dict->map.values[at + 1], after * sizeof *dict->map.values);
+	memmove(&dict->map.hashes[at], &dict->map.hashes[at + 1], after * sizeof *dict->map.hashes);
+	dict->map.len--;
+	memset(dict->map.slots, 0, dict->map.nslots * sizeof *dict->map.slots);
+	for (size_t k = 0; k < dict->map.len; k++)
+		dict->map.slots[find_slot(dict, dict->map.keys[k], dict->map.hashes[k])] = (uint32_t)(k + 1);
+	measure(dict);
+	return value;
 }
 
 int mp_value_dict_set(mp_value *dict, mp_value *key, mp_value *value)

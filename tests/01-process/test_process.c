@@ -667,6 +667,7 @@ static const struct {
 	{ MP_EPOOLCLOSED, "MP_EPOOLCLOSED", "no new work" },
 	{ MP_EPOOLRUNNING, "MP_EPOOLRUNNING", "still takes work" },
 	{ MP_ENOTASK, "MP_ENOTASK", "no task" },
+	{ MP_EREMOTE, "MP_EREMOTE", "raised an exception" },
 };
 
 MP_TEST(process, every_code_has_its_own_sentence_and_name, 1, "What you will build")
@@ -703,7 +704,7 @@ MP_TEST(process, every_code_has_its_own_sentence_and_name, 1, "What you will bui
 		  "two names asked for at once must both stay right: got \"%s\" and \"%s\"", einval, enomem);
 
 	/* Codes that are neither: past both ends of the library's table, and -4096, no errno. */
-	int unknown[] = { -4096, MP_ENOTASK + 1, MP_ETODO - 1, INT_MIN };
+	int unknown[] = { -4096, MP_EREMOTE + 1, MP_ETODO - 1, INT_MIN };
 	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
 		const char *sentence = mp_strerror(unknown[i]);
 		cr_assert(sentence, "mp_strerror must never return NULL");
