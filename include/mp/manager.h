@@ -81,7 +81,12 @@ int mp_manager_objects(mp_manager *m, size_t *n);
  */
 int mp_manager_shutdown(mp_manager *m);
 
-/** Let the manager go: a server this process started is shut down. Proxies made from it stay valid to free. NULL is fine. */
+/**
+ * Let the manager go: a server this process started is shut down. Proxies
+ * made from it stay valid to free. A child made by fork() may go on using
+ * its parent's manager and proxies (its calls then go on a connection of its
+ * own); freeing its copy never shuts the server down. NULL is fine.
+ */
 void mp_manager_free(mp_manager *m);
 
 /**

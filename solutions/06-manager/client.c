@@ -19,8 +19,10 @@ struct mp_manager {
 	unsigned char *key;
 	size_t keylen;
 	mp_process *server;       /* the server this process started, or NULL */
+	pid_t owner;              /* the process that made the handle: a child made by fork() has a copy */
 	pthread_mutex_t lock;     /* one call at a time on `calls` */
-	mp_conn *calls;           /* the connection that serves calls, once one was made */
+	mp_conn *calls;           /* the connection that serves calls, once one was made (by `caller`) */
+	pid_t caller;
 };
 
 struct mp_proxy {
@@ -34,6 +36,7 @@ static void manager_unref(mp_manager *m)
 	if (__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	mp_conn_free(m->calls);
+	mp_process_free(m->server); /* (NULL but in a forked child, whose copy it is) */
 	pthread_mutex_destroy(&m->lock);
 	free(m->key);
 	free(m);
@@ -51,6 +54,7 @@ static int manager_new(mp_manager **out, const void *authkey, size_t keylen)
 	memcpy(m->key, authkey, keylen);
 	m->keylen = keylen;
 	m->refs = 1;
+	m->owner = getpid();
 	pthread_mutex_init(&m->lock, NULL);
 	*out = m;
 	return 0;
@@ -247,7 +251,7 @@ int mp_manager_shutdown(mp_manager *m)
 	if (!m)
 		return -EINVAL;
 	int rc = control(m, "shutdown", mp_value_tuple_of(0), NULL, NULL);
-	if (!m->server)
+	if (!m->server || m->owner != getpid())
 		return rc;
 	/* Ours: it is ending, or had ended already. Give it a second, then stop it, as Python's finalizer does. */
 	if (mp_process_join(m->server, 1.0) == MP_ETIMEDOUT) {
@@ -265,7 +269,8 @@ void mp_manager_free(mp_manager *m)
 {
 	if (!m)
 		return;
-	if (m->server)
+	/* The server goes with the handle of the process that started it; a forked child's copy only lets go. */
+	if (m->server && m->owner == getpid())
 		mp_manager_shutdown(m);
 	manager_unref(m);
 }
@@ -322,9 +327,18 @@ int mp_manager_create(mp_manager *m, const char *typeid, const mp_value *args, c
 	return 0;
 }
 
-/* The connection that serves calls: made at the first call, as Python's accept_connection. Lock held. */
+/*
+ * The connection that serves calls: made at the first call, as Python's
+ * accept_connection. A child made by fork() has a copy of its parent's, on
+ * which the two would answer each other's calls: it makes one of its own.
+ * Lock held.
+ */
 static int calls_connection(mp_manager *m)
 {
+	if (m->calls && m->caller != getpid()) {
+		mp_conn_free(m->calls); /* our copy of the descriptor; the parent's stays open */
+		m->calls = NULL;
+	}
 	if (m->calls)
 		return 0;
 	mp_conn *conn = NULL;
@@ -339,6 +353,7 @@ static int calls_connection(mp_manager *m)
 		return rc;
 	}
 	m->calls = conn;
+	m->caller = getpid();
 	return 0;
 }
 

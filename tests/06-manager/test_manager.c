@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MP_LESSON "lessons/06-manager.md"
@@ -393,4 +394,57 @@ MP_TEST(manager, a_server_ends_with_sigterm_or_with_its_parent, 2, "When the ser
 	/* We are the subreaper: the orphaned server is ours to wait for. */
 	int status = mp_test_wait_pid(server, 5);
 	cr_assert(WIFEXITED(status) || WIFSIGNALED(status), "the server of a dead parent should end");
+}
+
+MP_TEST(manager, clients_killed_at_any_instant_disturb_no_one, 3, "When a client dies")
+{
+	/*
+	 * Children call the shared dict through the proxies they inherited
+	 * (each on a connection of its own), and are killed with SIGKILL at
+	 * random instants: in a handshake, in the middle of a request, waiting
+	 * for a reply. The parent calls all the while; every one of its calls
+	 * must succeed, and the server must go on serving.
+	 */
+	mp_manager *m = start();
+	mp_proxy *d = create(m, "dict", NULL, NULL);
+	srand((unsigned)getpid());
+	int64_t mine = 0;
+	for (int round = 0; round < 12; round++) {
+		pid_t kids[3];
+		for (int k = 0; k < 3; k++) {
+			kids[k] = fork();
+			cr_assert(kids[k] >= 0);
+			if (kids[k] == 0) {
+				for (int64_t n = 0;; n++) {
+					char name[32];
+					snprintf(name, sizeof name, "child-%d", (int)getpid());
+					mp_value *args = T(2, S(name), I(n));
+					mp_proxy_call(d, "__setitem__", args, NULL, NULL, NULL);
+					mp_value_free(args);
+					if (n % 7 == 0) { /* now and then a create and a free: control connections too */
+						mp_proxy *l = NULL;
+						if (mp_manager_create(m, "list", NULL, NULL, &l, NULL) == 0)
+							mp_proxy_free(l);
+					}
+				}
+			}
+		}
+		for (int k = 0; k < 3; k++) {
+			struct timespec nap = { 0, (rand() % 20000) * 1000L };
+			nanosleep(&nap, NULL);
+			mp_value_free(call(d, "__setitem__", T(2, S("parent"), I(++mine))));
+			kill(kids[k], SIGKILL);
+		}
+		for (int k = 0; k < 3; k++)
+			mp_test_wait_pid(kids[k], 5);
+		mp_value *v = call(d, "get", T(1, S("parent")));
+		cr_assert(mp_value_as_int(v) == mine, "round %d: the parent's last write was %lld, the dict says %lld", round,
+			  (long long)mine, (long long)mp_value_as_int(v));
+		mp_value_free(v);
+	}
+	size_t n = 0;
+	mp_expect_status(mp_manager_objects(m, &n), 0);
+	cr_log_info("36 children killed at random instants; the server still serves, and holds %zu objects", n);
+	mp_proxy_free(d);
+	mp_manager_free(m);
 }
