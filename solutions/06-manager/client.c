@@ -94,15 +94,21 @@ static mp_value *request_of(const char *ident, const char *method, const mp_valu
 				 kwds ? mp_value_copy(kwds) : mp_value_dict_new());
 }
 
-/* One control request on a fresh connection, as CPython's client makes each: create, incref, decref, shutdown... */
-static int control(mp_manager *m, const char *name, mp_value *args, mp_value **result, mp_remote_error *err)
+/*
+ * One control request on a fresh connection, as CPython's client makes each:
+ * create, incref, decref, shutdown... @args is taken; @kwds (may be NULL) is not.
+ */
+static int control(mp_manager *m, const char *name, mp_value *args, const mp_value *kwds, mp_value **result,
+		   mp_remote_error *err)
 {
 	mp_conn *conn = NULL;
 	int rc = mp_client(&conn, m->address, m->key, m->keylen, CONTROL_TIMEOUT);
 	if (rc == 0)
 		rc = mp_conn_set_max_message(conn, MANAGER_MAX_MESSAGE);
 	if (rc == 0)
-		rc = exchange(conn, request_of(NULL, name, args, NULL), result, err);
+		rc = mp_conn_set_timeout(conn, CONTROL_TIMEOUT); /* a server that takes the request and never answers */
+	if (rc == 0)
+		rc = exchange(conn, request_of(NULL, name, args, kwds), result, err);
 	mp_value_free(args);
 	mp_conn_free(conn);
 	return rc;
@@ -118,7 +124,7 @@ int mp_manager_connect(mp_manager **out, const char *address, const void *authke
 		return rc;
 	strcpy(m->address, address);
 	/* As Python's connect(): a dummy request proves the server is there and takes our key. */
-	rc = control(m, "dummy", mp_value_tuple_of(0), NULL, NULL);
+	rc = control(m, "dummy", mp_value_tuple_of(0), NULL, NULL, NULL);
 	if (rc < 0) {
 		manager_unref(m);
 		return rc;
@@ -237,7 +243,7 @@ int mp_manager_objects(mp_manager *m, size_t *n)
 	if (!m || !n)
 		return -EINVAL;
 	mp_value *count = NULL;
-	int rc = control(m, "number_of_objects", mp_value_tuple_of(0), &count, NULL);
+	int rc = control(m, "number_of_objects", mp_value_tuple_of(0), NULL, &count, NULL);
 	if (rc == 0 && mp_value_kind_of(count) != MP_VALUE_INT)
 		rc = MP_EBADMSG;
 	if (rc == 0)
@@ -250,7 +256,7 @@ int mp_manager_shutdown(mp_manager *m)
 {
 	if (!m)
 		return -EINVAL;
-	int rc = control(m, "shutdown", mp_value_tuple_of(0), NULL, NULL);
+	int rc = control(m, "shutdown", mp_value_tuple_of(0), NULL, NULL, NULL);
 	if (!m->server || m->owner != getpid())
 		return rc;
 	/* Ours: it is ending, or had ended already. Give it a second, then stop it, as Python's finalizer does. */
@@ -299,19 +305,11 @@ int mp_manager_create(mp_manager *m, const char *typeid, const mp_value *args, c
 	mp_value *request_args = mp_value_tuple_from(all, n + 1);
 	if (all != items)
 		free(all);
-	mp_conn *conn = NULL;
 	mp_value *reply = NULL;
-	int rc = request_args ? mp_client(&conn, m->address, m->key, m->keylen, CONTROL_TIMEOUT) : -ENOMEM;
-	if (rc == 0)
-		rc = exchange(conn, mp_value_tuple_of(4, mp_value_none(), mp_value_str("create"), request_args,
-						       kwds ? mp_value_copy(kwds) : mp_value_dict_new()),
-			      &reply, err);
-	else
-		mp_value_free(request_args);
-	mp_conn_free(conn);
+	int rc = request_args ? control(m, "create", request_args, kwds, &reply, err) : -ENOMEM;
 	/* The reply: (ident, exposed). The server counts the one reference it made as ours. */
 	const mp_value *ident = mp_value_item(reply, 0);
-	if (rc == 0 && (mp_value_kind_of(ident) != MP_VALUE_STR || mp_value_len(ident) >= sizeof p->ident))
+	if (rc == 0 && (!ident || mp_value_kind_of(ident) != MP_VALUE_STR || mp_value_len(ident) >= sizeof p->ident))
 		rc = MP_EBADMSG;
 	if (rc < 0) {
 		mp_value_free(reply);
@@ -392,7 +390,7 @@ void mp_proxy_free(mp_proxy *p)
 	if (!p)
 		return;
 	/* A server that has gone has freed the object already: nothing to tell it. */
-	control(p->manager, "decref", mp_value_tuple_of(1, mp_value_str(p->ident)), NULL, NULL);
+	control(p->manager, "decref", mp_value_tuple_of(1, mp_value_str(p->ident)), NULL, NULL, NULL);
 	manager_unref(p->manager);
 	free(p);
 }

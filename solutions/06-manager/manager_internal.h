@@ -102,4 +102,10 @@ extern const struct mp_shared_type mp__type_dict, mp__type_list, mp__type_value,
 /* For the built-in types: the argument @i of the call, or NULL when there are fewer. */
 const mp_value *mp__arg(const mp_call *c, size_t i);
 
+/* Whether @v is there and of kind @k: a client may leave out any argument, and mp_value_kind_of() wants a value. */
+static inline bool mp__is(const mp_value *v, mp_value_kind k)
+{
+	return v && mp_value_kind_of(v) == k;
+}
+
 #endif

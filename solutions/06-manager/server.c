@@ -53,7 +53,7 @@ static mp_value *as_traceback(mp_value *reply)
 static mp_value *create(struct connection *c, const struct request *r)
 {
 	const char *typeid = mp_value_data(mp_value_item(r->args, 0), NULL);
-	if (mp_value_kind_of(mp_value_item(r->args, 0)) != MP_VALUE_STR)
+	if (!mp__is(mp_value_item(r->args, 0), MP_VALUE_STR))
 		return mp__reply_traceback("TypeError: create() needs a typeid, a str, first");
 	const struct mp_shared_type *type = mp__type_find(typeid);
 	if (!type)
@@ -86,7 +86,7 @@ static mp_value *create(struct connection *c, const struct request *r)
 static const char *ident_arg(const struct request *r)
 {
 	const mp_value *a = mp_value_item(r->args, 0);
-	return mp_value_kind_of(a) == MP_VALUE_STR && mp_value_len(r->args) == 1 ? mp_value_data(a, NULL) : NULL;
+	return mp__is(a, MP_VALUE_STR) && mp_value_len(r->args) == 1 ? mp_value_data(a, NULL) : NULL;
 }
 
 /* Answer one control request. *@serve becomes true for accept_connection. */
@@ -291,7 +291,9 @@ int mp_manager_serve(const char *address, const void *authkey, size_t keylen,
 	mp_listener *l = NULL;
 	int rc = mp_listener_new(&l, address, authkey, keylen);
 	if (rc < 0) {
+		pthread_mutex_lock(&server.lock);
 		server.serving = false;
+		pthread_mutex_unlock(&server.lock);
 		return rc;
 	}
 	struct sigaction term = { .sa_handler = on_sigterm }, old;

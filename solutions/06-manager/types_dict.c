@@ -29,6 +29,10 @@ static int arity(mp_call *c, const char *name, size_t least, size_t most)
 /* d.update(other) and d.update(**kwds): @from is a dict, or a list or tuple of pairs. */
 static int merge(mp_call *c, mp_value *d, const mp_value *from)
 {
+	if (!mp__is(from, MP_VALUE_DICT) && !mp__is(from, MP_VALUE_LIST) && !mp__is(from, MP_VALUE_TUPLE)) {
+		mp_call_raise(c, "TypeError", "'%s' object is not iterable", mp_value_kind_name(mp_value_kind_of(from)));
+		return -EINVAL;
+	}
 	mp_value_kind k = mp_value_kind_of(from);
 	for (size_t i = 0; i < mp_value_len(from); i++) {
 		const mp_value *key, *value;
@@ -36,8 +40,7 @@ static int merge(mp_call *c, mp_value *d, const mp_value *from)
 			mp_value_dict_pair(from, i, &key, &value);
 		} else {
 			const mp_value *pair = mp_value_item(from, i);
-			if ((k != MP_VALUE_LIST && k != MP_VALUE_TUPLE) || mp_value_len(pair) != 2 ||
-			    mp_value_kind_of(pair) >= MP_VALUE_DICT) {
+			if ((!mp__is(pair, MP_VALUE_LIST) && !mp__is(pair, MP_VALUE_TUPLE)) || mp_value_len(pair) != 2) {
 				mp_call_raise(c, "TypeError", "cannot convert dictionary update sequence element #%zu to a sequence", i);
 				return -EINVAL;
 			}

@@ -45,7 +45,7 @@ static mp_value *value(void *object)
 static int index_arg(mp_call *c, const mp_value *l, size_t i, const char *what, size_t *out)
 {
 	const mp_value *a = mp__arg(c, i);
-	if (mp_value_kind_of(a) != MP_VALUE_INT && mp_value_kind_of(a) != MP_VALUE_BOOL) {
+	if (!mp__is(a, MP_VALUE_INT) && !mp__is(a, MP_VALUE_BOOL)) {
 		mp_call_raise(c, "TypeError", "list indices must be integers, not %s",
 			      a ? mp_value_kind_name(mp_value_kind_of(a)) : "nothing");
 		return -EINVAL;
@@ -145,10 +145,9 @@ static int append(void *l, mp_call *c)
 /* Append every item of @from (a list or tuple) to @l; @from may be @l itself. */
 static int extend_with(mp_call *c, mp_value *l, const mp_value *from)
 {
-	mp_value_kind k = mp_value_kind_of(from);
-	if (k != MP_VALUE_LIST && k != MP_VALUE_TUPLE) {
+	if (!mp__is(from, MP_VALUE_LIST) && !mp__is(from, MP_VALUE_TUPLE)) {
 		mp_call_raise(c, "TypeError", "can only extend a list with a list or tuple, not %s",
-			      from ? mp_value_kind_name(k) : "nothing");
+			      from ? mp_value_kind_name(mp_value_kind_of(from)) : "nothing");
 		return -EINVAL;
 	}
 	size_t n = mp_value_len(from); /* before it grows, if it is l */
@@ -168,7 +167,7 @@ static int extend(void *l, mp_call *c)
 static int insert(void *l, mp_call *c)
 {
 	const mp_value *a = mp__arg(c, 0);
-	if (mp_value_kind_of(a) != MP_VALUE_INT || mp_value_len(mp_call_args(c)) != 2)
+	if (!mp__is(a, MP_VALUE_INT) || mp_value_len(mp_call_args(c)) != 2)
 		return mp_call_raise(c, "TypeError", "insert() takes an int and a value") < 0 ? -ENOMEM : -EINVAL;
 	int64_t n = (int64_t)mp_value_len(l), at = mp_value_as_int(a);
 	if (at < 0)
@@ -288,7 +287,7 @@ static int sort(void *object, mp_call *c)
 /* l + other, other * n: new lists, handed to the caller; l *= n changes l. */
 static int repeat_into(mp_call *c, mp_value *into, const mp_value *l, const mp_value *times)
 {
-	if (mp_value_kind_of(times) != MP_VALUE_INT && mp_value_kind_of(times) != MP_VALUE_BOOL) {
+	if (!mp__is(times, MP_VALUE_INT) && !mp__is(times, MP_VALUE_BOOL)) {
 		mp_call_raise(c, "TypeError", "can't multiply sequence by non-int");
 		return -EINVAL;
 	}

@@ -19,7 +19,7 @@ static int value_create(mp_call *c, void **object)
 {
 	const mp_value *code = mp__arg(c, 0);
 	size_t n = mp_value_len(mp_call_args(c));
-	if (mp_value_kind_of(code) != MP_VALUE_STR || mp_value_len(code) >= sizeof ((struct held *)0)->typecode || n < 2 || n > 3) {
+	if (!mp__is(code, MP_VALUE_STR) || mp_value_len(code) >= sizeof ((struct held *)0)->typecode || n < 2 || n > 3) {
 		mp_call_raise(c, "TypeError", "Value() takes a typecode (a short str), a value and a lock");
 		return -EINVAL;
 	}
@@ -101,7 +101,7 @@ static mp_value *namespace_value(void *object)
 static const mp_value *name_arg(mp_call *c)
 {
 	const mp_value *name = mp__arg(c, 0);
-	if (mp_value_kind_of(name) == MP_VALUE_STR)
+	if (mp__is(name, MP_VALUE_STR))
 		return name;
 	mp_call_raise(c, "TypeError", "attribute name must be string");
 	return NULL;

@@ -448,3 +448,34 @@ MP_TEST(manager, clients_killed_at_any_instant_disturb_no_one, 3, "When a client
 	mp_proxy_free(d);
 	mp_manager_free(m);
 }
+
+MP_TEST(manager, missing_or_wrong_arguments_raise_type_errors_and_crash_nothing, 2, "Bad input")
+{
+	mp_manager *m = start();
+	refused_value(m, T(4, mp_value_none(), S("create"), T(0), mp_value_dict_new()), "needs a typeid", "a create of nothing");
+	refused_value(m, T(4, mp_value_none(), S("incref"), T(0), mp_value_dict_new()), "takes one ident", "an incref of nothing");
+	mp_proxy *bad = NULL;
+	mp_remote_error err;
+	mp_expect_status(mp_manager_create(m, "Value", NULL, NULL, &bad, &err), MP_EREMOTE);
+	mp_expect_status(mp_manager_create(m, "list", T(1, I(3)), NULL, &bad, &err), MP_EREMOTE);
+	cr_assert(bad == NULL);
+	mp_proxy *d = create(m, "dict", NULL, NULL), *l = create(m, "list", NULL, NULL), *ns = create(m, "Namespace", NULL, NULL);
+	raises(d, "__getitem__", NULL, "TypeError", "expected 1 argument");
+	raises(d, "update", T(1, I(5)), "TypeError", "not iterable");
+	raises(d, "update", T(1, mp_value_list_of(1, I(5))), "TypeError", "sequence element #0");
+	raises(l, "__getitem__", NULL, "TypeError", "list indices must be integers");
+	raises(l, "__getitem__", T(1, S("x")), "TypeError", "list indices must be integers");
+	raises(l, "insert", T(1, I(0)), "TypeError", "insert()");
+	raises(l, "extend", NULL, "TypeError", "can only extend a list");
+	raises(l, "__mul__", NULL, "TypeError", "can't multiply");
+	raises(l, "pop", NULL, "IndexError", "pop from empty list");
+	raises(ns, "__getattribute__", NULL, "TypeError", "attribute name must be string");
+	raises(ns, "__setattr__", T(2, I(1), I(2)), "TypeError", "attribute name must be string");
+	/* After all that, the server serves. */
+	mp_value_free(call(l, "append", T(1, I(1))));
+	expect_repr(call(l, "__len__", NULL), "1", "len(l)");
+	mp_proxy_free(d);
+	mp_proxy_free(l);
+	mp_proxy_free(ns);
+	mp_manager_free(m);
+}
