@@ -330,7 +330,7 @@ static void hand_out(struct mp_pool *pool, bool busy, bool on_pool_thread)
 {
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct worker *w = &pool->workers[i];
-		if ((w->nheld > 0) != busy)
+		if ((w->nheld > 0) != busy) /* speed only: the order workers are offered chunks in; each pass offers the others */
 			continue;
 		struct chunk batch[HELD_MAX];
 		unsigned n = gather(pool, w, batch, !on_pool_thread);
@@ -354,7 +354,7 @@ void mp__pool_dispatch(struct mp_pool *pool, bool on_pool_thread)
 	}
 	/* Idle workers first, then the others, so that no worker waits while another gets more. */
 	hand_out(pool, false, on_pool_thread);
-	hand_out(pool, true, on_pool_thread);
+	hand_out(pool, true, on_pool_thread); /* speed only: a busy worker's refill, before it runs dry */
 }
 
 /* Copy @n bytes at *@p into @into and step past them, if as many are left before @end. */
@@ -539,7 +539,7 @@ void *mp__pool_thread(void *arg)
 	size_t nfds = 1 + 2 * (size_t)pool->nworkers;
 	struct pollfd *fds = mp__pool_calloc(nfds, sizeof *fds);
 
-	struct timespec news = { 0, 0 }; /* when poll() last had news: it looks without sleeping for SPIN_NS after */
+	struct timespec news = { 0, 0 }; /* speed only: when poll() last had news; it looks without sleeping for SPIN_NS after */
 
 	mp__lock(&pool->lock);
 	int rc = fds ? 0 : -ENOMEM;
@@ -603,10 +603,11 @@ void *mp__pool_thread(void *arg)
 			/*
 			 * Answers before the sentinel: a worker that answers and then
 			 * exits (it retires) has its answer read before it is buried.
+			 * (An empty slot was polled as -1: nothing comes back for it.)
 			 */
-			if (w->process && fds[1 + 2 * i].revents)
+			if (fds[1 + 2 * i].revents)
 				collect(pool, w);
-			if (w->process && fds[2 + 2 * i].revents) {
+			if (fds[2 + 2 * i].revents) {
 				/* Everything it put before it died is in its queue now. */
 				collect(pool, w);
 				/*

@@ -1833,6 +1833,24 @@ MP_TEST(limits, the_nearest_time_limit_is_watched_while_a_longer_one_runs, 2, "T
 	mp_pool_free(pool);
 }
 
+MP_TEST(limits, a_time_limit_kills_no_idle_worker, 1, "Time limits and size caps")
+{
+	/* Two workers under a limit of 0.1 s answer a call each, then sit idle for three times the limit: neither is killed. */
+	double limit = 0.1 * MP_TEST_TIMEOUT_SCALE;
+	struct mp_pool_options o = { .task_timeout = limit };
+	mp_pool *pool = pool_of(2, &o);
+	double naps[2] = { 0, 0 };
+	char out[2][5];
+	mp_expect_status(mp_pool_map(pool, "sleeper", naps, 2, sizeof naps[0], out, 5, 1, NULL), 0);
+	nap(3 * limit);
+	struct mp_pool_stats st;
+	mp_expect_status(mp_pool_stats(pool, &st), 0);
+	cr_assert(st.started == 2, "idle workers were killed for a time limit they were not running under: %llu workers started, not 2 "
+		  "(expire() in scheduler.c looks at busy workers only)", (unsigned long long)st.started);
+	mp_expect_status(mp_pool_map(pool, "sleeper", naps, 2, sizeof naps[0], out, 5, 1, NULL), 0);
+	mp_pool_free(pool);
+}
+
 /* Squares its int64 after 40 us of work: quick enough for a worker to hold many, slow enough that it never runs out. */
 MP_TASK(square_in_40us)(const void *in, size_t len, mp_task_out *out)
 {
@@ -2316,6 +2334,28 @@ MP_TASK(returns_no_bytes)(const void *in, size_t len, mp_task_out *out)
 	(void)in;
 	(void)len;
 	return mp_task_return(out, NULL, 0);
+}
+
+/* Tries to give back 3 bytes with no memory left for them (the fault armed here, in the worker), and says what it got. */
+MP_TASK(returns_with_no_memory)(const void *in, size_t len, mp_task_out *out)
+{
+	(void)in;
+	(void)len;
+	mp_fault_inject("malloc", 0, ENOMEM);
+	int rc = mp_task_return(out, "abc", 3);
+	mp_fault_clear();
+	return rc;
+}
+
+MP_TEST(pool, a_task_that_cannot_copy_its_answer_fails_with_enomem, 1, "Tasks: functions with names, bytes in and out")
+{
+	mp_pool *pool = pool_of(1, NULL);
+	mp_result *r = submit(pool, "returns_with_no_memory", NULL, 0, NULL);
+	mp_expect_status(mp_result_get(r, MP_FOREVER, NULL, NULL), MP_ETASKFAILED);
+	cr_assert(strstr(mp_result_error(r), "returned -12"), "mp_task_return() with no memory should return -ENOMEM (-12), which the "
+		  "task gave back: \"%s\" (task.c)", mp_result_error(r));
+	mp_result_free(r);
+	mp_pool_free(pool);
 }
 
 MP_TEST(pool, a_task_may_give_back_no_bytes, 1, "Tasks: functions with names, bytes in and out")
