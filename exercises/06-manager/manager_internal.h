@@ -6,6 +6,7 @@
 #include <mp/manager.h>
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -35,9 +36,12 @@ void mp__request_free(struct request *r);
 /* Send @v (taken) as one pickle. */
 int mp__wire_send(mp_conn *conn, mp_value *v);
 
-/* The replies: ('#RETURN', value), ('#ERROR', builtins.<exception>(arg)), ('#TRACEBACK', text). Each takes what it is given. */
+/* A str of printf()'s text, or NULL without memory. */
+mp_value *mp__str_vprintf(const char *fmt, va_list ap);
+
+/* The replies: ('#RETURN', value), ('#ERROR', <module>.<exception>(*args)), ('#TRACEBACK', text). Each takes what it is given. */
 mp_value *mp__reply_return(mp_value *value);
-mp_value *mp__reply_error(const char *exception, mp_value *arg);
+mp_value *mp__reply_error(const char *module, const char *exception, mp_value *args);
 mp_value *mp__reply_traceback(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
@@ -97,10 +101,15 @@ void mp__objects_free_all(void);
 bool mp__server_stopping(void);
 
 /* The built-in types (types_*.c). */
-extern const struct mp_shared_type mp__type_dict, mp__type_list, mp__type_value, mp__type_namespace;
+extern const struct mp_shared_type mp__type_dict, mp__type_list, mp__type_value, mp__type_namespace, mp__type_queue,
+	mp__type_joinable_queue;
 
 /* For the built-in types: the argument @i of the call, or NULL when there are fewer. */
 const mp_value *mp__arg(const mp_call *c, size_t i);
+/* The argument @i, or the keyword argument @name when there are fewer; NULL when neither is there. */
+const mp_value *mp__param(const mp_call *c, size_t i, const char *name);
+/* Answer with an exception of another module than builtins, as _queue.Empty (@args, a tuple, taken). */
+int mp__call_raise_object(mp_call *c, const char *module, const char *exception, mp_value *args);
 
 /* Whether @v is there and of kind @k: a client may leave out any argument, and mp_value_kind_of() wants a value. */
 static inline bool mp__is(const mp_value *v, mp_value_kind k)

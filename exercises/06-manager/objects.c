@@ -1,5 +1,5 @@
 /* objects.c: the server's shared objects: a table by ident, reference counts, and each object a monitor. */
-#define _GNU_SOURCE /* vasprintf(), POLLRDHUP */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "manager_internal.h"
 
 #include "../01-process/deadline.h"
@@ -17,7 +17,7 @@
 #define OWN_TYPES_MAX 32
 
 static const struct mp_shared_type *const builtin_types[] = {
-	&mp__type_dict, &mp__type_list, &mp__type_value, &mp__type_namespace,
+	&mp__type_dict, &mp__type_list, &mp__type_value, &mp__type_namespace, &mp__type_queue, &mp__type_joinable_queue,
 };
 static const struct mp_shared_type *own_types[OWN_TYPES_MAX];
 static size_t nown;
@@ -263,6 +263,19 @@ const mp_value *mp__arg(const mp_call *c, size_t i)
 	return mp_value_item(c->args, i);
 }
 
+const mp_value *mp__param(const mp_call *c, size_t i, const char *name)
+{
+	if (i < mp_value_len(c->args))
+		return mp_value_item(c->args, i);
+	for (size_t k = 0; k < mp_value_len(c->kwds); k++) {
+		const mp_value *key, *value;
+		mp_value_dict_pair(c->kwds, k, &key, &value);
+		if (mp__is(key, MP_VALUE_STR) && strcmp(mp_value_data(key, NULL), name) == 0)
+			return value;
+	}
+	return NULL;
+}
+
 unsigned long mp_call_client(const mp_call *c)
 {
 	return c->client ? c->client->id : 0;
@@ -275,25 +288,25 @@ int mp_call_return(mp_call *c, mp_value *value)
 	return c->reply ? 0 : -ENOMEM;
 }
 
-int mp_call_raise_value(mp_call *c, const char *exception, mp_value *arg)
+int mp__call_raise_object(mp_call *c, const char *module, const char *exception, mp_value *args)
 {
 	mp_value_free(c->reply);
-	c->reply = arg ? mp__reply_error(exception, arg) : NULL;
+	c->reply = mp__reply_error(module, exception, args);
 	return c->reply ? 0 : -ENOMEM;
+}
+
+int mp_call_raise_value(mp_call *c, const char *exception, mp_value *arg)
+{
+	return mp__call_raise_object(c, "builtins", exception, arg ? mp_value_tuple_of(1, arg) : NULL);
 }
 
 int mp_call_raise(mp_call *c, const char *exception, const char *fmt, ...)
 {
-	char *text = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&text, fmt, ap);
+	mp_value *message = mp__str_vprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return mp_call_raise_value(c, exception, NULL);
-	int rc = mp_call_raise_value(c, exception, mp_value_str(text));
-	free(text);
-	return rc;
+	return mp_call_raise_value(c, exception, message);
 }
 
 /* How long one sleep of mp_call_wait() lasts at most: between two looks at the client and the server. */

@@ -157,16 +157,14 @@ static void put_text(struct out *o, const mp_value *v)
 
 static void put_value(struct out *o, const mp_value *v);
 
-/* The items of @t, a tuple, between parentheses as in a call: (1, 2), and (1) for one. */
-static void put_arguments(struct out *o, const mp_value *t)
+/* The items of @v, a tuple, list or object, with commas between: 1, 2, 3. */
+static void put_items(struct out *o, const mp_value *v)
 {
-	puts_(o, "(");
-	for (size_t k = 0; k < t->seq.len; k++) {
+	for (size_t k = 0; k < v->seq.len; k++) {
 		if (k)
 			puts_(o, ", ");
-		put_value(o, t->seq.items[k]);
+		put_value(o, v->seq.items[k]);
 	}
-	puts_(o, ")");
 }
 
 /* An object as the code that would make it: module.name(args), module.name.__new__(args), then its state. */
@@ -181,7 +179,9 @@ static void put_object(struct out *o, const mp_value *v)
 		return;
 	if (v->form == MP_OBJECT_NEW)
 		puts_(o, ".__new__");
-	put_arguments(o, args);
+	puts_(o, "(");
+	put_items(o, args); /* as in a call: (1) for one, not (1,) */
+	puts_(o, ")");
 	if (state->kind != MP_VALUE_NONE) {
 		puts_(o, ".__setstate__(");
 		put_value(o, state);
@@ -211,11 +211,7 @@ static void put_value(struct out *o, const mp_value *v)
 	case MP_VALUE_TUPLE:
 	case MP_VALUE_LIST:
 		puts_(o, v->kind == MP_VALUE_TUPLE ? "(" : "[");
-		for (size_t k = 0; k < v->seq.len; k++) {
-			if (k)
-				puts_(o, ", ");
-			put_value(o, v->seq.items[k]);
-		}
+		put_items(o, v);
 		if (v->kind == MP_VALUE_TUPLE && v->seq.len == 1)
 			puts_(o, ","); /* (1,) is a tuple, (1) is not */
 		puts_(o, v->kind == MP_VALUE_TUPLE ? ")" : "]");

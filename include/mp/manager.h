@@ -21,8 +21,9 @@
  * shutdown interrupts, stops waiting at once.
  *
  * The server knows these types, as Python's `SyncManager` registers them:
- * `dict`, `list`, `Value`, `Namespace` (more come with later steps of the
- * course); mp_manager_register() adds one of your own.
+ * `dict`, `list`, `Value`, `Namespace`, `Queue` and `JoinableQueue` (more
+ * come with later steps of the course); mp_manager_register() adds one of
+ * your own.
  */
 #ifndef MP_MANAGER_H
 #define MP_MANAGER_H
@@ -119,6 +120,18 @@ int mp_manager_create(mp_manager *m, const char *typeid, const mp_value *args, c
  */
 int mp_proxy_call(mp_proxy *p, const char *method, const mp_value *args, const mp_value *kwds, mp_value **result,
 		  mp_remote_error *err);
+
+/**
+ * Another proxy of an object that exists already, through @p m: what Python
+ * makes of a proxy handed to another process. It is a reference of its own
+ * (an `incref`), freed with mp_proxy_free().
+ * @param m the manager (a handle of any process).
+ * @param typeid the object's type, as mp_proxy_typeid() gives it.
+ * @param ident the object's ident, as mp_proxy_ident() gives it.
+ * @param out receives the proxy; left untouched on failure.
+ * @return 0; ::MP_EREMOTE when the server has no such object; the errors of a request; `-EINVAL`; `-ENOMEM`.
+ */
+int mp_manager_proxy(mp_manager *m, const char *typeid, const char *ident, mp_proxy **out);
 
 /** The object's type, as it was created ("dict"). "" for NULL. */
 const char *mp_proxy_typeid(const mp_proxy *p);

@@ -229,7 +229,7 @@ const char *mp_result_error(const mp_result *r);
  */
 void mp_result_free(mp_result *r);
 
-/** Where mp_pool_map() says which record failed first, and why. */
+/** Where mp_pool_map() says which record failed first, and why (left alone when none did). */
 struct mp_map_failure {
 	size_t index;       /**< the lowest index of a record whose call failed */
 	char message[256];  /**< its error, as mp_result_error() gives it (cut to fit) */

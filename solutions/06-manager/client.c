@@ -325,6 +325,27 @@ int mp_manager_create(mp_manager *m, const char *typeid, const mp_value *args, c
 	return 0;
 }
 
+int mp_manager_proxy(mp_manager *m, const char *typeid, const char *ident, mp_proxy **out)
+{
+	if (!m || !typeid || !ident || !out || strlen(typeid) >= sizeof ((mp_proxy *)0)->typeid ||
+	    strlen(ident) >= sizeof ((mp_proxy *)0)->ident)
+		return -EINVAL;
+	mp_proxy *p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	int rc = control(m, "incref", mp_value_tuple_of(1, mp_value_str(ident)), NULL, NULL, NULL);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	strcpy(p->typeid, typeid);
+	strcpy(p->ident, ident);
+	__atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+	p->manager = m;
+	*out = p;
+	return 0;
+}
+
 /*
  * The connection that serves calls: made at the first call, as Python's
  * accept_connection. A child made by fork() has a copy of its parent's, on

@@ -94,25 +94,30 @@ mp_value *mp__reply_return(mp_value *value)
 	return mp_value_tuple_of(2, mp_value_str("#RETURN"), value);
 }
 
-mp_value *mp__reply_error(const char *exception, mp_value *arg)
+mp_value *mp__reply_error(const char *module, const char *exception, mp_value *args)
 {
 	/* As CPython pickles an exception: its class by name, called with its arguments (pickle.h). */
-	mp_value *e = mp_value_object(MP_OBJECT_CALL, "builtins", exception, mp_value_tuple_of(1, arg), NULL);
+	mp_value *e = args ? mp_value_object(MP_OBJECT_CALL, module, exception, args, NULL) : NULL;
 	return mp_value_tuple_of(2, mp_value_str("#ERROR"), e);
+}
+
+mp_value *mp__str_vprintf(const char *fmt, va_list ap)
+{
+	char *text = NULL;
+	if (vasprintf(&text, fmt, ap) < 0)
+		return NULL;
+	mp_value *v = mp_value_str(text);
+	free(text);
+	return v;
 }
 
 mp_value *mp__reply_traceback(const char *fmt, ...)
 {
-	char *text = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&text, fmt, ap);
+	mp_value *text = mp__str_vprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return NULL;
-	mp_value *v = mp_value_tuple_of(2, mp_value_str("#TRACEBACK"), mp_value_str(text));
-	free(text);
-	return v;
+	return mp_value_tuple_of(2, mp_value_str("#TRACEBACK"), text);
 }
 
 /* What Python's str() of an exception is: "" for no argument, the one argument as str() has it, else the tuple's repr. */

@@ -508,6 +508,12 @@ MP_TEST(pool, map_reports_the_first_failed_record_and_does_the_rest, 3, "How err
 	int64_t big[4];
 	mp_expect_status(mp_pool_map(pool, "three_bytes", small, 4, 1, big, sizeof big[0], 0, &f), MP_ETYPE);
 	cr_assert(f.index == 0 && strstr(f.message, "3 bytes"), "an answer of the wrong size fails its record with MP_ETYPE, saying so; got %zu, \"%s\"", f.index, f.message);
+	/* A map that succeeds leaves the failure alone: there is none to say. */
+	struct mp_map_failure untouched = { .index = 77, .message = "untouched" };
+	mp_expect_status(mp_pool_map(pool, "square", in, N, sizeof in[0], out, sizeof out[0], 0, &untouched), 0);
+	cr_assert(untouched.index == 77 && strcmp(untouched.message, "untouched") == 0,
+		  "a map that succeeded wrote its failure: index %zu, \"%s\" (mp_pool_map() in apply.c)", untouched.index,
+		  untouched.message);
 	mp_pool_free(pool);
 }
 

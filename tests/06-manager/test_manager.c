@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "py.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,5 +478,118 @@ MP_TEST(manager, missing_or_wrong_arguments_raise_type_errors_and_crash_nothing,
 	mp_proxy_free(d);
 	mp_proxy_free(l);
 	mp_proxy_free(ns);
+	mp_manager_free(m);
+}
+
+static mp_value *kw(const char *name, mp_value *v)
+{
+	mp_value *d = mp_value_dict_new();
+	mp_value_dict_set(d, mp_value_str(name), v);
+	return d;
+}
+
+MP_TEST(manager, a_shared_queue_is_python_s_and_its_waits_time_out, 3, "A queue, and calls that wait")
+{
+	mp_manager *m = start();
+	mp_proxy *q = create(m, "Queue", T(1, I(2)), NULL);
+	expect_repr(call(q, "empty", NULL), "True", "q.empty()");
+	mp_value_free(call(q, "put", T(1, S("a"))));
+	mp_value_free(call(q, "put_nowait", T(1, mp_value_list_of(1, I(2)))));
+	expect_repr(call(q, "full", NULL), "True", "q.full() with 2 items of 2");
+	raises(q, "put_nowait", T(1, I(3)), "queue.Full", "");
+	/* put(item, timeout=0.1) on a full queue: queue.Full, after the timeout. */
+	mp_value *args = T(1, I(3)), *kwds = kw("timeout", mp_value_float(0.1)), *result = NULL;
+	mp_remote_error err;
+	double t0 = mp_test_now();
+	mp_expect_status(mp_proxy_call(q, "put", args, kwds, &result, &err), MP_EREMOTE);
+	double took = mp_test_now() - t0;
+	cr_assert_str_eq(err.type, "queue.Full");
+	cr_assert(took >= 0.09 && took < 2, "put(timeout=0.1) on a full queue waited %.3f s", took);
+	mp_value_free(args);
+	mp_value_free(kwds);
+	expect_repr(call(q, "qsize", NULL), "2", "q.qsize()");
+	expect_repr(call(q, "get", NULL), "'a'", "q.get()");
+	expect_repr(call(q, "get", T(2, mp_value_bool(true), mp_value_float(5))), "[2]", "q.get(True, 5)");
+	raises(q, "get_nowait", NULL, "_queue.Empty", "");
+	t0 = mp_test_now();
+	raises(q, "get", T(2, mp_value_bool(true), mp_value_float(0.1)), "_queue.Empty", "");
+	took = mp_test_now() - t0;
+	cr_assert(took >= 0.09 && took < 2, "get(True, 0.1) on an empty queue waited %.3f s", took);
+	raises(q, "get", T(2, mp_value_bool(true), mp_value_float(-1)), "ValueError", "non-negative");
+	mp_value_free(call(q, "task_done", NULL));
+	mp_value_free(call(q, "task_done", NULL));
+	raises(q, "task_done", NULL, "ValueError", "too many times");
+	mp_value_free(call(q, "join", NULL));
+	mp_proxy_free(q);
+	mp_manager_free(m);
+}
+
+struct getter {
+	mp_proxy *q;
+	mp_value *got;
+	int rc;
+};
+
+static void *get_in_a_thread(void *arg)
+{
+	struct getter *g = arg;
+	g->rc = mp_proxy_call(g->q, "get", NULL, NULL, &g->got, NULL);
+	return NULL;
+}
+
+MP_TEST(manager, a_call_that_waits_blocks_only_its_own_client, 3, "A queue, and calls that wait")
+{
+	mp_manager *m = start(), *other = NULL;
+	mp_proxy *q = create(m, "Queue", NULL, NULL), *d = create(m, "dict", NULL, NULL);
+	/* A second handle, with a connection of its own, and a proxy of the same queue on it. */
+	mp_expect_status(mp_manager_connect(&other, mp_manager_address(m), key, sizeof key - 1), 0);
+	struct getter g = { 0 };
+	mp_expect_status(mp_manager_proxy(other, mp_proxy_typeid(q), mp_proxy_ident(q), &g.q), 0);
+	pthread_t t;
+	cr_assert(pthread_create(&t, NULL, get_in_a_thread, &g) == 0);
+	usleep(100000);
+	/* The get() waits in the server; the first handle's calls go through meanwhile. */
+	double t0 = mp_test_now();
+	for (int i = 0; i < 20; i++)
+		mp_value_free(call(d, "__setitem__", T(2, S("k"), I(i))));
+	cr_assert(mp_test_now() - t0 < 2, "20 calls of another client took %.1f s while a get() waited", mp_test_now() - t0);
+	cr_assert(g.got == NULL && g.rc == 0, "the get() returned before anything was put");
+	mp_value_free(call(q, "put", T(1, S("hello"))));
+	pthread_join(t, NULL);
+	mp_expect_status(g.rc, 0);
+	expect_repr(g.got, "'hello'", "the waiting get()");
+	size_t n = 0;
+	mp_expect_status(mp_manager_objects(m, &n), 0);
+	cr_assert(n == 2, "a second proxy of the queue is a second reference, not a second queue: %zu objects", n);
+	mp_proxy_free(g.q);
+	mp_proxy_free(q);
+	mp_proxy_free(d);
+	mp_manager_free(other);
+	mp_manager_free(m);
+}
+
+MP_TEST(manager, a_client_that_dies_waiting_takes_nothing_with_it, 3, "A queue, and calls that wait")
+{
+	/*
+	 * A child waits in q.get() and is killed. CPython's server thread
+	 * would wait on, take the next item and lose it sending it to the dead;
+	 * here the wait gives up within 50 ms, and the item goes to the living.
+	 */
+	mp_manager *m = start();
+	mp_proxy *q = create(m, "Queue", NULL, NULL);
+	pid_t child = fork();
+	cr_assert(child >= 0);
+	if (child == 0) {
+		mp_value *got = NULL;
+		mp_proxy_call(q, "get", NULL, NULL, &got, NULL);
+		_exit(3); /* (never: it is killed first) */
+	}
+	usleep(200000);
+	kill(child, SIGKILL);
+	mp_test_wait_pid(child, 5);
+	usleep(200000);
+	mp_value_free(call(q, "put", T(1, S("for the living"))));
+	expect_repr(call(q, "get", T(2, mp_value_bool(true), mp_value_float(5))), "'for the living'", "the get() after the death");
+	mp_proxy_free(q);
 	mp_manager_free(m);
 }
