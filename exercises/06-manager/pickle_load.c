@@ -436,13 +436,15 @@ static int take_line(struct decoder *d, mp_value **out)
 /* A name of @module and @name (str values, taken): the object of GLOBAL and STACK_GLOBAL. */
 static int push_name(struct decoder *d, mp_value *module, mp_value *name)
 {
+	int rc;
 	for (int k = 0; k < 2; k++) {
 		const mp_value *s = k ? name : module;
 		if (s->kind != MP_VALUE_STR || s->s.len == 0 || memchr(s->s.data, '\0', s->s.len)) {
-			mp_value_free(module);
+			rc = fail(d, MP_EBADMSG, "names a class with a %s, not a str of text",
+				  s->kind == MP_VALUE_STR ? "str empty or holding NUL" : mp_value_kind_name(s->kind));
+			mp_value_free(module); /* after the message, which reads s */
 			mp_value_free(name);
-			return fail(d, MP_EBADMSG, "names a class with a %s, not a str of text",
-				    s->kind == MP_VALUE_STR ? "str empty or holding NUL" : mp_value_kind_name(s->kind));
+			return rc;
 		}
 	}
 	/* The strs become the name's own items (the memo may point at them), under the kind of an object. */

@@ -364,9 +364,11 @@ static int calls_connection(mp_manager *m)
 	int rc = mp_client(&conn, m->address, m->key, m->keylen, CONTROL_TIMEOUT);
 	if (rc == 0)
 		rc = mp_conn_set_max_message(conn, MANAGER_MAX_MESSAGE);
-	if (rc == 0)
-		rc = exchange(conn, request_of(NULL, "accept_connection", mp_value_tuple_of(1, mp_value_str("MainProcess")), NULL),
-			      NULL, NULL);
+	if (rc == 0) {
+		mp_value *name = mp_value_tuple_of(1, mp_value_str("MainProcess"));
+		rc = name ? exchange(conn, request_of(NULL, "accept_connection", name, NULL), NULL, NULL) : -ENOMEM;
+		mp_value_free(name);
+	}
 	if (rc < 0) {
 		mp_conn_free(conn);
 		return rc;

@@ -458,7 +458,9 @@ MP_TEST(manager, missing_or_wrong_arguments_raise_type_errors_and_crash_nothing,
 	mp_proxy *bad = NULL;
 	mp_remote_error err;
 	mp_expect_status(mp_manager_create(m, "Value", NULL, NULL, &bad, &err), MP_EREMOTE);
-	mp_expect_status(mp_manager_create(m, "list", T(1, I(3)), NULL, &bad, &err), MP_EREMOTE);
+	mp_value *three = T(1, I(3));
+	mp_expect_status(mp_manager_create(m, "list", three, NULL, &bad, &err), MP_EREMOTE);
+	mp_value_free(three);
 	cr_assert(bad == NULL);
 	mp_proxy *d = create(m, "dict", NULL, NULL), *l = create(m, "list", NULL, NULL), *ns = create(m, "Namespace", NULL, NULL);
 	raises(d, "__getitem__", NULL, "TypeError", "expected 1 argument");
