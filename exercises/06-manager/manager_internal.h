@@ -102,12 +102,19 @@ bool mp__server_stopping(void);
 
 /* The built-in types (types_*.c). */
 extern const struct mp_shared_type mp__type_dict, mp__type_list, mp__type_value, mp__type_namespace, mp__type_queue,
-	mp__type_joinable_queue;
+	mp__type_joinable_queue, mp__type_lock, mp__type_rlock, mp__type_semaphore, mp__type_bounded_semaphore,
+	mp__type_event;
 
 /* For the built-in types: the argument @i of the call, or NULL when there are fewer. */
 const mp_value *mp__arg(const mp_call *c, size_t i);
 /* The argument @i, or the keyword argument @name when there are fewer; NULL when neither is there. */
 const mp_value *mp__param(const mp_call *c, size_t i, const char *name);
+struct mp__deadline;
+/* One mp_call_wait() bounded by @d: 0 (look again), MP_ETIMEDOUT once @d has passed, or MP_ECLOSED. */
+int mp__call_wait_until(mp_call *c, const struct mp__deadline *d);
+/* The client @client has hung up: each object whose type asks (client_gone) lets go of what it held. */
+void mp__objects_client_gone(unsigned long client);
+
 /* Answer with an exception of another module than builtins, as _queue.Empty (@args, a tuple, taken). */
 int mp__call_raise_object(mp_call *c, const char *module, const char *exception, mp_value *args);
 

@@ -95,15 +95,6 @@ static int how_long(mp_call *c, size_t first, struct mp__deadline *d, bool *bloc
 	return mp__deadline_start(d, *blocking ? t : 0);
 }
 
-/* Seconds left before @d; MP_FOREVER for none. */
-static double left(const struct mp__deadline *d)
-{
-	struct timespec t;
-	if (!mp__deadline_left(d, &t))
-		return MP_FOREVER;
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Python's queue.Empty and queue.Full, as CPython's pickle names them: Empty lives in _queue, Full in queue. */
 static int raise_empty(mp_call *c)
 {
@@ -122,15 +113,10 @@ static int raise_full(mp_call *c)
  */
 static int wait_while(mp_call *c, struct queue *q, bool empty, const struct mp__deadline *d)
 {
-	while (empty ? q->len == 0 : full(q)) {
-		double t = left(d);
-		if (!d->forever && t <= 0)
-			return MP_ETIMEDOUT;
-		int rc = mp_call_wait(c, t);
-		if (rc < 0 && rc != MP_ETIMEDOUT)
-			return rc;
-	}
-	return 0;
+	int rc = 0;
+	while (rc == 0 && (empty ? q->len == 0 : full(q)))
+		rc = mp__call_wait_until(c, d);
+	return rc;
 }
 
 static int get_item(struct queue *q, mp_call *c, bool may_block)

@@ -21,9 +21,9 @@
  * shutdown interrupts, stops waiting at once.
  *
  * The server knows these types, as Python's `SyncManager` registers them:
- * `dict`, `list`, `Value`, `Namespace`, `Queue` and `JoinableQueue` (more
- * come with later steps of the course); mp_manager_register() adds one of
- * your own.
+ * `dict`, `list`, `Value`, `Namespace`, `Queue`, `JoinableQueue`, `Lock`,
+ * `RLock`, `Semaphore`, `BoundedSemaphore` and `Event` (more come with later
+ * steps of the course); mp_manager_register() adds one of your own.
  */
 #ifndef MP_MANAGER_H
 #define MP_MANAGER_H
@@ -209,6 +209,13 @@ struct mp_shared_type {
 	mp_value *(*value)(void *object);
 	const struct mp_shared_method *methods; /**< what proxies may call, in the order the create reply lists them */
 	size_t nmethods;                        /**< how many */
+	/**
+	 * A client has hung up (its process died, say): let go of what it held
+	 * (a lock), so that no one waits for it forever. Runs under the object's
+	 * lock, and waiters are woken after it. NULL when the type holds nothing
+	 * for anyone.
+	 */
+	void (*client_gone)(void *object, unsigned long client);
 };
 
 /**

@@ -18,6 +18,7 @@
 
 static const struct mp_shared_type *const builtin_types[] = {
 	&mp__type_dict, &mp__type_list, &mp__type_value, &mp__type_namespace, &mp__type_queue, &mp__type_joinable_queue,
+	&mp__type_lock, &mp__type_rlock, &mp__type_semaphore, &mp__type_bounded_semaphore, &mp__type_event,
 };
 static const struct mp_shared_type *own_types[OWN_TYPES_MAX];
 static size_t nown;
@@ -225,6 +226,38 @@ char *mp__object_debug_info(void)
 	return out;
 }
 
+void mp__objects_client_gone(unsigned long client)
+{
+	/*
+	 * Take the objects that care out of the table first, each held as a
+	 * call holds it: a method may take the table's lock under its object's
+	 * (mp_call_wait() does), so the table's must not be held under it.
+	 */
+	pthread_mutex_lock(&table);
+	size_t n = 0;
+	for (size_t b = 0; b < BUCKETS; b++)
+		for (struct object *o = buckets[b]; o; o = o->next)
+			n += o->type->client_gone != NULL;
+	struct object **held = n ? malloc(n * sizeof *held) : NULL;
+	n = 0;
+	for (size_t b = 0; b < BUCKETS && held; b++)
+		for (struct object *o = buckets[b]; o; o = o->next)
+			if (o->type->client_gone) {
+				o->calls++;
+				held[n++] = o;
+			}
+	pthread_mutex_unlock(&table);
+	for (size_t i = 0; i < n; i++) {
+		struct object *o = held[i];
+		pthread_mutex_lock(&o->lock);
+		o->type->client_gone(o->state, client);
+		pthread_cond_broadcast(&o->changed);
+		pthread_mutex_unlock(&o->lock);
+		mp__object_put(o);
+	}
+	free(held);
+}
+
 bool mp__server_stopping(void)
 {
 	pthread_mutex_lock(&table);
@@ -360,6 +393,17 @@ int mp_call_wait(mp_call *c, double timeout)
 		if (!d.forever && end == &d.end)
 			return MP_ETIMEDOUT;
 	}
+}
+
+int mp__call_wait_until(mp_call *c, const struct mp__deadline *d)
+{
+	struct timespec t;
+	if (!mp__deadline_left(d, &t))
+		return mp_call_wait(c, MP_FOREVER);
+	if (t.tv_sec == 0 && t.tv_nsec == 0)
+		return MP_ETIMEDOUT;
+	int rc = mp_call_wait(c, (double)t.tv_sec + (double)t.tv_nsec / 1e9);
+	return rc == MP_ETIMEDOUT ? 0 : rc; /* the caller looks again, and the next wait finds no time left */
 }
 
 void mp_call_notify_all(mp_call *c)

@@ -224,6 +224,7 @@ static void *serve_connection(void *arg)
 		    mp__server_stopping())
 			break;
 	}
+	mp__objects_client_gone(c->id); /* a lock it held must not wait for it forever */
 	pthread_mutex_lock(&server.lock);
 	c->finished = true;
 	pthread_mutex_unlock(&server.lock);

@@ -1,6 +1,6 @@
 /* test_manager.c: stage 06, the manager: shared objects in a server, used from C and from CPython unchanged. */
 #define _GNU_SOURCE
-#include "py.h"
+#include "manager_calls.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -13,73 +13,7 @@
 
 #define MP_LESSON "lessons/06-manager.md"
 
-static const char key[] = "a key for the tests";
 
-static mp_manager *start(void)
-{
-	mp_manager *m = NULL;
-	mp_expect_status(mp_manager_start(&m, NULL, key, sizeof key - 1), 0);
-	cr_assert(m && mp_manager_address(m)[0] == '/', "a manager started at no address listens on a fresh Unix path, not \"%s\"",
-		  m ? mp_manager_address(m) : "");
-	return m;
-}
-
-static mp_proxy *create(mp_manager *m, const char *typeid, mp_value *args, mp_value *kwds)
-{
-	mp_proxy *p = NULL;
-	mp_remote_error err = { "", "" };
-	int rc = mp_manager_create(m, typeid, args, kwds, &p, &err);
-	cr_assert(rc == 0, "mp_manager_create(\"%s\") returned %s (%s: %s) (lesson 06, section \"The manager's protocol\")",
-		  typeid, mp_err_name(rc), err.type, err.message);
-	mp_value_free(args);
-	mp_value_free(kwds);
-	return p;
-}
-
-/* p.method(*args): the call must succeed; its result, to free. */
-static mp_value *call(mp_proxy *p, const char *method, mp_value *args)
-{
-	mp_value *result = NULL;
-	mp_remote_error err = { "", "" };
-	int rc = mp_proxy_call(p, method, args, NULL, &result, &err);
-	cr_assert(rc == 0, "%s.%s() returned %s (%s: %s) (lesson 06, section \"The manager's protocol\")", mp_proxy_typeid(p),
-		  method, mp_err_name(rc), err.type, err.message);
-	mp_value_free(args);
-	return result;
-}
-
-/* p.method(*args) must raise @type, whose message must hold @words. */
-static void raises(mp_proxy *p, const char *method, mp_value *args, const char *type, const char *words)
-{
-	mp_value *result = NULL;
-	mp_remote_error err = { "", "" };
-	int rc = mp_proxy_call(p, method, args, NULL, &result, &err);
-	cr_assert(rc == MP_EREMOTE && result == NULL, "%s.%s() should raise %s: it returned %s", mp_proxy_typeid(p), method,
-		  type, mp_err_name(rc));
-	cr_assert_str_eq(err.type, type, "%s.%s() raised %s (%s), not %s", mp_proxy_typeid(p), method, err.type, err.message,
-			 type);
-	cr_assert(strstr(err.message, words), "%s.%s() raised %s, \"%s\": it should say \"%s\"", mp_proxy_typeid(p), method,
-		  type, err.message, words);
-	mp_value_free(args);
-}
-
-static char *repr_of(mp_value *v)
-{
-	char *r = py_repr(v);
-	mp_value_free(v);
-	return r;
-}
-
-#define S(s) mp_value_str(s)
-#define I(i) mp_value_int(i)
-#define T(...) mp_value_tuple_of(__VA_ARGS__)
-
-static void expect_repr(mp_value *v, const char *want, const char *what)
-{
-	char *got = repr_of(v);
-	cr_assert_str_eq(got, want, "%s gave %s, not %s", what, got, want);
-	free(got);
-}
 
 MP_TEST(manager, a_shared_dict_is_python_s_dict, 3, "The manager's protocol")
 {
@@ -199,7 +133,7 @@ MP_TEST(manager, a_cpython_client_uses_our_manager_unchanged, 4, "Speaking with 
 	py_find(&py);
 	mp_manager *m = start();
 	char arg[320];
-	snprintf(arg, sizeof arg, "%s\t%s", mp_manager_address(m), key);
+	snprintf(arg, sizeof arg, "%s\t%s", mp_manager_address(m), MANAGER_KEY);
 	for (int i = 0; i < py.n; i++) {
 		char *out = py_run(py.path[i], python_client, arg);
 		const char *want =
@@ -224,7 +158,7 @@ MP_TEST(manager, a_cpython_client_uses_our_manager_unchanged, 4, "Speaking with 
 static mp_conn *raw(mp_manager *m)
 {
 	mp_conn *c = NULL;
-	mp_expect_status(mp_client(&c, mp_manager_address(m), key, sizeof key - 1, 5), 0);
+	mp_expect_status(mp_client(&c, mp_manager_address(m), MANAGER_KEY, sizeof MANAGER_KEY - 1, 5), 0);
 	return c;
 }
 
@@ -380,7 +314,7 @@ MP_TEST(manager, a_server_ends_with_sigterm_or_with_its_parent, 2, "When the ser
 	if (child == 0) {
 		close(fds[0]);
 		mp_manager *mine = NULL;
-		if (mp_manager_start(&mine, NULL, key, sizeof key - 1) < 0)
+		if (mp_manager_start(&mine, NULL, MANAGER_KEY, sizeof MANAGER_KEY - 1) < 0)
 			_exit(1);
 		int server = mp_manager_pid(mine);
 		if (write(fds[1], &server, sizeof server) != sizeof server)
@@ -544,7 +478,7 @@ MP_TEST(manager, a_call_that_waits_blocks_only_its_own_client, 3, "A queue, and 
 	mp_manager *m = start(), *other = NULL;
 	mp_proxy *q = create(m, "Queue", NULL, NULL), *d = create(m, "dict", NULL, NULL);
 	/* A second handle, with a connection of its own, and a proxy of the same queue on it. */
-	mp_expect_status(mp_manager_connect(&other, mp_manager_address(m), key, sizeof key - 1), 0);
+	mp_expect_status(mp_manager_connect(&other, mp_manager_address(m), MANAGER_KEY, sizeof MANAGER_KEY - 1), 0);
 	struct getter g = { 0 };
 	mp_expect_status(mp_manager_proxy(other, mp_proxy_typeid(q), mp_proxy_ident(q), &g.q), 0);
 	pthread_t t;
