@@ -227,7 +227,7 @@ void mp__objects_client_gone(unsigned long client)
 	for (size_t b = 0; b < BUCKETS; b++)
 		for (struct object *o = buckets[b]; o; o = o->next)
 			n += o->type->client_gone != NULL;
-	struct object **held = n ? malloc(n * sizeof *held) : NULL;
+	struct object **held = n ? malloc(n * sizeof *held) : NULL; /* (without memory, what it held stays held) */
 	n = 0;
 	for (size_t b = 0; b < BUCKETS && held; b++)
 		for (struct object *o = buckets[b]; o; o = o->next)

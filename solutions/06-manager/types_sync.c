@@ -93,12 +93,12 @@ static int acquire(void *object, mp_call *c)
 {
 	struct sync *s = object;
 	unsigned long me = mp_call_client(c);
-	if (s->kind == RLOCK && s->owner == me && s->depth > 0) {
+	struct mp__deadline d;
+	int rc = how_long(c, s, &d); /* first: an owner's bad arguments are refused too, as Python's */
+	if (rc == 0 && s->kind == RLOCK && s->owner == me && s->depth > 0) {
 		s->depth++;
 		return mp_call_return(c, mp_value_bool(true));
 	}
-	struct mp__deadline d;
-	int rc = how_long(c, s, &d);
 	while (rc == 0 && s->value == 0)
 		rc = mp__call_wait_until(c, &d);
 	if (rc == MP_ETIMEDOUT)
