@@ -7,6 +7,10 @@
 # run are made uniform (times, process numbers, the result of a race shown on purpose)
 # and the lines sorted (processes print in the order the scheduler picks). Without
 # python3 the C programs still build and run, and the comparison is skipped, saying so.
+#
+# A program that needs arguments (a server) has a NAME.sh beside it instead of a twin:
+# it is built as build/examples/NAME, a tool of its own, and the script, given its
+# path, runs it the way it is meant to be used.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -33,11 +37,24 @@ for src in examples/[0-9]*/*.c; do
 	name=$(basename "$src" .c)
 	stage=$(basename "$(dirname "$src")")
 	bin=$out/$stage-$name
+	script=${src%.c}.sh
+	[ -f "$script" ] && bin=$out/$name
 	ran=$((ran + 1))
 	# shellcheck disable=SC2086 # $libs is a list of flags
 	if ! $CC -O2 -g -std=c11 -Wall -Wextra -Werror -Iinclude -o "$bin" "$src" "$LIB" $libs; then
 		echo "examples: FAIL $src does not build"
 		failed=$((failed + 1))
+		continue
+	fi
+	if [ -f "$script" ]; then
+		if ! PYTHON=$PYTHON timeout 120 sh "$script" "$bin" >"$bin.out" 2>"$bin.err"; then
+			echo "examples: FAIL $script exited with an error:"
+			sed 's/^/    /' "$bin.out" "$bin.err"
+			failed=$((failed + 1))
+			continue
+		fi
+		echo "examples: ok   $script runs $bin"
+		sed 's/^/    /' "$bin.out" | head -n 12
 		continue
 	fi
 	if ! timeout 60 "$bin" >"$bin.out" 2>"$bin.err"; then
