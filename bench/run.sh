@@ -184,6 +184,22 @@ CPython pool start+close+join / lib|py_pool_start_join_us|c_pool_start_join_us|-
 	echo "Every ratio is written so that above 1, libmp is faster."
 }
 
+report_06_manager() {
+	rows='lib dict get / bare socketpair round trip|c_dict_get_us|c_sock_rtt_us|<=1.5|the floor of any call
+lib dict set / bare socketpair round trip|c_dict_set_us|c_sock_rtt_us|-|
+lib list append / bare socketpair round trip|c_list_append_us|c_sock_rtt_us|-|'
+	if [ "$have_python" = 1 ]; then
+		rows="$rows
+CPython dict get / bare socketpair round trip|py_dict_get_us|c_sock_rtt_us|-|CPython ~5x
+CPython dict get / lib|py_dict_get_us|c_dict_get_us|-|above 1: libmp faster
+CPython dict set / lib|py_dict_set_us|c_dict_set_us|-|
+CPython list append / lib|py_list_append_us|c_list_append_us|-|
+CPython manager start+shutdown / lib|py_manager_start_us|c_manager_start_us|-|"
+	fi
+	ratio_table "$rows"
+	echo "Every figure is a time (us): over the socket pair, below 1.5 is the goal; over lib, above 1, libmp is faster."
+}
+
 ran=0
 for dir in bench/*/; do
 	stage=$(basename "$dir")
@@ -246,6 +262,11 @@ for dir in bench/*/; do
 		report_05_pool
 		echo
 		absolute_times "median tasks/s per round, median us per round trip or start" '_(tasks_s|us)$'
+		;;
+	06-manager)
+		report_06_manager
+		echo
+		absolute_times "median us per call or per manager" '_us$'
 		;;
 	*)
 		echo "(no ratio table for this stage yet)"
