@@ -370,6 +370,7 @@ int mp_call_wait(mp_call *c, double timeout)
 	 * gives up, and takes nothing (an item from a queue, a lock) that no one
 	 * would ever see.
 	 */
+	unsigned long seen = c->object->changes;
 	for (;;) {
 		if (mp__server_stopping() || client_gone(c))
 			return MP_ECLOSED;
@@ -377,7 +378,8 @@ int mp_call_wait(mp_call *c, double timeout)
 		mp__deadline_start(&slice, WAIT_SLICE);
 		const struct timespec *end = !d.forever && earlier(&d.end, &slice.end) ? &d.end : &slice.end;
 		int rc = pthread_cond_timedwait(&c->object->changed, &c->object->lock, end);
-		if (rc == 0)
+		/* A notify may come just as a slice times out: the count, not the return, says whether one came. */
+		if (rc == 0 || c->object->changes != seen)
 			return 0;
 		if (!d.forever && end == &d.end)
 			return MP_ETIMEDOUT;
@@ -397,5 +399,6 @@ int mp__call_wait_until(mp_call *c, const struct mp__deadline *d)
 
 void mp_call_notify_all(mp_call *c)
 {
+	c->object->changes++;
 	pthread_cond_broadcast(&c->object->changed);
 }

@@ -61,6 +61,7 @@ struct object {
 	bool released;                  /* its last reference is gone: out of the table, freed after the last call */
 	pthread_mutex_t lock;           /* the monitor: its methods run one at a time */
 	pthread_cond_t changed;         /* mp_call_notify_all() */
+	unsigned long changes;          /* notifies so far: a wait whose slice ended as one came still sees it */
 	struct object *next;            /* in its bucket of the table */
 };
 
